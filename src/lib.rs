@@ -1,0 +1,20 @@
+//! asrform: disaster recovery as code for Azure VMs.
+//!
+//! Teams declare in HCL which VMs Azure Site Recovery (ASR) protects between two regions and how each must come up
+//! in the target region. The library is the engine behind the `asrform` binary:
+//!
+//! ```text
+//!   *.asr.hcl ──► config ──► graph ──► plan ◄── live snapshot ◄── provider ──► ARM REST ──► transport
+//!                (parse,    (DAG of   (diff,                                                  ├─ https: Azure
+//!                 validate,  target    actions,                                                ├─ in-process: sim
+//!                 diagnose)  objects)  render)                                                 └─ loopback: sim serve
+//! ```
+//!
+//! `config`, `graph` and `plan` are pure: values in, values and diagnostics out, no I/O, no clock, no printing.
+//! Only `cli` prints. I/O lives at the edges: the provider's transports, the state stores and file loading.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod estate;
+pub mod region;
