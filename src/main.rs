@@ -1,2 +1,2 @@
-//! The `asrform` binary: parses arguments and hands over to [`asrform::cli`]; nothing else lives here.
+//! The `asrform` binary (wired to the CLI once the configuration module lands).
 fn main() {}

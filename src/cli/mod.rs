@@ -1,0 +1,188 @@
+//! The command line: argument parsing, dispatch to one `cmd_*` per command, and everything that is printed.
+//!
+//! This is the only module that writes to the terminal. Commands are thin: they turn flags into the library's
+//! option structs, call the engine, and render what comes back through [`ui::Ui`]. Failures travel as
+//! [`error::CliError`], which decides the exit code in one place.
+
+pub mod error;
+pub mod graph;
+pub mod ui;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::LoadOptions;
+use error::CliError;
+use ui::{ColorChoice, Ui};
+
+/// Disaster recovery as code for Azure VMs.
+///
+/// Declare in HCL which VMs Azure Site Recovery protects and how each comes up in the target region; asrform
+/// validates, graphs, plans and applies it against real Azure or its embedded simulated Azure.
+#[derive(Debug, Parser)]
+#[command(name = "asrform", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Examples:\n  asrform validate examples/quickstart\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n\nTerraform-style single-dash flags (-var, -var-file, -json, ...) are accepted too.")]
+pub struct Cli {
+    /// When to colour output: auto (terminal and no NO_COLOR), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration in a directory and report every problem at once.
+    #[command(after_help = "Examples:\n  asrform validate\n  asrform validate examples/fleet --json\n  asrform validate . --var target_region=westus3\n\nExit status: 0 when valid, 1 when any error is found.")]
+    Validate(validate::ValidateArgs),
+    /// Print the resource graph (DOT for Graphviz, or JSON).
+    #[command(after_help = "Examples:\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n  asrform graph examples/fleet --format json")]
+    Graph(graph::GraphArgs),
+}
+
+/// Flags shared by every command that loads a configuration.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    /// Directory holding the `*.asr.hcl` files.
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Set a variable (repeatable; later values win over earlier ones and over -var-file).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Read variable values from an HCL file of `name = value` lines (repeatable, applied in order).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The loader options for these flags, with `ASRFORM_VAR_<name>` variables from `env`.
+    pub fn load_options(&self, env: impl IntoIterator<Item = (String, String)>) -> LoadOptions {
+        LoadOptions {
+            vars: self.vars.clone(),
+            var_files: self.var_files.clone(),
+            env_vars: env
+                .into_iter()
+                .filter_map(|(k, v)| k.strip_prefix("ASRFORM_VAR_").map(|name| (name.to_string(), v)))
+                .filter(|(name, _)| !name.is_empty())
+                .collect(),
+            ..LoadOptions::default()
+        }
+    }
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+/// Long flags that Terraform users type with one dash (`-var`, `-out=plan`); they are rewritten to `--var` before
+/// parsing so muscle memory works. Short flags are single letters, so no long name here collides with them.
+const TERRAFORM_STYLE_FLAGS: &[&str] = &[
+    "var",
+    "var-file",
+    "json",
+    "out",
+    "format",
+    "auto-approve",
+    "target",
+    "refresh-only",
+    "detailed-exitcode",
+    "parallelism",
+    "lock-timeout",
+    "verbose",
+    "color",
+];
+
+/// Rewrites `-var=x` / `-var x` style arguments to their `--` form.
+pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut after_double_dash = false;
+    args.into_iter()
+        .map(|arg| {
+            if after_double_dash {
+                return arg;
+            }
+            let Some(s) = arg.to_str() else { return arg };
+            if s == "--" {
+                after_double_dash = true;
+                return arg;
+            }
+            match s.strip_prefix('-') {
+                Some(rest) if !rest.starts_with('-') => {
+                    let name = rest.split_once('=').map_or(rest, |(n, _)| n);
+                    if TERRAFORM_STYLE_FLAGS.contains(&name) { format!("-{s}").into() } else { arg }
+                }
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
+/// Runs a parsed command line and returns the process exit code, printing through `ui`.
+pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
+    let result = match &cli.command {
+        Command::Validate(args) => validate::cmd_validate(ui, args),
+        Command::Graph(args) => graph::cmd_graph(ui, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if e.should_render() {
+                // A failed write to stderr leaves nothing better to do than exit with the code.
+                let _ = ui.report(e.report.as_ref());
+            }
+            e.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize_args(args.iter().map(std::ffi::OsString::from)).into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn terraform_style_flags_are_accepted() {
+        assert_eq!(norm(&["asrform", "validate", "-var", "a=b", "-json"]), ["asrform", "validate", "--var", "a=b", "--json"]);
+        assert_eq!(norm(&["x", "-var-file=f.hcl", "-h"]), ["x", "--var-file=f.hcl", "-h"]);
+        assert_eq!(norm(&["x", "--", "-var"]), ["x", "--", "-var"], "after -- nothing is rewritten");
+        assert_eq!(norm(&["x", "-unknown"]), ["x", "-unknown"]);
+    }
+
+    #[test]
+    fn var_flags_parse_and_env_vars_are_filtered() {
+        let cli = Cli::try_parse_from(["asrform", "validate", "dir", "--var", "a=1=2", "--var", "b="]).unwrap();
+        let Command::Validate(args) = cli.command else { panic!() };
+        let opts = args.config.load_options([
+            ("ASRFORM_VAR_region".to_string(), "westus".to_string()),
+            ("ASRFORM_VAR_".to_string(), "ignored".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ]);
+        assert_eq!(opts.vars, [("a".to_string(), "1=2".to_string()), ("b".to_string(), String::new())]);
+        assert_eq!(opts.env_vars, [("region".to_string(), "westus".to_string())]);
+        assert!(Cli::try_parse_from(["asrform", "validate", "--var", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn every_command_has_help_with_examples() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        for sub in cmd.get_subcommands() {
+            let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(help.contains("Examples:"), "`{}` --help has no examples", sub.get_name());
+        }
+    }
+}
