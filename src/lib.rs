@@ -18,3 +18,4 @@
 pub mod clock;
 pub mod estate;
 pub mod region;
+pub mod state;
