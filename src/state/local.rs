@@ -237,7 +237,12 @@ pub struct LocalLockGuard {
     replaced: Option<LockInfo>,
 }
 
+#[async_trait::async_trait]
 impl LockGuard for LocalLockGuard {
+    async fn release(self: Box<Self>) -> Result<(), StateError> {
+        drop(self);
+        Ok(())
+    }
     fn info(&self) -> &LockInfo {
         &self.info
     }
@@ -297,7 +302,7 @@ mod tests {
     #[tokio::test]
     async fn conformance_suite() {
         let (_dir, s) = store();
-        conformance::run_all(&s).await;
+        conformance::run_all(&s, &crate::clock::SystemClock).await;
     }
 
     #[tokio::test(start_paused = true)]

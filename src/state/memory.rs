@@ -115,7 +115,12 @@ struct MemoryLockGuard {
     released: bool,
 }
 
+#[async_trait::async_trait]
 impl LockGuard for MemoryLockGuard {
+    async fn release(self: Box<Self>) -> Result<(), StateError> {
+        drop(self);
+        Ok(())
+    }
     fn info(&self) -> &LockInfo {
         &self.info
     }
@@ -153,7 +158,8 @@ impl Drop for MemoryLockGuard {
 mod tests {
     #[tokio::test]
     async fn conformance_suite() {
-        super::super::conformance::run_all(&super::MemoryStore::new()).await;
+        super::super::conformance::run_all(&super::MemoryStore::new(), &crate::clock::SystemClock)
+            .await;
     }
 
     #[tokio::test(start_paused = true)]

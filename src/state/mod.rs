@@ -6,6 +6,7 @@
 //! one trait behind the local-file store and (later) the Azure Blob store; `conformance` holds the tests every store
 //! must pass. This module must not call the cloud or decide what to change: that is `plan` and `apply`.
 
+pub mod blob;
 pub mod conformance;
 pub mod local;
 pub mod memory;
@@ -240,8 +241,12 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-/// A held lock; dropping it releases the lock.
+/// A held lock. Call [`LockGuard::release`]; dropping it also releases, as well as a synchronous drop can (the
+/// blob store's release is a request, started but not awaited on drop).
+#[async_trait::async_trait]
 pub trait LockGuard: Send + fmt::Debug {
+    /// Releases the lock and waits until the store confirms it.
+    async fn release(self: Box<Self>) -> Result<(), StateError>;
     /// The holder info recorded with the lock.
     fn info(&self) -> &LockInfo;
     /// A stale lock this acquisition replaced (its holder stopped without releasing), if any.

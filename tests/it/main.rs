@@ -3,3 +3,4 @@
 
 mod common;
 mod schemas;
+mod state_blob;
