@@ -1,0 +1,235 @@
+//! The bounded-concurrency walk of a dependency graph that `apply` runs its operations on.
+//!
+//! A node starts once every node it depends on has succeeded, and at most `parallelism` nodes run at once. A node
+//! that fails marks everything downstream of it skipped (naming the failed node as the cause, so the user sees the
+//! root cause once, not a cascade) while independent branches go on. When the stop signal fires (Ctrl-C), nothing
+//! new starts; running nodes finish and everything else is reported as not started. The walker knows nothing of
+//! ARM, ASR or state: it calls the closure it is given and records outcomes.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::task::JoinSet;
+
+/// What happened to one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<E> {
+    /// Ran and succeeded.
+    Applied,
+    /// Ran and failed.
+    Failed(E),
+    /// Not run because the node at this index (a dependency, directly or transitively) failed or was skipped.
+    Skipped {
+        /// Index of the failed node that caused the skip.
+        because: usize,
+    },
+    /// Not run because the walk was stopped first.
+    NotStarted,
+}
+
+impl<E> Outcome<E> {
+    /// Whether the node ran and succeeded.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Outcome::Applied)
+    }
+}
+
+/// A stop signal shared with the walk (set by the Ctrl-C handler).
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// A signal that has not fired.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Fires the signal: no new node starts after this.
+    pub fn fire(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether it fired.
+    pub fn fired(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Walks nodes `0..deps.len()`, where `deps[i]` lists the nodes node `i` waits for, running `run(i)` with at most
+/// `parallelism` (at least 1) in flight. Returns one outcome per node, in node order.
+///
+/// Dependencies must form a DAG (the graph module guarantees it); a node on a cycle would never become ready and
+/// is reported as [`Outcome::NotStarted`] rather than hanging the walk.
+pub async fn walk<E, F, Fut>(
+    deps: &[Vec<usize>],
+    parallelism: usize,
+    stop: &Stop,
+    run: F,
+) -> Vec<Outcome<E>>
+where
+    E: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+{
+    let n = deps.len();
+    let mut waiting_on: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (node, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(node);
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
+    let limit = parallelism.max(1);
+
+    loop {
+        while running.len() < limit && !stop.fired() {
+            let Some(node) = ready.pop_front() else { break };
+            let fut = run(node);
+            running.spawn(async move { (node, fut.await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (node, result) = match joined {
+            Ok(done) => done,
+            // A panicking operation is a bug; surface it rather than reporting a half-walked graph as fine.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("apply task was cancelled unexpectedly: {e}"),
+        };
+        match result {
+            Ok(()) => {
+                outcomes[node] = Some(Outcome::Applied);
+                for &d in &dependents[node] {
+                    waiting_on[d] -= 1;
+                    if waiting_on[d] == 0 && outcomes[d].is_none() {
+                        ready.push_back(d);
+                    }
+                }
+            }
+            Err(e) => {
+                outcomes[node] = Some(Outcome::Failed(e));
+                skip_downstream(node, &dependents, &mut outcomes);
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::NotStarted))
+        .collect()
+}
+
+/// Marks every node reachable from `failed` as skipped because of it.
+fn skip_downstream<E>(
+    failed: usize,
+    dependents: &[Vec<usize>],
+    outcomes: &mut [Option<Outcome<E>>],
+) {
+    let mut stack: Vec<usize> = dependents[failed].clone();
+    while let Some(node) = stack.pop() {
+        if outcomes[node].is_none() {
+            outcomes[node] = Some(Outcome::Skipped { because: failed });
+            stack.extend(dependents[node].iter().copied());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    /// Runs a walk where node `i` takes `i % 3 + 1` virtual seconds and fails when listed in `fail`.
+    async fn run_walk(
+        deps: &[Vec<usize>],
+        parallelism: usize,
+        fail: &[usize],
+        stop: Stop,
+    ) -> (Vec<Outcome<String>>, Vec<usize>, usize) {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let fail = fail.to_vec();
+        let outcomes = walk(deps, parallelism, &stop.clone(), |i| {
+            let (order, in_flight, peak, fail) =
+                (order.clone(), in_flight.clone(), peak.clone(), fail.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs((i % 3 + 1) as u64)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                order.lock().unwrap().push(i);
+                if fail.contains(&i) {
+                    Err(format!("node {i} failed"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        let order = order.lock().unwrap().clone();
+        (outcomes, order, peak.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dependencies_run_first_and_parallelism_is_bounded() {
+        // 0 -> {1..=8} -> 9
+        let mut deps = vec![vec![]];
+        deps.extend((1..=8).map(|_| vec![0]));
+        deps.push((1..=8).collect());
+        let (outcomes, order, peak) = run_walk(&deps, 3, &[], Stop::new()).await;
+        assert!(outcomes.iter().all(Outcome::is_applied));
+        assert_eq!(order.first(), Some(&0));
+        assert_eq!(order.last(), Some(&9));
+        assert_eq!(peak, 3, "eight ready nodes, three at a time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failure_skips_dependents_and_independent_work_goes_on() {
+        // 0 -> 1 -> 2 ; 3 -> 4 ; 1 fails
+        let deps = vec![vec![], vec![0], vec![1], vec![], vec![3]];
+        let (outcomes, _, _) = run_walk(&deps, 10, &[1], Stop::new()).await;
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::Applied,
+                Outcome::Failed("node 1 failed".into()),
+                Outcome::Skipped { because: 1 },
+                Outcome::Applied,
+                Outcome::Applied
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_lets_running_nodes_finish_and_starts_nothing_new() {
+        let deps = vec![vec![], vec![0], vec![1]];
+        let stop = Stop::new();
+        let s2 = stop.clone();
+        let fire = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            s2.fire();
+        });
+        let (outcomes, order, _) = run_walk(&deps, 10, &[], stop).await;
+        fire.await.unwrap();
+        assert_eq!(
+            outcomes,
+            vec![Outcome::Applied, Outcome::NotStarted, Outcome::NotStarted]
+        );
+        assert_eq!(order, vec![0], "the running node finished");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cycle_does_not_hang() {
+        let deps = vec![vec![1], vec![0], vec![]];
+        let (outcomes, _, _) = run_walk(&deps, 2, &[], Stop::new()).await;
+        assert_eq!(
+            outcomes,
+            vec![Outcome::NotStarted, Outcome::NotStarted, Outcome::Applied]
+        );
+    }
+}
