@@ -15,6 +15,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod clock;
+pub mod config;
 pub mod estate;
+pub mod graph;
 pub mod region;

@@ -2,3 +2,4 @@
 //! Add a `mod` line for a new area (keep the list sorted).
 
 mod common;
+mod config_valid;
