@@ -95,17 +95,29 @@ pub struct ResourceAddr {
 impl ResourceAddr {
     /// An address without a key.
     pub fn new(kind: ResourceKind, name: impl Into<String>) -> Self {
-        Self { kind, name: name.into(), key: None }
+        Self {
+            kind,
+            name: name.into(),
+            key: None,
+        }
     }
 
     /// An address of a `for_each` instance.
     pub fn keyed(kind: ResourceKind, name: impl Into<String>, key: impl Into<String>) -> Self {
-        Self { kind, name: name.into(), key: Some(key.into()) }
+        Self {
+            kind,
+            name: name.into(),
+            key: Some(key.into()),
+        }
     }
 
     /// The address of the block this instance belongs to (the address without its key).
     pub fn block(&self) -> ResourceAddr {
-        Self { kind: self.kind, name: self.name.clone(), key: None }
+        Self {
+            kind: self.kind,
+            name: self.name.clone(),
+            key: None,
+        }
     }
 }
 
@@ -130,7 +142,10 @@ impl fmt::Display for ResourceAddr {
 /// Why a string is not a resource address.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("`{input}` is not a resource address: {reason}")]
-#[diagnostic(code(addr::invalid), help("addresses look like `protected_vm.web` or `protected_vm.web[\"vm01\"]`"))]
+#[diagnostic(
+    code(addr::invalid),
+    help("addresses look like `protected_vm.web` or `protected_vm.web[\"vm01\"]`")
+)]
 pub struct AddrParseError {
     /// The text that failed to parse.
     pub input: String,
@@ -148,13 +163,20 @@ impl FromStr for ResourceAddr {
     type Err = AddrParseError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| AddrParseError { input: input.to_string(), reason: reason.to_string() };
-        let (kind, rest) = input.split_once('.').ok_or_else(|| err("expected `kind.name`"))?;
+        let err = |reason: &str| AddrParseError {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let (kind, rest) = input
+            .split_once('.')
+            .ok_or_else(|| err("expected `kind.name`"))?;
         let kind = ResourceKind::from_name(kind).ok_or_else(|| err("unknown resource kind"))?;
         let (name, key) = match rest.find('[') {
             None => (rest, None),
             Some(open) => {
-                let inner = rest[open + 1..].strip_suffix(']').ok_or_else(|| err("missing `]`"))?;
+                let inner = rest[open + 1..]
+                    .strip_suffix(']')
+                    .ok_or_else(|| err("missing `]`"))?;
                 let quoted = inner
                     .strip_prefix('"')
                     .and_then(|s| s.strip_suffix('"'))
@@ -175,7 +197,11 @@ impl FromStr for ResourceAddr {
         if !is_ident(name) {
             return Err(err("the name must be an identifier"));
         }
-        Ok(Self { kind, name: name.to_string(), key })
+        Ok(Self {
+            kind,
+            name: name.to_string(),
+            key,
+        })
     }
 }
 
@@ -198,30 +224,61 @@ mod tests {
 
     #[test]
     fn round_trips_plain_and_keyed() {
-        for text in ["vault.dr", "protected_vm.web[\"vm01\"]", "protected_vm.web[\"a \\\"q\\\" b\"]"] {
+        for text in [
+            "vault.dr",
+            "protected_vm.web[\"vm01\"]",
+            "protected_vm.web[\"a \\\"q\\\" b\"]",
+        ] {
             let addr: ResourceAddr = text.parse().unwrap();
             assert_eq!(addr.to_string(), text);
         }
         let addr: ResourceAddr = "protected_vm.web[\"vm01\"]".parse().unwrap();
-        assert_eq!(addr, ResourceAddr::keyed(ResourceKind::ProtectedVm, "web", "vm01"));
+        assert_eq!(
+            addr,
+            ResourceAddr::keyed(ResourceKind::ProtectedVm, "web", "vm01")
+        );
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for text in ["vault", "nope.x", "vault.", "vault.x[vm]", "vault.x[\"a\"", "vault.1x", "vault.x[\"a\"b\"]"] {
-            assert!(text.parse::<ResourceAddr>().is_err(), "{text} should not parse");
+        for text in [
+            "vault",
+            "nope.x",
+            "vault.",
+            "vault.x[vm]",
+            "vault.x[\"a\"",
+            "vault.1x",
+            "vault.x[\"a\"b\"]",
+        ] {
+            assert!(
+                text.parse::<ResourceAddr>().is_err(),
+                "{text} should not parse"
+            );
         }
     }
 
     #[test]
     fn orders_by_kind_then_name_then_key() {
-        let mut addrs: Vec<ResourceAddr> = ["recovery_plan.a", "vault.z", "protected_vm.w[\"b\"]", "protected_vm.w"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
+        let mut addrs: Vec<ResourceAddr> = [
+            "recovery_plan.a",
+            "vault.z",
+            "protected_vm.w[\"b\"]",
+            "protected_vm.w",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
         addrs.sort();
         let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["vault.z", "protected_vm.w", "protected_vm.w[\"b\"]", "recovery_plan.a"]);
+        assert_eq!(
+            shown,
+            [
+                "vault.z",
+                "protected_vm.w",
+                "protected_vm.w[\"b\"]",
+                "recovery_plan.a"
+            ]
+        );
     }
 
     #[test]

@@ -85,12 +85,23 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, severity, message: message.into(), help: None, labels: Vec::new(), source: None, named: None }
+        Self {
+            code,
+            severity,
+            message: message.into(),
+            help: None,
+            labels: Vec::new(),
+            source: None,
+            named: None,
+        }
     }
 
     /// Adds a labelled span (the first one added is primary).
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -110,8 +121,12 @@ impl Diagnostic {
 
     /// Attaches the source text of the primary label's file; labels in other files become notes.
     pub(crate) fn resolve(mut self, sources: &[SourceFile]) -> Self {
-        let Some(primary) = self.labels.first().map(|l| l.span.file) else { return self };
-        let Some(file) = sources.get(primary as usize) else { return self };
+        let Some(primary) = self.labels.first().map(|l| l.span.file) else {
+            return self;
+        };
+        let Some(file) = sources.get(primary as usize) else {
+            return self;
+        };
         let mut notes = Vec::new();
         self.labels.retain(|l| {
             if l.span.file == primary {
@@ -124,7 +139,11 @@ impl Diagnostic {
             false
         });
         if !notes.is_empty() {
-            let mut help = self.help.take().map(|h| format!("{h}\n")).unwrap_or_default();
+            let mut help = self
+                .help
+                .take()
+                .map(|h| format!("{h}\n"))
+                .unwrap_or_default();
             help.push_str(&notes.join("\n"));
             self.help = Some(help);
         }
@@ -141,7 +160,12 @@ impl Diagnostic {
     /// The JSON form: `{code, severity, message, file, line, column, end_line, end_column, help, labels}`.
     pub fn to_json(&self) -> serde_json::Value {
         let pos = |span: &Span| {
-            self.source.as_ref().map(|s| (s.line_col(span.start as usize), s.line_col(span.end as usize)))
+            self.source.as_ref().map(|s| {
+                (
+                    s.line_col(span.start as usize),
+                    s.line_col(span.end as usize),
+                )
+            })
         };
         let primary = self.labels.first().and_then(|l| pos(&l.span));
         let labels: Vec<serde_json::Value> = self
@@ -185,7 +209,9 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -195,13 +221,15 @@ impl miette::Diagnostic for Diagnostic {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.named.as_ref()?;
         let text = |m: &str| (!m.is_empty()).then(|| m.to_string());
-        Some(Box::new(self.labels.iter().enumerate().map(move |(i, l)| {
-            if i == 0 {
-                LabeledSpan::new_primary_with_span(text(&l.message), l.span.source_span())
-            } else {
-                LabeledSpan::new_with_span(text(&l.message), l.span.source_span())
-            }
-        })))
+        Some(Box::new(self.labels.iter().enumerate().map(
+            move |(i, l)| {
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(text(&l.message), l.span.source_span())
+                } else {
+                    LabeledSpan::new_with_span(text(&l.message), l.span.source_span())
+                }
+            },
+        )))
     }
 }
 
@@ -235,7 +263,10 @@ impl Diagnostics {
 
     /// Number of errors.
     pub fn error_count(&self) -> usize {
-        self.0.iter().filter(|d| d.severity == Severity::Error).count()
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     /// Adds a problem.
@@ -281,11 +312,17 @@ impl std::error::Error for Diagnostics {}
 
 impl miette::Diagnostic for Diagnostics {
     fn severity(&self) -> Option<miette::Severity> {
-        Some(if self.has_errors() { miette::Severity::Error } else { miette::Severity::Warning })
+        Some(if self.has_errors() {
+            miette::Severity::Error
+        } else {
+            miette::Severity::Warning
+        })
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        Some(Box::new(self.0.iter().map(|d| d as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.0.iter().map(|d| d as &dyn miette::Diagnostic),
+        ))
     }
 }
 
@@ -301,7 +338,10 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `did you mean `x`?` for the nearest candidate, if any.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     suggest(name, candidates).map(|s| format!("did you mean `{s}`?"))
 }
 
@@ -310,7 +350,10 @@ mod tests {
     use super::*;
 
     fn sources() -> Vec<SourceFile> {
-        vec![SourceFile::new("a.asr.hcl", "vault \"x\" {\n  nme = 1\n}\n"), SourceFile::new("b.asr.hcl", "\nvault \"x\" {}\n")]
+        vec![
+            SourceFile::new("a.asr.hcl", "vault \"x\" {\n  nme = 1\n}\n"),
+            SourceFile::new("b.asr.hcl", "\nvault \"x\" {}\n"),
+        ]
     }
 
     #[test]
@@ -321,8 +364,14 @@ mod tests {
             .resolve(&sources());
         let j = d.to_json();
         assert_eq!(j["file"], "a.asr.hcl");
-        assert_eq!((j["line"].as_u64(), j["column"].as_u64()), (Some(2), Some(3)));
-        assert_eq!((j["end_line"].as_u64(), j["end_column"].as_u64()), (Some(2), Some(6)));
+        assert_eq!(
+            (j["line"].as_u64(), j["column"].as_u64()),
+            (Some(2), Some(3))
+        );
+        assert_eq!(
+            (j["end_line"].as_u64(), j["end_column"].as_u64()),
+            (Some(2), Some(6))
+        );
         assert_eq!(j["labels"][0]["message"], "here");
         assert_eq!(j["severity"], "error");
     }
@@ -335,13 +384,19 @@ mod tests {
             .resolve(&sources());
         assert_eq!(d.labels.len(), 1);
         assert_eq!(d.file(), Some("b.asr.hcl"));
-        assert_eq!(d.help.as_deref(), Some("first declared here at a.asr.hcl:1:1"));
+        assert_eq!(
+            d.help.as_deref(),
+            Some("first declared here at a.asr.hcl:1:1")
+        );
     }
 
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(suggest("nme", ["name", "location"]), Some("name"));
-        assert_eq!(suggest("retention", ["recovery_point_retention", "vault"]), Some("recovery_point_retention"));
+        assert_eq!(
+            suggest("retention", ["recovery_point_retention", "vault"]),
+            Some("recovery_point_retention")
+        );
         assert_eq!(suggest("zzz", ["name", "location"]), None);
     }
 
@@ -353,7 +408,10 @@ mod tests {
         assert!(!all.has_errors());
         all.push(Diagnostic::error("config::e", "e"));
         assert!(all.has_errors());
-        assert_eq!(all.to_string(), "configuration has 1 error(s) and 1 warning(s)");
+        assert_eq!(
+            all.to_string(),
+            "configuration has 1 error(s) and 1 warning(s)"
+        );
         assert_eq!(all.to_json().as_array().unwrap().len(), 2);
     }
 }

@@ -44,7 +44,11 @@ pub(crate) struct Input {
 
 /// Runs the loader with `file()` scoped to the input's directory and data files.
 pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
-    let scope = funcs::FileScope { dir: input.dir.clone(), data: input.data, read: Vec::new() };
+    let scope = funcs::FileScope {
+        dir: input.dir.clone(),
+        data: input.data,
+        read: Vec::new(),
+    };
     let n_config = input.config_files.len();
     let mut sources = input.config_files;
     sources.extend(input.var_files);
@@ -178,7 +182,12 @@ fn span_of(file: usize, node: &impl hcl_edit::Span) -> Span {
 
 fn header_span(file: usize, b: &Block) -> Span {
     let start = b.ident.span().map_or(0, |r| r.start);
-    let end = b.labels.last().and_then(|l| l.span()).or_else(|| b.ident.span()).map_or(start, |r| r.end);
+    let end = b
+        .labels
+        .last()
+        .and_then(|l| l.span())
+        .or_else(|| b.ident.span())
+        .map_or(start, |r| r.end);
     Span::new(file, start..end)
 }
 
@@ -225,7 +234,12 @@ impl Visit for RefCollector {
                     let name = root.as_str();
                     if !self.scoped.iter().any(|s| s == name) {
                         let start = root.span().map_or(0, |r| r.start);
-                        self.refs.push((name.to_string(), path, index, Span::new(self.file, start..end)));
+                        self.refs.push((
+                            name.to_string(),
+                            path,
+                            index,
+                            Span::new(self.file, start..end),
+                        ));
                     }
                 } else {
                     self.visit_expr(&t.expr);
@@ -239,7 +253,8 @@ impl Visit for RefCollector {
             Expression::Variable(v) => {
                 let name = v.as_str();
                 if !self.scoped.iter().any(|s| s == name) {
-                    self.refs.push((name.to_string(), Vec::new(), None, span_of(self.file, v)));
+                    self.refs
+                        .push((name.to_string(), Vec::new(), None, span_of(self.file, v)));
                 }
             }
             Expression::ForExpr(f) => {
@@ -261,7 +276,8 @@ impl Visit for RefCollector {
             Expression::FuncCall(call) => {
                 let name = call.name.name.as_str();
                 if !call.name.namespace.is_empty() || !funcs::NAMES.contains(&name) {
-                    self.bad_funcs.push((name.to_string(), span_of(self.file, &call.name.name)));
+                    self.bad_funcs
+                        .push((name.to_string(), span_of(self.file, &call.name.name)));
                 }
                 for a in call.args.iter() {
                     self.visit_expr(a);
@@ -314,7 +330,7 @@ impl<'o> Loader<'o> {
         let order = self.order(&mut items);
         self.eval_variables(&mut items);
         for idx in order {
-            if items[idx].deps.iter().any(|d| items[*d].failed) {
+            if items[idx].failed || items[idx].deps.iter().any(|d| items[*d].failed) {
                 // A dependency failed and was reported; evaluating this item would only repeat that problem.
                 items[idx].failed = true;
                 continue;
@@ -328,7 +344,9 @@ impl<'o> Loader<'o> {
                 items[idx].failed = true;
             }
         }
-        if self.provider.is_none() && !items.iter().any(|i| i.node == Node::Provider) {
+        let all_parsed = bodies.len() == self.n_config;
+        if all_parsed && self.provider.is_none() && !items.iter().any(|i| i.node == Node::Provider)
+        {
             self.emit(
                 Diagnostic::error("config::missing_provider", "the configuration has no provider block")
                     .help("add `provider \"simulator\" { estate = \"estate.json\" }` or `provider \"azure\" { subscription_id = \"...\" }`"),
@@ -344,7 +362,10 @@ impl<'o> Loader<'o> {
     }
 
     fn error_count(&self) -> usize {
-        self.diags.iter().filter(|d| d.severity == super::diag::Severity::Error).count()
+        self.diags
+            .iter()
+            .filter(|d| d.severity == super::diag::Severity::Error)
+            .count()
     }
 
     fn has_errors(&self) -> bool {
@@ -359,19 +380,28 @@ impl<'o> Loader<'o> {
             .filter(|d| seen.insert((d.code, d.message.clone(), d.labels.first().map(|l| l.span))))
             .map(|d| d.resolve(&self.sources))
             .collect();
-        let (errors, warnings): (Vec<_>, Vec<_>) =
-            diags.into_iter().partition(|d| d.severity == super::diag::Severity::Error);
+        let (errors, warnings): (Vec<_>, Vec<_>) = diags
+            .into_iter()
+            .partition(|d| d.severity == super::diag::Severity::Error);
         if !errors.is_empty() {
             let mut all = errors;
             all.extend(warnings);
             return Err(Diagnostics(all));
         }
         let (Some(provider), backend) = (self.provider, self.backend) else {
-            return Err(Diagnostics(vec![Diagnostic::error("config::missing_provider", "the configuration has no provider block")]));
+            return Err(Diagnostics(vec![Diagnostic::error(
+                "config::missing_provider",
+                "the configuration has no provider block",
+            )]));
         };
         let fingerprint = fingerprint(&self.sources[..self.n_config], &self.var_values);
         let backend = backend.unwrap_or_else(|| {
-            Spanned::new(super::model::Backend::Local { path: PathBuf::from("asrform.tfstate.json") }, Span::default())
+            Spanned::new(
+                super::model::Backend::Local {
+                    path: PathBuf::from("asrform.tfstate.json"),
+                },
+                Span::default(),
+            )
         });
         let config = Config {
             sources: self.sources,
@@ -383,14 +413,22 @@ impl<'o> Loader<'o> {
             resources: self.resources,
             fingerprint,
         };
-        Ok(Loaded { config, warnings: Diagnostics(warnings) })
+        Ok(Loaded {
+            config,
+            warnings: Diagnostics(warnings),
+        })
     }
 
     fn parse_error(&mut self, file: usize, e: &hcl_edit::parser::Error) {
         let len = self.sources[file].text.len();
         let start = e.location().offset().min(len);
         let end = (start + 1).min(len);
-        let message = e.message().lines().next().unwrap_or("syntax error").to_string();
+        let message = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("syntax error")
+            .to_string();
         self.emit(
             Diagnostic::error("config::parse", format!("syntax error: {message}"))
                 .label(Span::new(file, start..end), "here")
@@ -437,7 +475,8 @@ impl<'o> Loader<'o> {
                 if ident == "locals" {
                     if !block.labels.is_empty() {
                         self.emit(
-                            Diagnostic::error("config::labels", "a `locals` block takes no labels").label(header, "remove the label"),
+                            Diagnostic::error("config::labels", "a `locals` block takes no labels")
+                                .label(header, "remove the label"),
                         );
                     }
                     for s in block.body.iter() {
@@ -448,15 +487,25 @@ impl<'o> Loader<'o> {
                                 let here = span_of(file, &a.key);
                                 if let Some(&first) = by_node.get(&node) {
                                     let first: &Item = &items[first];
-                                    self.emit(duplicate(&format!("local.{name}"), first.header, here));
+                                    self.emit(duplicate(
+                                        &format!("local.{name}"),
+                                        first.header,
+                                        here,
+                                    ));
                                     continue;
                                 }
                                 by_node.insert(node.clone(), items.len());
                                 items.push(new_item(node, file, here, None, Some(a)));
                             }
                             Structure::Block(b) => self.emit(
-                                Diagnostic::error("config::unknown_block", format!("blocks are not allowed in `locals` (found `{}`)", b.ident.as_str()))
-                                    .label(header_span(file, b), "not allowed here"),
+                                Diagnostic::error(
+                                    "config::unknown_block",
+                                    format!(
+                                        "blocks are not allowed in `locals` (found `{}`)",
+                                        b.ident.as_str()
+                                    ),
+                                )
+                                .label(header_span(file, b), "not allowed here"),
                             ),
                         }
                     }
@@ -465,16 +514,25 @@ impl<'o> Loader<'o> {
                 let kind = ResourceKind::from_name(ident);
                 if kind.is_none() && !schema::TOP_LEVEL.contains(&ident) {
                     self.emit(
-                        Diagnostic::error("config::unknown_block", format!("unknown block type `{ident}`"))
-                            .label(span_of(file, &block.ident), "not a block type of asrform")
-                            .maybe_help(did_you_mean(ident, schema::top_level_names())),
+                        Diagnostic::error(
+                            "config::unknown_block",
+                            format!("unknown block type `{ident}`"),
+                        )
+                        .label(span_of(file, &block.ident), "not a block type of asrform")
+                        .maybe_help(did_you_mean(ident, schema::top_level_names())),
                     );
                     continue;
                 }
                 if block.labels.len() != 1 {
                     self.emit(
-                        Diagnostic::error("config::labels", format!("a `{ident}` block takes exactly one label, found {}", block.labels.len()))
-                            .label(header, format!("write `{ident} \"name\" {{ ... }}`")),
+                        Diagnostic::error(
+                            "config::labels",
+                            format!(
+                                "a `{ident}` block takes exactly one label, found {}",
+                                block.labels.len()
+                            ),
+                        )
+                        .label(header, format!("write `{ident} \"name\" {{ ... }}`")),
                     );
                     continue;
                 }
@@ -484,9 +542,12 @@ impl<'o> Loader<'o> {
                     ("provider", _) => {
                         if !["simulator", "azure"].contains(&label) {
                             self.emit(
-                                Diagnostic::error("config::unknown_provider", format!("unknown provider `{label}`"))
-                                    .label(label_span, "expected \"simulator\" or \"azure\"")
-                                    .maybe_help(did_you_mean(label, ["simulator", "azure"])),
+                                Diagnostic::error(
+                                    "config::unknown_provider",
+                                    format!("unknown provider `{label}`"),
+                                )
+                                .label(label_span, "expected \"simulator\" or \"azure\"")
+                                .maybe_help(did_you_mean(label, ["simulator", "azure"])),
                             );
                             continue;
                         }
@@ -495,9 +556,12 @@ impl<'o> Loader<'o> {
                     ("backend", _) => {
                         if !["local", "azurerm"].contains(&label) {
                             self.emit(
-                                Diagnostic::error("config::unknown_backend", format!("unknown backend `{label}`"))
-                                    .label(label_span, "expected \"local\" or \"azurerm\"")
-                                    .maybe_help(did_you_mean(label, ["local", "azurerm"])),
+                                Diagnostic::error(
+                                    "config::unknown_backend",
+                                    format!("unknown backend `{label}`"),
+                                )
+                                .label(label_span, "expected \"local\" or \"azurerm\"")
+                                .maybe_help(did_you_mean(label, ["local", "azurerm"])),
                             );
                             continue;
                         }
@@ -536,7 +600,13 @@ impl<'o> Loader<'o> {
                 }
                 Node::Res(k, n) => {
                     let for_each = item.block.is_some_and(|b| b.body.has_attribute("for_each"));
-                    self.blocks.insert((*k, n.clone()), BlockInfo { for_each, keys: Vec::new() });
+                    self.blocks.insert(
+                        (*k, n.clone()),
+                        BlockInfo {
+                            for_each,
+                            keys: Vec::new(),
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -547,10 +617,31 @@ impl<'o> Loader<'o> {
     // ---- check: names and references ----------------------------------------------------------------------
 
     fn check(&mut self, items: &mut [Item<'_>]) {
-        let by_node: HashMap<Node, usize> = items.iter().enumerate().map(|(i, it)| (it.node.clone(), i)).collect();
-        let var_names: Vec<String> = items.iter().filter_map(|i| if let Node::Var(n) = &i.node { Some(n.clone()) } else { None }).collect();
-        let local_names: Vec<String> =
-            items.iter().filter_map(|i| if let Node::Local(n) = &i.node { Some(n.clone()) } else { None }).collect();
+        let by_node: HashMap<Node, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.node.clone(), i))
+            .collect();
+        let var_names: Vec<String> = items
+            .iter()
+            .filter_map(|i| {
+                if let Node::Var(n) = &i.node {
+                    Some(n.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let local_names: Vec<String> = items
+            .iter()
+            .filter_map(|i| {
+                if let Node::Local(n) = &i.node {
+                    Some(n.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let mut labels: HashMap<ResourceKind, Vec<String>> = HashMap::new();
         for it in items.iter() {
             if let Node::Res(k, n) = &it.node {
@@ -560,27 +651,51 @@ impl<'o> Loader<'o> {
         let provider_idx = by_node.get(&Node::Provider).copied();
         for idx in 0..items.len() {
             let file = items[idx].file;
-            let mut raw_refs: Vec<(String, Vec<String>, Option<Expression>, Span, EdgeReason, bool)> = Vec::new();
-            let mut collector = RefCollector { file, scoped: Vec::new(), refs: Vec::new(), bad_funcs: Vec::new() };
+            let mut raw_refs: Vec<(
+                String,
+                Vec<String>,
+                Option<Expression>,
+                Span,
+                EdgeReason,
+                bool,
+            )> = Vec::new();
+            let mut collector = RefCollector {
+                file,
+                scoped: Vec::new(),
+                refs: Vec::new(),
+                bad_funcs: Vec::new(),
+            };
             match (&items[idx].node, items[idx].block, items[idx].local) {
                 (_, None, Some(attr)) => {
                     collector.visit_expr(&attr.value);
                     items[idx].body = Some(CBody {
-                        attrs: vec![CAttr { name: attr.key.as_str().to_string(), expr: attr.value.clone().into(), span: span_of(file, &attr.value) }],
+                        attrs: vec![CAttr {
+                            name: attr.key.as_str().to_string(),
+                            expr: attr.value.clone().into(),
+                            span: span_of(file, &attr.value),
+                        }],
                         blocks: Vec::new(),
                     });
                 }
                 (node, Some(block), _) => {
                     let (schema, lifecycle): (&Schema, Option<&'static Schema>) = match node {
-                        Node::Provider if block.labels[0].as_str() == "azure" => (&schema::PROVIDER_AZURE, None),
+                        Node::Provider if block.labels[0].as_str() == "azure" => {
+                            (&schema::PROVIDER_AZURE, None)
+                        }
                         Node::Provider => (&schema::PROVIDER_SIMULATOR, None),
-                        Node::Backend if block.labels[0].as_str() == "azurerm" => (&schema::BACKEND_AZURERM, None),
+                        Node::Backend if block.labels[0].as_str() == "azurerm" => {
+                            (&schema::BACKEND_AZURERM, None)
+                        }
                         Node::Backend => (&schema::BACKEND_LOCAL, None),
                         Node::Var(_) => (&schema::VARIABLE, None),
                         Node::Output(_) => (&schema::OUTPUT, None),
                         Node::Res(k, _) => (
                             schema::resource(*k),
-                            Some(if *k == ResourceKind::ProtectedVm { &schema::LIFECYCLE_VM } else { &schema::LIFECYCLE }),
+                            Some(if *k == ResourceKind::ProtectedVm {
+                                &schema::LIFECYCLE_VM
+                            } else {
+                                &schema::LIFECYCLE
+                            }),
                         ),
                         Node::Local(_) => unreachable_local(),
                     };
@@ -607,22 +722,46 @@ impl<'o> Loader<'o> {
                                     continue; // a type expression, not a value: parsed in eval_variables
                                 }
                                 let meta = lifecycle.is_some() && name == "for_each";
-                                if !meta && !self.check_attr_name(file, a, schema, &what, lifecycle.is_some()) {
+                                if !meta
+                                    && !self.check_attr_name(
+                                        file,
+                                        a,
+                                        schema,
+                                        &what,
+                                        lifecycle.is_some(),
+                                    )
+                                {
                                     continue;
                                 }
-                                if cbody.attrs.iter().any(|c: &CAttr| c.name == name) || (meta && for_each.is_some()) {
+                                if cbody.attrs.iter().any(|c: &CAttr| c.name == name)
+                                    || (meta && for_each.is_some())
+                                {
                                     self.emit(
-                                        Diagnostic::error("config::duplicate_attribute", format!("attribute `{name}` is set twice"))
-                                            .label(span_of(file, &a.key), "set again here"),
+                                        Diagnostic::error(
+                                            "config::duplicate_attribute",
+                                            format!("attribute `{name}` is set twice"),
+                                        )
+                                        .label(span_of(file, &a.key), "set again here"),
                                     );
                                     continue;
                                 }
                                 let before = collector.refs.len();
                                 collector.visit_expr(&a.value);
-                                let attr = CAttr { name: name.to_string(), expr: a.value.clone().into(), span: span_of(file, &a.value) };
+                                let attr = CAttr {
+                                    name: name.to_string(),
+                                    expr: a.value.clone().into(),
+                                    span: span_of(file, &a.value),
+                                };
                                 if meta {
                                     for r in &collector.refs[before..] {
-                                        raw_refs.push((r.0.clone(), r.1.clone(), r.2.clone(), r.3, EdgeReason::Reference, true));
+                                        raw_refs.push((
+                                            r.0.clone(),
+                                            r.1.clone(),
+                                            r.2.clone(),
+                                            r.3,
+                                            EdgeReason::Reference,
+                                            true,
+                                        ));
                                     }
                                     collector.refs.truncate(before);
                                     for_each = Some(attr);
@@ -631,13 +770,17 @@ impl<'o> Loader<'o> {
                                 }
                             }
                             Structure::Block(b) => {
-                                if let Some(lc) = lifecycle.filter(|_| b.ident.as_str() == "lifecycle") {
+                                if let Some(lc) =
+                                    lifecycle.filter(|_| b.ident.as_str() == "lifecycle")
+                                {
                                     if let Some(c) = self.compile_lifecycle(file, b, lc) {
                                         cbody.blocks.push(c);
                                     }
                                     continue;
                                 }
-                                if let Some(c) = self.compile_block(file, b, schema, &what, &mut collector) {
+                                if let Some(c) =
+                                    self.compile_block(file, b, schema, &what, &mut collector)
+                                {
                                     cbody.blocks.push(c);
                                 }
                             }
@@ -648,20 +791,35 @@ impl<'o> Loader<'o> {
                 }
                 _ => {}
             }
+            let errors_before_funcs = self.error_count();
             for (name, span) in std::mem::take(&mut collector.bad_funcs) {
                 self.emit(
-                    Diagnostic::error("config::unknown_function", format!("unknown function `{name}`"))
-                        .label(span, "not a function of asrform")
-                        .maybe_help(did_you_mean(&name, funcs::NAMES.iter().copied())),
+                    Diagnostic::error(
+                        "config::unknown_function",
+                        format!("unknown function `{name}`"),
+                    )
+                    .label(span, "not a function of asrform")
+                    .maybe_help(did_you_mean(&name, funcs::NAMES.iter().copied())),
                 );
+            }
+            if self.error_count() > errors_before_funcs {
+                items[idx].failed = true;
             }
             for r in collector.refs {
                 raw_refs.push((r.0, r.1, r.2, r.3, EdgeReason::Reference, false));
             }
-            // Resolve references to items.
-            let in_for_each_block = items[idx].block.is_some_and(|b| b.body.has_attribute("for_each"))
+            // Resolve references to items. An item with a broken reference is not evaluated: hcl-rs would only repeat
+            // the problem as "undefined variable".
+            let errors_before_refs = self.error_count();
+            let in_for_each_block = items[idx]
+                .block
+                .is_some_and(|b| b.body.has_attribute("for_each"))
                 && matches!(items[idx].node, Node::Res(..));
-            let self_var = if let Node::Var(n) = &items[idx].node { Some(n.clone()) } else { None };
+            let self_var = if let Node::Var(n) = &items[idx].node {
+                Some(n.clone())
+            } else {
+                None
+            };
             let mut refs = Vec::new();
             let mut deps = BTreeSet::new();
             for (root, path, index, span, reason, in_fe) in raw_refs {
@@ -687,11 +845,25 @@ impl<'o> Loader<'o> {
                             None
                         } else if !var_names.contains(name) {
                             self.emit(
-                                Diagnostic::error("config::unknown_reference", format!("unknown variable `var.{name}`"))
-                                    .label(span, "no `variable` block declares this")
-                                    .maybe_help(did_you_mean(name, var_names.iter().map(String::as_str)).map(|_| {
-                                        format!("did you mean `var.{}`?", super::diag::suggest(name, var_names.iter().map(String::as_str)).unwrap_or_default())
-                                    })),
+                                Diagnostic::error(
+                                    "config::unknown_reference",
+                                    format!("unknown variable `var.{name}`"),
+                                )
+                                .label(span, "no `variable` block declares this")
+                                .maybe_help(
+                                    did_you_mean(name, var_names.iter().map(String::as_str)).map(
+                                        |_| {
+                                            format!(
+                                                "did you mean `var.{}`?",
+                                                super::diag::suggest(
+                                                    name,
+                                                    var_names.iter().map(String::as_str)
+                                                )
+                                                .unwrap_or_default()
+                                            )
+                                        },
+                                    ),
+                                ),
                             );
                             continue;
                         } else {
@@ -704,11 +876,15 @@ impl<'o> Loader<'o> {
                             continue;
                         };
                         if !local_names.contains(name) {
-                            let s = super::diag::suggest(name, local_names.iter().map(String::as_str));
+                            let s =
+                                super::diag::suggest(name, local_names.iter().map(String::as_str));
                             self.emit(
-                                Diagnostic::error("config::unknown_reference", format!("unknown local value `local.{name}`"))
-                                    .label(span, "no `locals` block defines this")
-                                    .maybe_help(s.map(|s| format!("did you mean `local.{s}`?"))),
+                                Diagnostic::error(
+                                    "config::unknown_reference",
+                                    format!("unknown local value `local.{name}`"),
+                                )
+                                .label(span, "no `locals` block defines this")
+                                .maybe_help(s.map(|s| format!("did you mean `local.{s}`?"))),
                             );
                             continue;
                         }
@@ -717,8 +893,18 @@ impl<'o> Loader<'o> {
                     "each" => {
                         if !in_for_each_block || in_fe {
                             self.emit(
-                                Diagnostic::error("config::each_outside_for_each", "`each` is only available in a block with `for_each`")
-                                    .label(span, if in_fe { "`for_each` cannot refer to `each`" } else { "this block has no `for_each`" }),
+                                Diagnostic::error(
+                                    "config::each_outside_for_each",
+                                    "`each` is only available in a block with `for_each`",
+                                )
+                                .label(
+                                    span,
+                                    if in_fe {
+                                        "`for_each` cannot refer to `each`"
+                                    } else {
+                                        "this block has no `for_each`"
+                                    },
+                                ),
                             );
                             continue;
                         }
@@ -726,8 +912,11 @@ impl<'o> Loader<'o> {
                             Some("key" | "value") => None,
                             other => {
                                 self.emit(
-                                    Diagnostic::error("config::unknown_reference", format!("`each.{}` does not exist", other.unwrap_or("")))
-                                        .label(span, "use `each.key` or `each.value`"),
+                                    Diagnostic::error(
+                                        "config::unknown_reference",
+                                        format!("`each.{}` does not exist", other.unwrap_or("")),
+                                    )
+                                    .label(span, "use `each.key` or `each.value`"),
                                 );
                                 continue;
                             }
@@ -736,37 +925,62 @@ impl<'o> Loader<'o> {
                     kind_name => {
                         if let Some(kind) = ResourceKind::from_name(kind_name) {
                             let Some(label) = path.first() else {
-                                self.emit(bare_root(span, kind_name, &format!("{kind_name}.<name>")));
+                                self.emit(bare_root(
+                                    span,
+                                    kind_name,
+                                    &format!("{kind_name}.<name>"),
+                                ));
                                 continue;
                             };
                             let known = labels.get(&kind).map(Vec::as_slice).unwrap_or_default();
                             if !known.contains(label) {
-                                let s = super::diag::suggest(label, known.iter().map(String::as_str));
+                                let s =
+                                    super::diag::suggest(label, known.iter().map(String::as_str));
                                 self.emit(
-                                    Diagnostic::error("config::unknown_reference", format!("unknown resource `{kind_name}.{label}`"))
-                                        .label(span, format!("no `{kind_name}` block is labelled `{label}`"))
-                                        .maybe_help(s.map(|s| format!("did you mean `{kind_name}.{s}`?"))),
+                                    Diagnostic::error(
+                                        "config::unknown_reference",
+                                        format!("unknown resource `{kind_name}.{label}`"),
+                                    )
+                                    .label(
+                                        span,
+                                        format!("no `{kind_name}` block is labelled `{label}`"),
+                                    )
+                                    .maybe_help(
+                                        s.map(|s| format!("did you mean `{kind_name}.{s}`?")),
+                                    ),
                                 );
                                 continue;
                             }
                             if reason == EdgeReason::DependsOn && path.len() > 1 {
                                 self.emit(
-                                    Diagnostic::error("config::depends_on", "`depends_on` lists whole resources, not attributes")
-                                        .label(span, format!("write `{kind_name}.{label}`")),
+                                    Diagnostic::error(
+                                        "config::depends_on",
+                                        "`depends_on` lists whole resources, not attributes",
+                                    )
+                                    .label(span, format!("write `{kind_name}.{label}`")),
                                 );
                                 continue;
                             }
                             Some(Node::Res(kind, label.clone()))
                         } else {
                             // Suggest a whole reference when the root is a misspelt kind: `replication_polcy.std`.
-                            let roots = ["var", "local", "each"].into_iter().chain(ResourceKind::ALL.iter().map(|k| k.as_str()));
-                            let help = super::diag::suggest(&root, roots).map(|s| match (ResourceKind::from_name(s), path.first()) {
-                                (Some(k), Some(label)) => {
-                                    let known = labels.get(&k).map(Vec::as_slice).unwrap_or_default();
-                                    let l = super::diag::suggest(label, known.iter().map(String::as_str)).unwrap_or(label);
-                                    format!("did you mean `{s}.{l}`?")
+                            let roots = ["var", "local", "each"]
+                                .into_iter()
+                                .chain(ResourceKind::ALL.iter().map(|k| k.as_str()));
+                            let help = super::diag::suggest(&root, roots).map(|s| {
+                                match (ResourceKind::from_name(s), path.first()) {
+                                    (Some(k), Some(label)) => {
+                                        let known =
+                                            labels.get(&k).map(Vec::as_slice).unwrap_or_default();
+                                        let l = super::diag::suggest(
+                                            label,
+                                            known.iter().map(String::as_str),
+                                        )
+                                        .unwrap_or(label);
+                                        format!("did you mean `{s}.{l}`?")
+                                    }
+                                    _ => format!("did you mean `{s}`?"),
                                 }
-                                _ => format!("did you mean `{s}`?"),
                             });
                             self.emit(
                                 Diagnostic::error("config::unknown_reference", format!("unknown name `{root}`"))
@@ -781,8 +995,11 @@ impl<'o> Loader<'o> {
                     if let Some(&d) = by_node.get(&t) {
                         if d == idx && !matches!(t, Node::Var(_)) {
                             self.emit(
-                                Diagnostic::error("config::cycle", format!("`{}` refers to itself", items[idx].node))
-                                    .label(span, "self-reference"),
+                                Diagnostic::error(
+                                    "config::cycle",
+                                    format!("`{}` refers to itself", items[idx].node),
+                                )
+                                .label(span, "self-reference"),
                             );
                             items[idx].failed = true;
                             continue;
@@ -790,7 +1007,13 @@ impl<'o> Loader<'o> {
                         deps.insert(d);
                     }
                 }
-                refs.push(Ref { root, path, key, span, reason });
+                refs.push(Ref {
+                    root,
+                    path,
+                    key,
+                    span,
+                    reason,
+                });
             }
             if matches!(items[idx].node, Node::Res(..)) {
                 if let Some(p) = provider_idx {
@@ -799,10 +1022,20 @@ impl<'o> Loader<'o> {
             }
             items[idx].refs = refs;
             items[idx].deps = deps;
+            if self.error_count() > errors_before_refs {
+                items[idx].failed = true;
+            }
         }
     }
 
-    fn check_attr_name(&mut self, file: usize, a: &Attribute, schema: &Schema, what: &str, resource: bool) -> bool {
+    fn check_attr_name(
+        &mut self,
+        file: usize,
+        a: &Attribute,
+        schema: &Schema,
+        what: &str,
+        resource: bool,
+    ) -> bool {
         let name = a.key.as_str();
         if schema.attrs.contains(&name) {
             return true;
@@ -811,33 +1044,68 @@ impl<'o> Loader<'o> {
         let candidates = schema.attrs.iter().chain(meta.iter()).copied();
         let is_block = schema.blocks.iter().any(|b| b.name == name);
         self.emit(
-            Diagnostic::error("config::unknown_attribute", format!("unknown attribute `{name}`"))
-                .label(span_of(file, &a.key), format!("not an attribute of `{what}`"))
-                .maybe_help(if is_block {
-                    Some(format!("`{name}` is a block: write `{name} {{ ... }}`"))
-                } else {
-                    did_you_mean(name, candidates)
-                }),
+            Diagnostic::error(
+                "config::unknown_attribute",
+                format!("unknown attribute `{name}`"),
+            )
+            .label(
+                span_of(file, &a.key),
+                format!("not an attribute of `{what}`"),
+            )
+            .maybe_help(if is_block {
+                Some(format!("`{name}` is a block: write `{name} {{ ... }}`"))
+            } else {
+                did_you_mean(name, candidates)
+            }),
         );
         false
     }
 
-    fn depends_on(&mut self, file: usize, a: &Attribute, out: &mut Vec<(String, Vec<String>, Option<Expression>, Span, EdgeReason, bool)>) {
+    fn depends_on(
+        &mut self,
+        file: usize,
+        a: &Attribute,
+        out: &mut Vec<(
+            String,
+            Vec<String>,
+            Option<Expression>,
+            Span,
+            EdgeReason,
+            bool,
+        )>,
+    ) {
         let Expression::Array(arr) = &a.value else {
             self.emit(
-                Diagnostic::error("config::depends_on", "`depends_on` must be a list of resources")
-                    .label(span_of(file, &a.value), "write `depends_on = [vault.dr, protected_vm.web]`"),
+                Diagnostic::error(
+                    "config::depends_on",
+                    "`depends_on` must be a list of resources",
+                )
+                .label(
+                    span_of(file, &a.value),
+                    "write `depends_on = [vault.dr, protected_vm.web]`",
+                ),
             );
             return;
         };
         for e in arr.iter() {
-            let mut c = RefCollector { file, scoped: Vec::new(), refs: Vec::new(), bad_funcs: Vec::new() };
+            let mut c = RefCollector {
+                file,
+                scoped: Vec::new(),
+                refs: Vec::new(),
+                bad_funcs: Vec::new(),
+            };
             let plain = matches!(e, Expression::Traversal(_) | Expression::Variable(_));
             c.visit_expr(e);
             if !plain || c.refs.len() != 1 {
                 self.emit(
-                    Diagnostic::error("config::depends_on", "`depends_on` entries must be plain references")
-                        .label(span_of(file, e), "write a resource address such as `vault.dr`"),
+                    Diagnostic::error(
+                        "config::depends_on",
+                        "`depends_on` entries must be plain references",
+                    )
+                    .label(
+                        span_of(file, e),
+                        "write a resource address such as `vault.dr`",
+                    ),
                 );
                 continue;
             }
@@ -846,13 +1114,23 @@ impl<'o> Loader<'o> {
         }
     }
 
-    fn compile_block(&mut self, file: usize, b: &Block, parent: &Schema, parent_what: &str, collector: &mut RefCollector) -> Option<CBlock> {
+    fn compile_block(
+        &mut self,
+        file: usize,
+        b: &Block,
+        parent: &Schema,
+        parent_what: &str,
+        collector: &mut RefCollector,
+    ) -> Option<CBlock> {
         let ident = b.ident.as_str();
         let Some(bs) = parent.blocks.iter().find(|bs| bs.name == ident) else {
             let is_attr = parent.attrs.contains(&ident);
             self.emit(
                 Diagnostic::error("config::unknown_block", format!("unknown block `{ident}`"))
-                    .label(span_of(file, &b.ident), format!("not a block of `{parent_what}`"))
+                    .label(
+                        span_of(file, &b.ident),
+                        format!("not a block of `{parent_what}`"),
+                    )
                     .maybe_help(if is_attr {
                         Some(format!("`{ident}` is an attribute: write `{ident} = ...`"))
                     } else {
@@ -864,12 +1142,30 @@ impl<'o> Loader<'o> {
         let header = header_span(file, b);
         if b.labels.len() != bs.labels {
             self.emit(
-                Diagnostic::error("config::labels", format!("a `{ident}` block takes {} label(s), found {}", bs.labels, b.labels.len()))
-                    .label(header, if bs.labels == 0 { format!("write `{ident} {{ ... }}`") } else { format!("write `{ident} \"name\" {{ ... }}`") }),
+                Diagnostic::error(
+                    "config::labels",
+                    format!(
+                        "a `{ident}` block takes {} label(s), found {}",
+                        bs.labels,
+                        b.labels.len()
+                    ),
+                )
+                .label(
+                    header,
+                    if bs.labels == 0 {
+                        format!("write `{ident} {{ ... }}`")
+                    } else {
+                        format!("write `{ident} \"name\" {{ ... }}`")
+                    },
+                ),
             );
             return None;
         }
-        let labels = b.labels.iter().map(|l| Spanned::new(l.as_str().to_string(), span_of(file, l))).collect();
+        let labels = b
+            .labels
+            .iter()
+            .map(|l| Spanned::new(l.as_str().to_string(), span_of(file, l)))
+            .collect();
         let mut body = CBody::default();
         for s in b.body.iter() {
             match s {
@@ -879,13 +1175,20 @@ impl<'o> Loader<'o> {
                     }
                     if body.attrs.iter().any(|c| c.name == a.key.as_str()) {
                         self.emit(
-                            Diagnostic::error("config::duplicate_attribute", format!("attribute `{}` is set twice", a.key.as_str()))
-                                .label(span_of(file, &a.key), "set again here"),
+                            Diagnostic::error(
+                                "config::duplicate_attribute",
+                                format!("attribute `{}` is set twice", a.key.as_str()),
+                            )
+                            .label(span_of(file, &a.key), "set again here"),
                         );
                         continue;
                     }
                     collector.visit_expr(&a.value);
-                    body.attrs.push(CAttr { name: a.key.as_str().to_string(), expr: a.value.clone().into(), span: span_of(file, &a.value) });
+                    body.attrs.push(CAttr {
+                        name: a.key.as_str().to_string(),
+                        expr: a.value.clone().into(),
+                        span: span_of(file, &a.value),
+                    });
                 }
                 Structure::Block(inner) => {
                     if let Some(c) = self.compile_block(file, inner, bs.schema, ident, collector) {
@@ -894,20 +1197,31 @@ impl<'o> Loader<'o> {
                 }
             }
         }
-        Some(CBlock { ident: ident.to_string(), labels, header, body })
+        Some(CBlock {
+            ident: ident.to_string(),
+            labels,
+            header,
+            body,
+        })
     }
 
     /// `lifecycle` is static: `ignore_changes` lists attribute names (bare or quoted), never references.
     fn compile_lifecycle(&mut self, file: usize, b: &Block, schema: &Schema) -> Option<CBlock> {
         let header = header_span(file, b);
         if !b.labels.is_empty() {
-            self.emit(Diagnostic::error("config::labels", "a `lifecycle` block takes no labels").label(header, "remove the label"));
+            self.emit(
+                Diagnostic::error("config::labels", "a `lifecycle` block takes no labels")
+                    .label(header, "remove the label"),
+            );
             return None;
         }
         let mut body = CBody::default();
         for s in b.body.iter() {
             let Structure::Attribute(a) = s else {
-                self.emit(Diagnostic::error("config::unknown_block", "`lifecycle` has no nested blocks").label(header, "here"));
+                self.emit(
+                    Diagnostic::error("config::unknown_block", "`lifecycle` has no nested blocks")
+                        .label(header, "here"),
+                );
                 continue;
             };
             if !self.check_attr_name(file, a, schema, "lifecycle", false) {
@@ -916,38 +1230,71 @@ impl<'o> Loader<'o> {
             let expr: hcl::Expression = if a.key.as_str() == "ignore_changes" {
                 let Expression::Array(arr) = &a.value else {
                     self.emit(
-                        Diagnostic::error("config::type", "`ignore_changes` must be a list of attribute names")
-                            .label(span_of(file, &a.value), "write `ignore_changes = [target_vm_size]`"),
+                        Diagnostic::error(
+                            "config::type",
+                            "`ignore_changes` must be a list of attribute names",
+                        )
+                        .label(
+                            span_of(file, &a.value),
+                            "write `ignore_changes = [target_vm_size]`",
+                        ),
                     );
                     continue;
                 };
                 let mut names = Vec::new();
                 for e in arr.iter() {
                     match e {
-                        Expression::Variable(v) => names.push(hcl::Expression::String(v.as_str().to_string())),
-                        Expression::String(s) => names.push(hcl::Expression::String(s.as_str().to_string())),
+                        Expression::Variable(v) => {
+                            names.push(hcl::Expression::String(v.as_str().to_string()))
+                        }
+                        Expression::String(s) => {
+                            names.push(hcl::Expression::String(s.as_str().to_string()))
+                        }
                         other => self.emit(
-                            Diagnostic::error("config::type", "`ignore_changes` entries are attribute names")
-                                .label(span_of(file, other), "write a bare attribute name such as `target_vm_size`"),
+                            Diagnostic::error(
+                                "config::type",
+                                "`ignore_changes` entries are attribute names",
+                            )
+                            .label(
+                                span_of(file, other),
+                                "write a bare attribute name such as `target_vm_size`",
+                            ),
                         ),
                     }
                 }
                 hcl::Expression::Array(names)
             } else {
-                let mut c = RefCollector { file, scoped: Vec::new(), refs: Vec::new(), bad_funcs: Vec::new() };
+                let mut c = RefCollector {
+                    file,
+                    scoped: Vec::new(),
+                    refs: Vec::new(),
+                    bad_funcs: Vec::new(),
+                };
                 c.visit_expr(&a.value);
                 if !c.refs.is_empty() {
                     self.emit(
-                        Diagnostic::error("config::lifecycle", "`lifecycle` settings must be literal values")
-                            .label(span_of(file, &a.value), "write `true` or `false`"),
+                        Diagnostic::error(
+                            "config::lifecycle",
+                            "`lifecycle` settings must be literal values",
+                        )
+                        .label(span_of(file, &a.value), "write `true` or `false`"),
                     );
                     continue;
                 }
                 a.value.clone().into()
             };
-            body.attrs.push(CAttr { name: a.key.as_str().to_string(), expr, span: span_of(file, &a.value) });
+            body.attrs.push(CAttr {
+                name: a.key.as_str().to_string(),
+                expr,
+                span: span_of(file, &a.value),
+            });
         }
-        Some(CBlock { ident: "lifecycle".into(), labels: Vec::new(), header, body })
+        Some(CBlock {
+            ident: "lifecycle".into(),
+            labels: Vec::new(),
+            header,
+            body,
+        })
     }
 
     // ---- order -------------------------------------------------------------------------------------------
@@ -963,8 +1310,10 @@ impl<'o> Loader<'o> {
                 dependents[d].push(i);
             }
         }
-        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
-            (0..n).filter(|&i| pending[i] == 0).map(std::cmp::Reverse).collect();
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+            .filter(|&i| pending[i] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
         let mut order = Vec::with_capacity(n);
         while let Some(std::cmp::Reverse(i)) = ready.pop() {
             order.push(i);
@@ -989,9 +1338,13 @@ impl<'o> Loader<'o> {
                 }
                 let mut members: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
                 members.sort();
-                let path: Vec<String> = members.iter().map(|m| items[*m].node.to_string()).collect();
-                let mut d = Diagnostic::error("config::cycle", format!("dependency cycle: {}", path.join(" → ")))
-                    .help("break the cycle by removing one of the references");
+                let path: Vec<String> =
+                    members.iter().map(|m| items[*m].node.to_string()).collect();
+                let mut d = Diagnostic::error(
+                    "config::cycle",
+                    format!("dependency cycle: {}", path.join(" → ")),
+                )
+                .help("break the cycle by removing one of the references");
                 for m in &members {
                     d = d.label(items[*m].header, "part of the cycle");
                 }
@@ -1032,7 +1385,11 @@ impl<'o> Loader<'o> {
                 k => {
                     if let Some(kind) = ResourceKind::from_name(k) {
                         if let Some(v) = self.res_values.get(&(kind, name.clone())) {
-                            kinds.entry(kind.as_str()).or_default().entry(name.clone()).or_insert_with(|| v.clone());
+                            kinds
+                                .entry(kind.as_str())
+                                .or_default()
+                                .entry(name.clone())
+                                .or_insert_with(|| v.clone());
                         }
                     }
                 }
@@ -1057,11 +1414,25 @@ impl<'o> Loader<'o> {
             },
             ErrorKind::NoSuchKey(k) => ("config::no_such_key", format!("no such key `{k}`")),
             ErrorKind::Index(i) => ("config::no_such_key", format!("index {i} is out of range")),
-            ErrorKind::Unexpected(v, expected) => ("config::type", format!("unexpected value `{}`, expected {expected}", funcs::short(v))),
-            ErrorKind::BinaryOp(l, op, r) => {
-                ("config::type", format!("`{op}` cannot be applied to `{}` and `{}`", funcs::short(l), funcs::short(r)))
-            }
-            ErrorKind::UnaryOp(op, v) => ("config::type", format!("`{op}` cannot be applied to `{}`", funcs::short(v))),
+            ErrorKind::Unexpected(v, expected) => (
+                "config::type",
+                format!(
+                    "unexpected value `{}`, expected {expected}",
+                    funcs::short(v)
+                ),
+            ),
+            ErrorKind::BinaryOp(l, op, r) => (
+                "config::type",
+                format!(
+                    "`{op}` cannot be applied to `{}` and `{}`",
+                    funcs::short(l),
+                    funcs::short(r)
+                ),
+            ),
+            ErrorKind::UnaryOp(op, v) => (
+                "config::type",
+                format!("`{op}` cannot be applied to `{}`", funcs::short(v)),
+            ),
             other => ("config::eval", other.to_string()),
         };
         let message = one_line(&message);
@@ -1079,16 +1450,28 @@ impl<'o> Loader<'o> {
     }
 
     fn eval_body(&mut self, ctx: &Context, body: &CBody, ok: &mut bool) -> EvalBody {
-        let mut out = EvalBody { attrs: Vec::with_capacity(body.attrs.len()), blocks: Vec::new() };
+        let mut out = EvalBody {
+            attrs: Vec::with_capacity(body.attrs.len()),
+            blocks: Vec::new(),
+        };
         for a in &body.attrs {
             match self.eval_expr(ctx, a) {
-                Some(value) => out.attrs.push(EvalAttr { name: a.name.clone(), value, span: a.span }),
+                Some(value) => out.attrs.push(EvalAttr {
+                    name: a.name.clone(),
+                    value,
+                    span: a.span,
+                }),
                 None => *ok = false,
             }
         }
         for b in &body.blocks {
             let inner = self.eval_body(ctx, &b.body, ok);
-            out.blocks.push(EvalBlock { ident: b.ident.clone(), labels: b.labels.clone(), header: b.header, body: inner });
+            out.blocks.push(EvalBlock {
+                ident: b.ident.clone(),
+                labels: b.labels.clone(),
+                header: b.header,
+                body: inner,
+            });
         }
         out
     }
@@ -1115,16 +1498,23 @@ impl<'o> Loader<'o> {
             Node::Provider => {
                 let mut ok = true;
                 let eb = self.eval_body(&ctx, &body, &mut ok);
-                let label = items[idx].block.map(|b| b.labels[0].as_str().to_string()).unwrap_or_default();
+                let label = items[idx]
+                    .block
+                    .map(|b| b.labels[0].as_str().to_string())
+                    .unwrap_or_default();
                 if ok {
-                    self.provider = decode::provider(&label, &eb, header, self.dir.as_deref(), &mut self.diags);
+                    self.provider =
+                        decode::provider(&label, &eb, header, self.dir.as_deref(), &mut self.diags);
                     self.default_subscription = self.provider_subscription();
                 }
             }
             Node::Backend => {
                 let mut ok = true;
                 let eb = self.eval_body(&ctx, &body, &mut ok);
-                let label = items[idx].block.map(|b| b.labels[0].as_str().to_string()).unwrap_or_default();
+                let label = items[idx]
+                    .block
+                    .map(|b| b.labels[0].as_str().to_string())
+                    .unwrap_or_default();
                 if ok {
                     self.backend = decode::backend(&label, &eb, header, &mut self.diags);
                 }
@@ -1141,10 +1531,16 @@ impl<'o> Loader<'o> {
     /// The subscription resources default to: the Azure provider's, or the simulator estate's first.
     fn provider_subscription(&mut self) -> Option<String> {
         match &self.provider.as_ref()?.value {
-            Provider::Azure { subscription_id, .. } => Some(subscription_id.value.clone()),
+            Provider::Azure {
+                subscription_id, ..
+            } => Some(subscription_id.value.clone()),
             Provider::Simulator { estate, .. } => {
                 let name = estate.value.to_string_lossy().to_string();
-                let rel = self.dir.as_ref().and_then(|d| estate.value.strip_prefix(d).ok()).map(|p| p.to_string_lossy().to_string());
+                let rel = self
+                    .dir
+                    .as_ref()
+                    .and_then(|d| estate.value.strip_prefix(d).ok())
+                    .map(|p| p.to_string_lossy().to_string());
                 let span = estate.span;
                 match funcs::read_file(rel.as_deref().unwrap_or(&name)) {
                     // Only the first subscription id is needed here; checking the estate is the simulator's job.
@@ -1152,14 +1548,20 @@ impl<'o> Loader<'o> {
                         Ok(j) => j["subscriptions"][0]["id"].as_str().map(str::to_string),
                         Err(err) => {
                             self.emit(
-                                Diagnostic::error("config::estate", format!("the estate file is not valid JSON: {err}"))
-                                    .label(span, "this estate"),
+                                Diagnostic::error(
+                                    "config::estate",
+                                    format!("the estate file is not valid JSON: {err}"),
+                                )
+                                .label(span, "this estate"),
                             );
                             None
                         }
                     },
                     Err(msg) => {
-                        self.emit(Diagnostic::error("config::file", msg).label(span, "the estate file of the simulator"));
+                        self.emit(
+                            Diagnostic::error("config::file", msg)
+                                .label(span, "the estate file of the simulator"),
+                        );
                         None
                     }
                 }
@@ -1168,12 +1570,23 @@ impl<'o> Loader<'o> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn eval_resource(&mut self, kind: ResourceKind, label: &str, header: Span, mut ctx: Context<'static>, body: &CBody, for_each: Option<&CAttr>, refs: &[Ref]) {
+    fn eval_resource(
+        &mut self,
+        kind: ResourceKind,
+        label: &str,
+        header: Span,
+        mut ctx: Context<'static>,
+        body: &CBody,
+        for_each: Option<&CAttr>,
+        refs: &[Ref],
+    ) {
         // Expand for_each once for the whole block.
         let instances: Vec<(Option<String>, Option<Value>)> = match for_each {
             None => vec![(None, None)],
             Some(fe) => {
-                let Some(v) = self.eval_expr(&ctx, fe) else { return };
+                let Some(v) = self.eval_expr(&ctx, fe) else {
+                    return;
+                };
                 match v {
                     Value::Object(map) => map
                         .into_iter()
@@ -1220,7 +1633,11 @@ impl<'o> Loader<'o> {
             if let Some(each) = each {
                 ctx.declare_var("each", each);
             }
-            let addr = ResourceAddr { kind, name: label.to_string(), key: key.clone() };
+            let addr = ResourceAddr {
+                kind,
+                name: label.to_string(),
+                key: key.clone(),
+            };
             let mut ok = true;
             let eb = self.eval_body(&ctx, body, &mut ok);
             if !ok {
@@ -1233,7 +1650,9 @@ impl<'o> Loader<'o> {
                 label,
                 key: key.as_deref(),
             };
-            let Some(decoded) = decode::resource(kind, &env, &eb, header, &mut self.diags) else { continue };
+            let Some(decoded) = decode::resource(kind, &env, &eb, header, &mut self.diags) else {
+                continue;
+            };
             let value = decode::reference_value(&addr, &eb, &decoded);
             match &key {
                 Some(k) => {
@@ -1244,10 +1663,21 @@ impl<'o> Loader<'o> {
             }
             self.resources.insert(
                 addr.clone(),
-                Resource { addr, span: header, id: decoded.id, depends, lifecycle: decoded.lifecycle, body: decoded.body },
+                Resource {
+                    addr,
+                    span: header,
+                    id: decoded.id,
+                    depends,
+                    lifecycle: decoded.lifecycle,
+                    body: decoded.body,
+                },
             );
         }
-        let value = if for_each.is_some() { Value::Object(block_value) } else { single };
+        let value = if for_each.is_some() {
+            Value::Object(block_value)
+        } else {
+            single
+        };
         self.res_values.insert((kind, label.to_string()), value);
         if let Some(info) = self.blocks.get_mut(&(kind, label.to_string())) {
             info.keys = keys;
@@ -1263,23 +1693,41 @@ impl<'o> Loader<'o> {
             }
         };
         for r in refs {
-            let Some(kind) = ResourceKind::from_name(&r.root) else { continue };
-            let Some(label) = r.path.first() else { continue };
-            let Some(info) = self.blocks.get(&(kind, label.clone())) else { continue };
+            let Some(kind) = ResourceKind::from_name(&r.root) else {
+                continue;
+            };
+            let Some(label) = r.path.first() else {
+                continue;
+            };
+            let Some(info) = self.blocks.get(&(kind, label.clone())) else {
+                continue;
+            };
             if !info.for_each {
                 push(ResourceAddr::new(kind, label.clone()), r.reason, r.span);
                 continue;
             }
             match &r.key {
-                RefKey::Literal(k) => push(ResourceAddr::keyed(kind, label.clone(), k.clone()), r.reason, r.span),
+                RefKey::Literal(k) => push(
+                    ResourceAddr::keyed(kind, label.clone(), k.clone()),
+                    r.reason,
+                    r.span,
+                ),
                 RefKey::Dynamic(e) => {
                     if let Ok(Value::String(k)) = e.evaluate(ctx) {
-                        push(ResourceAddr::keyed(kind, label.clone(), k), r.reason, r.span);
+                        push(
+                            ResourceAddr::keyed(kind, label.clone(), k),
+                            r.reason,
+                            r.span,
+                        );
                     }
                 }
                 RefKey::None => {
                     for k in &info.keys {
-                        push(ResourceAddr::keyed(kind, label.clone(), k.clone()), r.reason, r.span);
+                        push(
+                            ResourceAddr::keyed(kind, label.clone(), k.clone()),
+                            r.reason,
+                            r.span,
+                        );
                     }
                 }
             }
@@ -1306,17 +1754,24 @@ impl<'o> Loader<'o> {
             for s in body.iter() {
                 match s {
                     Structure::Block(b) => self.emit(
-                        Diagnostic::error("config::var_file", "variable files contain only `name = value` assignments")
-                            .label(header_span(file, b), "a block is not allowed here"),
+                        Diagnostic::error(
+                            "config::var_file",
+                            "variable files contain only `name = value` assignments",
+                        )
+                        .label(header_span(file, b), "a block is not allowed here"),
                     ),
                     Structure::Attribute(a) => {
                         let name = a.key.as_str();
                         if !self.vars.contains_key(name) {
-                            let s = super::diag::suggest(name, self.vars.keys().map(String::as_str));
+                            let s =
+                                super::diag::suggest(name, self.vars.keys().map(String::as_str));
                             self.emit(
-                                Diagnostic::warning("config::unknown_variable", format!("value for undeclared variable `{name}`"))
-                                    .label(span_of(file, &a.key), "no `variable` block declares this")
-                                    .maybe_help(s.map(|s| format!("did you mean `{s}`?"))),
+                                Diagnostic::warning(
+                                    "config::unknown_variable",
+                                    format!("value for undeclared variable `{name}`"),
+                                )
+                                .label(span_of(file, &a.key), "no `variable` block declares this")
+                                .maybe_help(s.map(|s| format!("did you mean `{s}`?"))),
                             );
                             continue;
                         }
@@ -1335,13 +1790,18 @@ impl<'o> Loader<'o> {
         for (name, _) in &self.opts.vars {
             if !self.vars.contains_key(name) {
                 self.emit(
-                    Diagnostic::error("config::unknown_variable", format!("`-var {name}=...` sets a variable that is not declared"))
-                        .maybe_help(did_you_mean(name, self.vars.keys().map(String::as_str))),
+                    Diagnostic::error(
+                        "config::unknown_variable",
+                        format!("`-var {name}=...` sets a variable that is not declared"),
+                    )
+                    .maybe_help(did_you_mean(name, self.vars.keys().map(String::as_str))),
                 );
             }
         }
         for idx in 0..items.len() {
-            let Node::Var(name) = items[idx].node.clone() else { continue };
+            let Node::Var(name) = items[idx].node.clone() else {
+                continue;
+            };
             let before = self.error_count();
             self.eval_variable(&mut items[idx], &name, &from_files);
             if self.error_count() > before {
@@ -1350,10 +1810,17 @@ impl<'o> Loader<'o> {
         }
     }
 
-    fn text_value(&mut self, name: &str, origin: String, text: &str, ty: &VarType) -> Option<(Value, Span)> {
+    fn text_value(
+        &mut self,
+        name: &str,
+        origin: String,
+        text: &str,
+        ty: &VarType,
+    ) -> Option<(Value, Span)> {
         let file = self.sources.len();
         let prefix = format!("{name}=");
-        self.sources.push(SourceFile::new(origin, format!("{prefix}{text}")));
+        self.sources
+            .push(SourceFile::new(origin, format!("{prefix}{text}")));
         let span = Span::new(file, prefix.len()..prefix.len() + text.len());
         if !ty.is_structural() {
             return Some((Value::String(text.to_string()), span));
@@ -1361,9 +1828,12 @@ impl<'o> Loader<'o> {
         let parsed = hcl_edit::parser::parse_expr(text);
         let Ok(expr) = parsed else {
             self.emit(
-                Diagnostic::error("config::variable_value", format!("the value of `{name}` is not a valid HCL value for type {ty}"))
-                    .label(span, "this value")
-                    .help("write lists as [\"a\", \"b\"] and maps as { key = \"value\" }"),
+                Diagnostic::error(
+                    "config::variable_value",
+                    format!("the value of `{name}` is not a valid HCL value for type {ty}"),
+                )
+                .label(span, "this value")
+                .help("write lists as [\"a\", \"b\"] and maps as { key = \"value\" }"),
             );
             return None;
         };
@@ -1378,7 +1848,12 @@ impl<'o> Loader<'o> {
         }
     }
 
-    fn eval_variable(&mut self, item: &mut Item<'_>, name: &str, from_files: &HashMap<String, (Value, Span)>) {
+    fn eval_variable(
+        &mut self,
+        item: &mut Item<'_>,
+        name: &str,
+        from_files: &HashMap<String, (Value, Span)>,
+    ) {
         let file = item.file;
         let header = item.header;
         let block = item.block.expect("variables are blocks");
@@ -1387,7 +1862,10 @@ impl<'o> Loader<'o> {
             Some(a) => match VarType::parse(&a.value) {
                 Ok(t) => t,
                 Err(msg) => {
-                    self.emit(Diagnostic::error("config::variable_type", msg).label(span_of(file, &a.value), "not a type"));
+                    self.emit(
+                        Diagnostic::error("config::variable_type", msg)
+                            .label(span_of(file, &a.value), "not a type"),
+                    );
                     return;
                 }
             },
@@ -1402,16 +1880,32 @@ impl<'o> Loader<'o> {
         if let Some(a) = attr("default") {
             chosen = self.eval_expr(&ctx, a).map(|v| (v, a.span));
         }
-        let env = self.opts.env_vars.iter().rev().find(|(k, _)| k == name).cloned();
+        let env = self
+            .opts
+            .env_vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .cloned();
         if let Some((_, text)) = env {
-            chosen = self.text_value(name, format!("ASRFORM_VAR_{name}"), &text, &ty).or(chosen);
+            chosen = self
+                .text_value(name, format!("ASRFORM_VAR_{name}"), &text, &ty)
+                .or(chosen);
         }
         if let Some(v) = from_files.get(name) {
             chosen = Some(v.clone());
         }
-        let cli = self.opts.vars.iter().rev().find(|(k, _)| k == name).cloned();
+        let cli = self
+            .opts
+            .vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .cloned();
         if let Some((_, text)) = cli {
-            chosen = self.text_value(name, format!("-var {name}"), &text, &ty).or(chosen);
+            chosen = self
+                .text_value(name, format!("-var {name}"), &text, &ty)
+                .or(chosen);
         }
         let Some((raw, value_span)) = chosen else {
             if self.error_count() == 0 || attr("default").is_none() {
@@ -1427,8 +1921,11 @@ impl<'o> Loader<'o> {
             Ok(v) => v,
             Err(msg) => {
                 self.emit(
-                    Diagnostic::error("config::variable_type", format!("wrong type for variable `{name}`: {msg}"))
-                        .label(value_span, format!("expected {ty}")),
+                    Diagnostic::error(
+                        "config::variable_type",
+                        format!("wrong type for variable `{name}`: {msg}"),
+                    )
+                    .label(value_span, format!("expected {ty}")),
                 );
                 return;
             }
@@ -1440,7 +1937,13 @@ impl<'o> Loader<'o> {
         vctx.declare_var("var", Value::Object(vars));
         for v in body.blocks.iter().filter(|b| b.ident == "validation") {
             let Some(cond) = v.body.attrs.iter().find(|a| a.name == "condition") else {
-                self.emit(Diagnostic::error("config::missing_attribute", "a `validation` block needs a `condition`").label(v.header, "here"));
+                self.emit(
+                    Diagnostic::error(
+                        "config::missing_attribute",
+                        "a `validation` block needs a `condition`",
+                    )
+                    .label(v.header, "here"),
+                );
                 continue;
             };
             let message = v
@@ -1459,24 +1962,50 @@ impl<'o> Loader<'o> {
                         .label(value_span, "for this value"),
                 ),
                 Some(other) => self.emit(
-                    Diagnostic::error("config::type", format!("a validation condition must be true or false, got `{}`", funcs::short(&other)))
-                        .label(cond.span, "not a bool"),
+                    Diagnostic::error(
+                        "config::type",
+                        format!(
+                            "a validation condition must be true or false, got `{}`",
+                            funcs::short(&other)
+                        ),
+                    )
+                    .label(cond.span, "not a bool"),
                 ),
                 None => {}
             }
         }
         let mut decode_diags = Vec::new();
         let mut ok = true;
-        let eb = self.eval_body(&ctx, &CBody { attrs: body.attrs, blocks: Vec::new() }, &mut ok);
+        let eb = self.eval_body(
+            &ctx,
+            &CBody {
+                attrs: body.attrs,
+                blocks: Vec::new(),
+            },
+            &mut ok,
+        );
         let (description, sensitive) = decode::description_sensitive(&eb, &mut decode_diags);
         self.diags.extend(decode_diags);
-        self.var_values.insert(name.to_string(), Variable { name: name.to_string(), value, sensitive, description, span: header });
+        self.var_values.insert(
+            name.to_string(),
+            Variable {
+                name: name.to_string(),
+                value,
+                sensitive,
+                description,
+                span: header,
+            },
+        );
     }
 }
 
 /// Collapses a multi-line message (hcl-rs renders values over several lines) into one line.
 fn one_line(s: &str) -> String {
-    s.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn unreachable_local() -> (&'static Schema, Option<&'static Schema>) {
@@ -1492,7 +2021,11 @@ fn duplicate(what: &str, first: Span, again: Span) -> Diagnostic {
 }
 
 fn bare_root(span: Span, root: &str, shape: &str) -> Diagnostic {
-    Diagnostic::error("config::unknown_reference", format!("`{root}` cannot be used on its own")).label(span, format!("write `{shape}`"))
+    Diagnostic::error(
+        "config::unknown_reference",
+        format!("`{root}` cannot be used on its own"),
+    )
+    .label(span, format!("write `{shape}`"))
 }
 
 /// sha256 over the configuration files (sorted by name) and the effective variable values, hex encoded.

@@ -67,7 +67,12 @@ fn no_files(message: String) -> Diagnostics {
 pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) => return Err(no_files(format!("cannot read the configuration directory `{}`: {e}", dir.display()))),
+        Err(e) => {
+            return Err(no_files(format!(
+                "cannot read the configuration directory `{}`: {e}",
+                dir.display()
+            )));
+        }
     };
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
@@ -77,33 +82,53 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
         .collect();
     names.sort();
     if names.is_empty() {
-        return Err(no_files(format!("no `*.asr.hcl` files in `{}`", dir.display())));
+        return Err(no_files(format!(
+            "no `*.asr.hcl` files in `{}`",
+            dir.display()
+        )));
     }
     let mut problems = Diagnostics::default();
     let mut config_files = Vec::new();
     for n in names {
         match std::fs::read_to_string(dir.join(&n)) {
             Ok(text) => config_files.push(SourceFile::new(n, text)),
-            Err(e) => problems.push(Diagnostic::error("config::file", format!("cannot read `{n}`: {e}"))),
+            Err(e) => problems.push(Diagnostic::error(
+                "config::file",
+                format!("cannot read `{n}`: {e}"),
+            )),
         }
     }
     let mut var_files = Vec::new();
     for p in &opts.var_files {
         match std::fs::read_to_string(p) {
             Ok(text) => var_files.push(SourceFile::new(p.display().to_string(), text)),
-            Err(e) => problems.push(Diagnostic::error("config::var_file", format!("cannot read the variable file `{}`: {e}", p.display()))),
+            Err(e) => problems.push(Diagnostic::error(
+                "config::var_file",
+                format!("cannot read the variable file `{}`: {e}", p.display()),
+            )),
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    load::run(load::Input { config_files, var_files, dir: Some(dir.to_path_buf()), data: BTreeMap::new() }, opts)
+    load::run(
+        load::Input {
+            config_files,
+            var_files,
+            dir: Some(dir.to_path_buf()),
+            data: BTreeMap::new(),
+        },
+        opts,
+    )
 }
 
 /// Loads a configuration from memory: files named `*.asr.hcl` are configuration files (sorted by name), any other
 /// file is a data file that `file()` and the simulator `estate` can read, and `opts.var_files` are looked up among
 /// them by name before the disk.
-pub fn load_sources(files: Vec<(String, String)>, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+pub fn load_sources(
+    files: Vec<(String, String)>,
+    opts: &LoadOptions,
+) -> Result<Loaded, Diagnostics> {
     let mut config_files = Vec::new();
     let mut data = BTreeMap::new();
     for (name, text) in files {
@@ -121,13 +146,29 @@ pub fn load_sources(files: Vec<(String, String)>, opts: &LoadOptions) -> Result<
     let mut problems = Diagnostics::default();
     for p in &opts.var_files {
         let name = p.display().to_string();
-        match data.get(&name).cloned().map(Ok).unwrap_or_else(|| std::fs::read_to_string(p)) {
+        match data
+            .get(&name)
+            .cloned()
+            .map(Ok)
+            .unwrap_or_else(|| std::fs::read_to_string(p))
+        {
             Ok(text) => var_files.push(SourceFile::new(name, text)),
-            Err(e) => problems.push(Diagnostic::error("config::var_file", format!("cannot read the variable file `{name}`: {e}"))),
+            Err(e) => problems.push(Diagnostic::error(
+                "config::var_file",
+                format!("cannot read the variable file `{name}`: {e}"),
+            )),
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    load::run(load::Input { config_files, var_files, dir: None, data }, opts)
+    load::run(
+        load::Input {
+            config_files,
+            var_files,
+            dir: None,
+            data,
+        },
+        opts,
+    )
 }

@@ -40,7 +40,10 @@ impl Config {
     /// The resources of one kind, in address order.
     pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
         let start = ResourceAddr::new(kind, String::new());
-        self.resources.range(start..).map(|(_, r)| r).take_while(move |r| r.addr.kind == kind)
+        self.resources
+            .range(start..)
+            .map(|(_, r)| r)
+            .take_while(move |r| r.addr.kind == kind)
     }
 
     /// Looks up a resource.
@@ -50,18 +53,20 @@ impl Config {
 
     /// The protected VMs.
     pub fn protected_vms(&self) -> impl Iterator<Item = (&Resource, &ProtectedVm)> {
-        self.of_kind(ResourceKind::ProtectedVm).filter_map(|r| match &r.body {
-            ResourceBody::ProtectedVm(v) => Some((r, v)),
-            _ => None,
-        })
+        self.of_kind(ResourceKind::ProtectedVm)
+            .filter_map(|r| match &r.body {
+                ResourceBody::ProtectedVm(v) => Some((r, v)),
+                _ => None,
+            })
     }
 
     /// The recovery plans.
     pub fn recovery_plans(&self) -> impl Iterator<Item = (&Resource, &RecoveryPlan)> {
-        self.of_kind(ResourceKind::RecoveryPlan).filter_map(|r| match &r.body {
-            ResourceBody::RecoveryPlan(v) => Some((r, v)),
-            _ => None,
-        })
+        self.of_kind(ResourceKind::RecoveryPlan)
+            .filter_map(|r| match &r.body {
+                ResourceBody::RecoveryPlan(v) => Some((r, v)),
+                _ => None,
+            })
     }
 }
 
@@ -113,8 +118,14 @@ pub enum AzureAuth {
 
 impl AzureAuth {
     /// HCL spellings.
-    pub const NAMES: [&'static str; 6] =
-        ["default", "cli", "azd", "managed_identity", "workload_identity", "client_secret"];
+    pub const NAMES: [&'static str; 6] = [
+        "default",
+        "cli",
+        "azd",
+        "managed_identity",
+        "workload_identity",
+        "client_secret",
+    ];
 
     pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {

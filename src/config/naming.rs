@@ -15,7 +15,15 @@
 /// Makes a `for_each` key usable inside an ARM name: characters other than ASCII letters, digits, `-` and `_` become
 /// `-`.
 pub fn sanitize(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// `label` or `label-key` for an instance of a `for_each` block.
@@ -48,7 +56,10 @@ pub fn resource_group_id(sub: &str, rg: &str) -> String {
 
 /// An ARM id of a top-level resource in a resource group.
 pub fn resource_id(sub: &str, rg: &str, provider_type: &str, name: &str) -> String {
-    format!("{}/providers/{provider_type}/{name}", resource_group_id(sub, rg))
+    format!(
+        "{}/providers/{provider_type}/{name}",
+        resource_group_id(sub, rg)
+    )
 }
 
 /// The ARM id of a fabric of a vault.
@@ -58,16 +69,29 @@ pub fn fabric_id(vault_id: &str, region: &str) -> String {
 
 /// The ARM id of the protection container of a region.
 pub fn container_id(vault_id: &str, region: &str) -> String {
-    format!("{}/replicationProtectionContainers/{}", fabric_id(vault_id, region), container(region))
+    format!(
+        "{}/replicationProtectionContainers/{}",
+        fabric_id(vault_id, region),
+        container(region)
+    )
 }
 
 /// The ARM id of a container mapping.
 pub fn container_mapping_id(vault_id: &str, pair: &str, from: &str, to: &str) -> String {
-    format!("{}/replicationProtectionContainerMappings/{}", container_id(vault_id, from), container_mapping(pair, from, to))
+    format!(
+        "{}/replicationProtectionContainerMappings/{}",
+        container_id(vault_id, from),
+        container_mapping(pair, from, to)
+    )
 }
 
 /// The ARM id of a network mapping from a source VNet.
-pub fn network_mapping_id(vault_id: &str, source_region: &str, source_vnet_name: &str, name: &str) -> String {
+pub fn network_mapping_id(
+    vault_id: &str,
+    source_region: &str,
+    source_vnet_name: &str,
+    name: &str,
+) -> String {
     format!(
         "{}/replicationNetworks/{source_vnet_name}/replicationNetworkMappings/{name}",
         fabric_id(vault_id, source_region)
@@ -76,7 +100,10 @@ pub fn network_mapping_id(vault_id: &str, source_region: &str, source_vnet_name:
 
 /// The ARM id of a protected item (it changes after reprotect; identity is ASR's `lifecycleId`).
 pub fn protected_item_id(vault_id: &str, source_region: &str, vm_name: &str) -> String {
-    format!("{}/replicationProtectedItems/{vm_name}", container_id(vault_id, source_region))
+    format!(
+        "{}/replicationProtectedItems/{vm_name}",
+        container_id(vault_id, source_region)
+    )
 }
 
 #[cfg(test)]
@@ -86,10 +113,15 @@ mod tests {
     #[test]
     fn ids_follow_the_asr_hierarchy() {
         let vault = resource_id("s", "rg", "Microsoft.RecoveryServices/vaults", "v");
-        assert_eq!(vault, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v");
+        assert_eq!(
+            vault,
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v"
+        );
         assert_eq!(
             container_mapping_id(&vault, "p", "eastus", "westus2"),
-            format!("{vault}/replicationFabrics/asrform-eastus/replicationProtectionContainers/asrform-eastus-container/replicationProtectionContainerMappings/p-eastus-to-westus2")
+            format!(
+                "{vault}/replicationFabrics/asrform-eastus/replicationProtectionContainers/asrform-eastus-container/replicationProtectionContainerMappings/p-eastus-to-westus2"
+            )
         );
         assert_eq!(instance_name("m", Some("a b/c")), "m-a-b-c");
     }

@@ -21,7 +21,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// A source file from a name and its text.
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// The miette source for diagnostics (cheap: shares the text).
@@ -57,7 +60,11 @@ pub struct Span {
 impl Span {
     /// A span from a file index and an hcl-edit byte range.
     pub fn new(file: usize, range: Range<usize>) -> Self {
-        Self { file: file as u32, start: range.start as u32, end: range.end.max(range.start) as u32 }
+        Self {
+            file: file as u32,
+            start: range.start as u32,
+            end: range.end.max(range.start) as u32,
+        }
     }
 
     /// The span as a miette span (offset + length).

@@ -55,13 +55,15 @@ impl fmt::Display for VarType {
 impl VarType {
     /// Whether values given as text (`-var`, environment) should be parsed as HCL rather than taken as a string.
     pub fn is_structural(&self) -> bool {
-        matches!(self, Self::List(_) | Self::Set(_) | Self::Map(_) | Self::Object(_))
+        matches!(
+            self,
+            Self::List(_) | Self::Set(_) | Self::Map(_) | Self::Object(_)
+        )
     }
 
     /// Parses a type expression. Errors name what was expected.
     pub fn parse(expr: &Expression) -> Result<Self, String> {
-        const EXPECTED: &str =
-            "expected a type: string, number, bool, any, list(T), set(T), map(T) or object({ name = T, ... })";
+        const EXPECTED: &str = "expected a type: string, number, bool, any, list(T), set(T), map(T) or object({ name = T, ... })";
         match expr {
             Expression::Variable(v) => match v.as_str() {
                 "string" => Ok(Self::String),
@@ -88,8 +90,12 @@ impl VarType {
                         for (k, v) in obj.iter() {
                             let key = match k {
                                 hcl_edit::expr::ObjectKey::Ident(id) => id.as_str().to_string(),
-                                hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => s.as_str().to_string(),
-                                _ => return Err("object attribute names must be identifiers".into()),
+                                hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => {
+                                    s.as_str().to_string()
+                                }
+                                _ => {
+                                    return Err("object attribute names must be identifiers".into());
+                                }
                             };
                             attrs.push((key, Self::parse(v.expr())?));
                         }
@@ -108,7 +114,13 @@ impl VarType {
     }
 
     fn convert_at(&self, value: Value, at: &str) -> Result<Value, String> {
-        let where_ = |s: String| if at.is_empty() { s } else { format!("{at}: {s}") };
+        let where_ = |s: String| {
+            if at.is_empty() {
+                s
+            } else {
+                format!("{at}: {s}")
+            }
+        };
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -122,13 +134,19 @@ impl VarType {
                 Value::String(s) => parse_number(s)
                     .map(Value::Number)
                     .ok_or_else(|| where_(format!("expected a number, got \"{s}\""))),
-                _ => Err(where_(format!("expected a number, got `{}`", short(&value)))),
+                _ => Err(where_(format!(
+                    "expected a number, got `{}`",
+                    short(&value)
+                ))),
             },
             Self::Bool => match &value {
                 Value::Bool(_) => Ok(value),
                 Value::String(s) if s == "true" => Ok(Value::Bool(true)),
                 Value::String(s) if s == "false" => Ok(Value::Bool(false)),
-                _ => Err(where_(format!("expected true or false, got `{}`", short(&value)))),
+                _ => Err(where_(format!(
+                    "expected true or false, got `{}`",
+                    short(&value)
+                ))),
             },
             Self::List(t) | Self::Set(t) => {
                 let Value::Array(items) = value else {
@@ -156,13 +174,16 @@ impl VarType {
             }
             Self::Object(attrs) => {
                 let Value::Object(mut items) = value else {
-                    return Err(where_(format!("expected an object, got `{}`", short(&value))));
+                    return Err(where_(format!(
+                        "expected an object, got `{}`",
+                        short(&value)
+                    )));
                 };
                 let mut out = Map::new();
                 for (k, t) in attrs {
-                    let v = items
-                        .swap_remove(k)
-                        .ok_or_else(|| where_(format!("attribute `{k}` is required by the type {self}")))?;
+                    let v = items.swap_remove(k).ok_or_else(|| {
+                        where_(format!("attribute `{k}` is required by the type {self}"))
+                    })?;
                     out.insert(k.clone(), t.convert_at(v, &format!("{at}.{k}"))?);
                 }
                 Ok(Value::Object(out))
@@ -186,9 +207,14 @@ mod tests {
     #[test]
     fn parses_type_expressions() {
         assert_eq!(ty("list(string)"), VarType::List(Box::new(VarType::String)));
-        assert_eq!(ty("object({ a = number, b = set(bool) })").to_string(), "object({ a = number, b = set(bool) })");
+        assert_eq!(
+            ty("object({ a = number, b = set(bool) })").to_string(),
+            "object({ a = number, b = set(bool) })"
+        );
         assert!(VarType::parse(&hcl_edit::parser::parse_expr("strin").unwrap()).is_err());
-        assert!(VarType::parse(&hcl_edit::parser::parse_expr("list(string, number)").unwrap()).is_err());
+        assert!(
+            VarType::parse(&hcl_edit::parser::parse_expr("list(string, number)").unwrap()).is_err()
+        );
         assert!(VarType::parse(&hcl_edit::parser::parse_expr("\"string\"").unwrap()).is_err());
     }
 
@@ -197,18 +223,34 @@ mod tests {
         assert_eq!(ty("number").convert(Value::from("3")).unwrap(), val("3"));
         assert!(ty("number").convert(Value::from("three")).is_err());
         assert_eq!(ty("string").convert(val("3")).unwrap(), Value::from("3"));
-        assert_eq!(ty("bool").convert(Value::from("true")).unwrap(), Value::Bool(true));
+        assert_eq!(
+            ty("bool").convert(Value::from("true")).unwrap(),
+            Value::Bool(true)
+        );
         assert!(ty("bool").convert(Value::from("yes")).is_err());
     }
 
     #[test]
     fn converts_collections() {
-        assert_eq!(ty("set(string)").convert(val(r#"["a", "a", 1]"#)).unwrap(), val(r#"["a", "1"]"#));
-        assert_eq!(ty("map(number)").convert(val(r#"{ a = "2" }"#)).unwrap(), val("{ a = 2 }"));
+        assert_eq!(
+            ty("set(string)").convert(val(r#"["a", "a", 1]"#)).unwrap(),
+            val(r#"["a", "1"]"#)
+        );
+        assert_eq!(
+            ty("map(number)").convert(val(r#"{ a = "2" }"#)).unwrap(),
+            val("{ a = 2 }")
+        );
         let e = ty("list(number)").convert(val(r#"[1, "x"]"#)).unwrap_err();
         assert_eq!(e, "[1]: expected a number, got \"x\"");
         let o = ty("object({ a = string })");
-        assert_eq!(o.convert(val(r#"{ a = 1, b = 2 }"#)).unwrap(), val(r#"{ a = "1" }"#));
-        assert!(o.convert(val("{ b = 2 }")).unwrap_err().contains("attribute `a` is required"));
+        assert_eq!(
+            o.convert(val(r#"{ a = 1, b = 2 }"#)).unwrap(),
+            val(r#"{ a = "1" }"#)
+        );
+        assert!(
+            o.convert(val("{ b = 2 }"))
+                .unwrap_err()
+                .contains("attribute `a` is required")
+        );
     }
 }

@@ -27,7 +27,9 @@ impl ArmId {
         if trimmed != s || s.is_empty() {
             return Err("an ARM id must not be empty or have surrounding spaces".into());
         }
-        let body = s.strip_prefix('/').ok_or("an ARM id starts with `/subscriptions/`")?;
+        let body = s
+            .strip_prefix('/')
+            .ok_or("an ARM id starts with `/subscriptions/`")?;
         let body = body.strip_suffix('/').unwrap_or(body);
         let segments: Vec<&str> = body.split('/').collect();
         if segments.iter().any(|s| s.is_empty()) {
@@ -36,9 +38,14 @@ impl ArmId {
         if !segments[0].eq_ignore_ascii_case("subscriptions") || segments.len() < 2 {
             return Err("an ARM id starts with `/subscriptions/<subscription id>`".into());
         }
-        if let Some(p) = segments.iter().position(|s| s.eq_ignore_ascii_case("providers")) {
+        if let Some(p) = segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("providers"))
+        {
             if p + 2 >= segments.len() {
-                return Err("the provider part must be `providers/<namespace>/<type>/<name>`".into());
+                return Err(
+                    "the provider part must be `providers/<namespace>/<type>/<name>`".into(),
+                );
             }
             if (segments.len() - p - 2) % 2 != 0 {
                 return Err("every resource type in an ARM id must be followed by a name".into());
@@ -47,7 +54,10 @@ impl ArmId {
             return Err("every segment type in an ARM id must be followed by a name".into());
         }
         let text = format!("/{body}");
-        Ok(Self { folded: text.to_ascii_lowercase(), text })
+        Ok(Self {
+            folded: text.to_ascii_lowercase(),
+            text,
+        })
     }
 
     /// The id as written.
@@ -88,7 +98,9 @@ impl ArmId {
     /// The full resource type (`Microsoft.Compute/virtualMachines`), if there is a provider part.
     pub fn resource_type(&self) -> Option<String> {
         let segs: Vec<&str> = self.segments().collect();
-        let p = segs.iter().position(|s| s.eq_ignore_ascii_case("providers"))?;
+        let p = segs
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("providers"))?;
         let mut ty = segs[p + 1].to_string();
         let mut i = p + 2;
         while i < segs.len() {
@@ -101,7 +113,8 @@ impl ArmId {
 
     /// Whether the id is of the given resource type (compared case-insensitively).
     pub fn is_type(&self, ty: &str) -> bool {
-        self.resource_type().is_some_and(|t| t.eq_ignore_ascii_case(ty))
+        self.resource_type()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ty))
     }
 }
 
@@ -156,21 +169,34 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(format!("`{s}` is not a duration; {HELP}"));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("`{s}` is too large"))?;
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{s}` is too large"))?;
         rest = &rest[digits..];
-        let unit = rest.chars().next().ok_or_else(|| format!("`{s}` is missing a unit (d, h, m or s)"))?;
+        let unit = rest
+            .chars()
+            .next()
+            .ok_or_else(|| format!("`{s}` is missing a unit (d, h, m or s)"))?;
         let (secs, rank) = match unit {
             'd' => (86_400, 0),
             'h' => (3_600, 1),
             'm' => (60, 2),
             's' => (1, 3),
-            other => return Err(format!("unknown duration unit `{other}` in `{s}`; {HELP}")),
+            other if other.is_alphabetic() => {
+                return Err(format!("unknown duration unit `{other}` in `{s}`; {HELP}"));
+            }
+            _ => return Err(format!("`{s}` is not a duration; {HELP}")),
         };
         if last_rank != usize::MAX && rank <= last_rank {
-            return Err(format!("`{s}`: units must go from largest to smallest, each at most once"));
+            return Err(format!(
+                "`{s}`: units must go from largest to smallest, each at most once"
+            ));
         }
         last_rank = rank;
-        total = n.checked_mul(secs).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("`{s}` is too large"))?;
+        total = n
+            .checked_mul(secs)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("`{s}` is too large"))?;
         rest = &rest[1..];
     }
     Ok(Duration::from_secs(total))
@@ -263,7 +289,11 @@ mod tests {
     #[test]
     fn arm_ids_compare_case_insensitively() {
         let a = ArmId::parse(VM).unwrap();
-        let b = ArmId::parse(&VM.replace("/subscriptions/", "/Subscriptions/").replace("resourceGroups", "resourcegroups")).unwrap();
+        let b = ArmId::parse(
+            &VM.replace("/subscriptions/", "/Subscriptions/")
+                .replace("resourceGroups", "resourcegroups"),
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(b.subscription(), "00000000-0000-0000-0000-000000000001");
         assert_eq!(b.resource_group(), Some("rg-app"));
@@ -275,14 +305,24 @@ mod tests {
     #[test]
     fn nested_types_are_joined() {
         let id = ArmId::parse(&format!("{VM}/extensions/x")).unwrap();
-        assert_eq!(id.resource_type().as_deref(), Some("Microsoft.Compute/virtualMachines/extensions"));
+        assert_eq!(
+            id.resource_type().as_deref(),
+            Some("Microsoft.Compute/virtualMachines/extensions")
+        );
     }
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["", "vm01", "/subscriptions", "/subscriptions//resourceGroups/x", "/tenants/x",
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute", " /subscriptions/s",
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines"] {
+        for bad in [
+            "",
+            "vm01",
+            "/subscriptions",
+            "/subscriptions//resourceGroups/x",
+            "/tenants/x",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute",
+            " /subscriptions/s",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines",
+        ] {
             assert!(ArmId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(ArmId::parse("/subscriptions/s/resourceGroups/rg").is_ok());
@@ -295,7 +335,18 @@ mod tests {
         assert_eq!(parse_duration("15d"), Ok(Duration::from_secs(15 * 86_400)));
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
-        for bad in ["", "h", "24", "24x", "30m1h", "1h1h", "-1h", "1.5h", "99999999999999999999d", "1 h"] {
+        for bad in [
+            "",
+            "h",
+            "24",
+            "24x",
+            "30m1h",
+            "1h1h",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+            "1 h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
         assert_eq!(format_duration(Duration::from_secs(5_400)), "1h30m");
@@ -306,7 +357,14 @@ mod tests {
     fn disk_types_use_the_arm_spelling() {
         assert_eq!(DiskType::parse("Premium_LRS"), Some(DiskType::PremiumLrs));
         assert_eq!(DiskType::parse("premium_lrs"), None);
-        assert!(DiskType::ALL.iter().all(|d| DiskType::parse(d.as_str()) == Some(*d)));
-        assert_eq!(DiskType::ALL.map(DiskType::as_str), *crate::estate::DISK_TYPES);
+        assert!(
+            DiskType::ALL
+                .iter()
+                .all(|d| DiskType::parse(d.as_str()) == Some(*d))
+        );
+        assert_eq!(
+            DiskType::ALL.map(DiskType::as_str),
+            *crate::estate::DISK_TYPES
+        );
     }
 }

@@ -52,14 +52,49 @@ fn config_design_sketch_loads_without_problems() {
     );
     let sub = "00000000-0000-0000-0000-000000000001";
     assert_eq!(c.get(&addr("vault.dr")).unwrap().id.as_deref(), Some(format!("/subscriptions/{sub}/resourceGroups/rg-app-dr/providers/Microsoft.RecoveryServices/vaults/rsv-app-dr").as_str()));
-    let ResourceBody::ProtectedVm(web01) = &c.get(&addr("protected_vm.web[\"web01\"]")).unwrap().body else { panic!() };
+    let ResourceBody::ProtectedVm(web01) =
+        &c.get(&addr("protected_vm.web[\"web01\"]")).unwrap().body
+    else {
+        panic!()
+    };
     assert_eq!(web01.target_vm_name.value, "web01");
-    assert_eq!(web01.nics[0].target_static_ip.as_ref().unwrap().value.to_string(), "10.20.1.10");
-    assert_eq!(web01.nics[0].test_static_ip.as_ref().unwrap().value.to_string(), "10.30.1.10");
+    assert_eq!(
+        web01.nics[0]
+            .target_static_ip
+            .as_ref()
+            .unwrap()
+            .value
+            .to_string(),
+        "10.20.1.10"
+    );
+    assert_eq!(
+        web01.nics[0]
+            .test_static_ip
+            .as_ref()
+            .unwrap()
+            .value
+            .to_string(),
+        "10.30.1.10"
+    );
     assert_eq!(web01.consistency_group.as_ref().unwrap().value, "web");
-    let ResourceBody::RecoveryPlan(plan) = &c.get(&addr("recovery_plan.app")).unwrap().body else { panic!() };
-    let groups: Vec<Vec<String>> = plan.groups.iter().map(|g| g.vms.iter().map(|v| v.value.to_string()).collect()).collect();
-    assert_eq!(groups, [vec!["protected_vm.db[\"db01\"]".to_string()], vec!["protected_vm.web[\"web01\"]".into(), "protected_vm.web[\"web02\"]".into()]]);
+    let ResourceBody::RecoveryPlan(plan) = &c.get(&addr("recovery_plan.app")).unwrap().body else {
+        panic!()
+    };
+    let groups: Vec<Vec<String>> = plan
+        .groups
+        .iter()
+        .map(|g| g.vms.iter().map(|v| v.value.to_string()).collect())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            vec!["protected_vm.db[\"db01\"]".to_string()],
+            vec![
+                "protected_vm.web[\"web01\"]".into(),
+                "protected_vm.web[\"web02\"]".into()
+            ]
+        ]
+    );
     assert_eq!(plan.groups[1].pre_actions[0].name.value, "check-db");
     let db = c.get(&addr("protected_vm.db[\"db01\"]")).unwrap();
     assert!(db.lifecycle.prevent_destroy);
@@ -73,7 +108,12 @@ fn config_design_sketch_graphs_with_expected_edges() {
     let loaded = load_sketch(&LoadOptions::default());
     let g = graph::build(&loaded.config).unwrap();
     assert_eq!(g.len(), 12);
-    let deps = |a: &str| -> Vec<(String, EdgeReason)> { g.dependencies(&addr(a)).into_iter().map(|(a, r)| (a.to_string(), r)).collect() };
+    let deps = |a: &str| -> Vec<(String, EdgeReason)> {
+        g.dependencies(&addr(a))
+            .into_iter()
+            .map(|(a, r)| (a.to_string(), r))
+            .collect()
+    };
     let reference = |a: &str| (a.to_string(), EdgeReason::Reference);
     assert_eq!(
         deps("protected_vm.web[\"web01\"]"),
@@ -102,8 +142,17 @@ fn config_design_sketch_graphs_with_expected_edges() {
 #[test]
 fn config_variables_follow_precedence() {
     // default < env < var-file < -var
-    let mut opts = LoadOptions { env_vars: vec![("target_region".into(), "centralus".into())], ..LoadOptions::default() };
-    let region = |l: &config::Loaded| l.config.variables["target_region"].value.as_str().unwrap().to_string();
+    let mut opts = LoadOptions {
+        env_vars: vec![("target_region".into(), "centralus".into())],
+        ..LoadOptions::default()
+    };
+    let region = |l: &config::Loaded| {
+        l.config.variables["target_region"]
+            .value
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(region(&load_sketch(&LoadOptions::default())), "westus2");
     assert_eq!(region(&load_sketch(&opts)), "centralus");
     let tmp = tempfile::tempdir().unwrap();
@@ -111,8 +160,12 @@ fn config_variables_follow_precedence() {
     std::fs::write(&vf, "target_region = \"westus3\"\n").unwrap();
     opts.var_files.push(vf);
     assert_eq!(region(&load_sketch(&opts)), "westus3");
-    opts.vars.push(("target_region".into(), "northcentralus".into()));
+    opts.vars
+        .push(("target_region".into(), "northcentralus".into()));
     let last = load_sketch(&opts);
     assert_eq!(region(&last), "northcentralus");
-    assert_ne!(last.config.fingerprint, load_sketch(&LoadOptions::default()).config.fingerprint);
+    assert_ne!(
+        last.config.fingerprint,
+        load_sketch(&LoadOptions::default()).config.fingerprint
+    );
 }

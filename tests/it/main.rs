@@ -2,4 +2,5 @@
 //! Add a `mod` line for a new area (keep the list sorted).
 
 mod common;
+mod config_errors;
 mod config_valid;
