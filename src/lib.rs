@@ -15,8 +15,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod apply;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod estate;
+pub mod graph;
 pub mod region;
 pub mod state;

@@ -1,2 +1,30 @@
-//! The `asrform` binary (wired to the CLI once the configuration module lands).
-fn main() {}
+//! The `asrform` binary: parses arguments, builds the async runtime and hands over to [`asrform::cli`]; nothing
+//! else lives here.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = asrform::cli::normalize_args(std::env::args_os());
+    let cli = match asrform::cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2) itself.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let mut ui = asrform::cli::ui::Ui::stdio(cli.color);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(255);
+        }
+    };
+    runtime.block_on(asrform::cli::run(cli, &mut ui))
+}

@@ -117,7 +117,7 @@ protected_vm "fleet" {
   }
 
   lifecycle {
-    prevent_reseed = each.value.tier == "db"
+    prevent_reseed = true
   }
 }
 

@@ -33,18 +33,27 @@ pub struct CliError {
 impl CliError {
     /// A user error from any diagnostic.
     pub fn user(diag: impl miette::Diagnostic + Send + Sync + 'static) -> Self {
-        Self { kind: CliErrorKind::User, report: miette::Report::new(diag) }
+        Self {
+            kind: CliErrorKind::User,
+            report: miette::Report::new(diag),
+        }
     }
 
     /// A usage error with a message.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { kind: CliErrorKind::Usage, report: miette::miette!("{}", message.into()) }
+        Self {
+            kind: CliErrorKind::Usage,
+            report: miette::miette!("{}", message.into()),
+        }
     }
 
     /// A failure already reported in full on the output (e.g. diagnostics printed by `validate --json`); the exit
     /// code still says it failed, but nothing more is rendered.
     pub fn silent(kind: CliErrorKind) -> Self {
-        Self { kind, report: miette::Report::new(Silent) }
+        Self {
+            kind,
+            report: miette::Report::new(Silent),
+        }
     }
 
     /// Whether the report should be rendered (false for [`CliError::silent`]).
@@ -70,7 +79,10 @@ struct Silent;
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
-        Self { kind: CliErrorKind::User, report: miette::Report::msg(e.to_string()) }
+        Self {
+            kind: CliErrorKind::User,
+            report: miette::Report::msg(e.to_string()),
+        }
     }
 }
 
@@ -80,7 +92,13 @@ mod tests {
 
     #[test]
     fn kinds_map_to_documented_exit_codes() {
-        let code = |k| CliError { kind: k, report: miette::miette!("x") }.exit_code();
+        let code = |k| {
+            CliError {
+                kind: k,
+                report: miette::miette!("x"),
+            }
+            .exit_code()
+        };
         assert_eq!(code(CliErrorKind::User), ExitCode::from(1));
         assert_eq!(code(CliErrorKind::Usage), ExitCode::from(2));
         assert_eq!(code(CliErrorKind::Locked), ExitCode::from(3));

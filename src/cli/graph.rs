@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::ConfigArgs;
 use super::error::CliError;
 use super::ui::Ui;
-use super::ConfigArgs;
 use crate::{config, graph};
 
 /// Output formats of `graph`.
@@ -41,7 +41,10 @@ pub fn cmd_graph(ui: &mut Ui, args: &GraphArgs) -> Result<ExitCode, CliError> {
     let graph = graph::build(&loaded.config).map_err(CliError::user)?;
     let text = match args.format {
         GraphFormat::Dot => graph.to_dot(),
-        GraphFormat::Json => serde_json::to_string_pretty(&graph.to_json()).expect("JSON values always serialise") + "\n",
+        GraphFormat::Json => {
+            serde_json::to_string_pretty(&graph.to_json()).expect("JSON values always serialise")
+                + "\n"
+        }
     };
     ui.out().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)

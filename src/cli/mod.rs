@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::LoadOptions;
-use error::CliError;
 use ui::{ColorChoice, Ui};
 
 /// Disaster recovery as code for Azure VMs.
@@ -23,8 +22,15 @@ use ui::{ColorChoice, Ui};
 /// Declare in HCL which VMs Azure Site Recovery protects and how each comes up in the target region; asrform
 /// validates, graphs, plans and applies it against real Azure or its embedded simulated Azure.
 #[derive(Debug, Parser)]
-#[command(name = "asrform", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Examples:\n  asrform validate examples/quickstart\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n\nTerraform-style single-dash flags (-var, -var-file, -json, ...) are accepted too.")]
+#[command(
+    name = "asrform",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Examples:\n  asrform validate examples/quickstart\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n\nTerraform-style single-dash flags (-var, -var-file, -json, ...) are accepted too."
+)]
 pub struct Cli {
     /// When to colour output: auto (terminal and no NO_COLOR), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -39,10 +45,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the configuration in a directory and report every problem at once.
-    #[command(after_help = "Examples:\n  asrform validate\n  asrform validate examples/fleet --json\n  asrform validate . --var target_region=westus3\n\nExit status: 0 when valid, 1 when any error is found.")]
+    #[command(
+        after_help = "Examples:\n  asrform validate\n  asrform validate examples/fleet --json\n  asrform validate . --var target_region=westus3\n\nExit status: 0 when valid, 1 when any error is found."
+    )]
     Validate(validate::ValidateArgs),
     /// Print the resource graph (DOT for Graphviz, or JSON).
-    #[command(after_help = "Examples:\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n  asrform graph examples/fleet --format json")]
+    #[command(
+        after_help = "Examples:\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n  asrform graph examples/fleet --format json"
+    )]
     Graph(graph::GraphArgs),
 }
 
@@ -70,7 +80,10 @@ impl ConfigArgs {
             var_files: self.var_files.clone(),
             env_vars: env
                 .into_iter()
-                .filter_map(|(k, v)| k.strip_prefix("ASRFORM_VAR_").map(|name| (name.to_string(), v)))
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("ASRFORM_VAR_")
+                        .map(|name| (name.to_string(), v))
+                })
                 .filter(|(name, _)| !name.is_empty())
                 .collect(),
             ..LoadOptions::default()
@@ -80,7 +93,9 @@ impl ConfigArgs {
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
         _ => Err(format!("expected NAME=VALUE, got `{s}`")),
     }
 }
@@ -104,7 +119,9 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
 ];
 
 /// Rewrites `-var=x` / `-var x` style arguments to their `--` form.
-pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub fn normalize_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     let mut after_double_dash = false;
     args.into_iter()
         .map(|arg| {
@@ -119,7 +136,11 @@ pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec
             match s.strip_prefix('-') {
                 Some(rest) if !rest.starts_with('-') => {
                     let name = rest.split_once('=').map_or(rest, |(n, _)| n);
-                    if TERRAFORM_STYLE_FLAGS.contains(&name) { format!("-{s}").into() } else { arg }
+                    if TERRAFORM_STYLE_FLAGS.contains(&name) {
+                        format!("-{s}").into()
+                    } else {
+                        arg
+                    }
                 }
                 _ => arg,
             }
@@ -150,28 +171,55 @@ mod tests {
     use super::*;
 
     fn norm(args: &[&str]) -> Vec<String> {
-        normalize_args(args.iter().map(std::ffi::OsString::from)).into_iter().map(|a| a.into_string().unwrap()).collect()
+        normalize_args(args.iter().map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
     }
 
     #[test]
     fn terraform_style_flags_are_accepted() {
-        assert_eq!(norm(&["asrform", "validate", "-var", "a=b", "-json"]), ["asrform", "validate", "--var", "a=b", "--json"]);
-        assert_eq!(norm(&["x", "-var-file=f.hcl", "-h"]), ["x", "--var-file=f.hcl", "-h"]);
-        assert_eq!(norm(&["x", "--", "-var"]), ["x", "--", "-var"], "after -- nothing is rewritten");
+        assert_eq!(
+            norm(&["asrform", "validate", "-var", "a=b", "-json"]),
+            ["asrform", "validate", "--var", "a=b", "--json"]
+        );
+        assert_eq!(
+            norm(&["x", "-var-file=f.hcl", "-h"]),
+            ["x", "--var-file=f.hcl", "-h"]
+        );
+        assert_eq!(
+            norm(&["x", "--", "-var"]),
+            ["x", "--", "-var"],
+            "after -- nothing is rewritten"
+        );
         assert_eq!(norm(&["x", "-unknown"]), ["x", "-unknown"]);
     }
 
     #[test]
     fn var_flags_parse_and_env_vars_are_filtered() {
-        let cli = Cli::try_parse_from(["asrform", "validate", "dir", "--var", "a=1=2", "--var", "b="]).unwrap();
-        let Command::Validate(args) = cli.command else { panic!() };
+        let cli = Cli::try_parse_from([
+            "asrform", "validate", "dir", "--var", "a=1=2", "--var", "b=",
+        ])
+        .unwrap();
+        let Command::Validate(args) = cli.command else {
+            panic!()
+        };
         let opts = args.config.load_options([
             ("ASRFORM_VAR_region".to_string(), "westus".to_string()),
             ("ASRFORM_VAR_".to_string(), "ignored".to_string()),
             ("PATH".to_string(), "/bin".to_string()),
         ]);
-        assert_eq!(opts.vars, [("a".to_string(), "1=2".to_string()), ("b".to_string(), String::new())]);
-        assert_eq!(opts.env_vars, [("region".to_string(), "westus".to_string())]);
+        assert_eq!(
+            opts.vars,
+            [
+                ("a".to_string(), "1=2".to_string()),
+                ("b".to_string(), String::new())
+            ]
+        );
+        assert_eq!(
+            opts.env_vars,
+            [("region".to_string(), "westus".to_string())]
+        );
         assert!(Cli::try_parse_from(["asrform", "validate", "--var", "novalue"]).is_err());
     }
 
@@ -181,8 +229,15 @@ mod tests {
         let cmd = Cli::command();
         cmd.clone().debug_assert();
         for sub in cmd.get_subcommands() {
-            let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-            assert!(help.contains("Examples:"), "`{}` --help has no examples", sub.get_name());
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("Examples:"),
+                "`{}` --help has no examples",
+                sub.get_name()
+            );
         }
     }
 }

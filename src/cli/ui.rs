@@ -57,7 +57,13 @@ impl Ui {
 
     /// Captured streams, for tests.
     pub fn capture(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> Self {
-        Self { out, err, color_out: false, color_err: false, interactive: false }
+        Self {
+            out,
+            err,
+            color_out: false,
+            color_err: false,
+            interactive: false,
+        }
     }
 
     /// Standard output.
@@ -72,7 +78,11 @@ impl Ui {
 
     /// Renders a diagnostic (with its related diagnostics and source excerpts) to a string.
     pub fn render_diagnostic(diag: &dyn miette::Diagnostic, color: bool) -> String {
-        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut text = String::new();
         if handler.render_report(&mut text, diag).is_err() {
@@ -97,7 +107,10 @@ mod tests {
     fn no_color_disables_auto_colour_only() {
         assert!(ColorChoice::Auto.resolve(true, None));
         assert!(!ColorChoice::Auto.resolve(true, Some("1")));
-        assert!(ColorChoice::Auto.resolve(true, Some("")), "an empty NO_COLOR does not count");
+        assert!(
+            ColorChoice::Auto.resolve(true, Some("")),
+            "an empty NO_COLOR does not count"
+        );
         assert!(!ColorChoice::Auto.resolve(false, None));
         assert!(ColorChoice::Always.resolve(false, Some("1")));
         assert!(!ColorChoice::Never.resolve(true, None));

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
+use super::ConfigArgs;
 use super::error::{CliError, CliErrorKind};
 use super::ui::Ui;
-use super::ConfigArgs;
 use crate::config::{self, Diagnostics};
 use crate::graph;
 
@@ -32,12 +32,23 @@ struct Checked {
 fn check(args: &ValidateArgs) -> Checked {
     let opts = args.config.load_options(std::env::vars());
     match config::load(&args.config.dir, &opts) {
-        Err(diagnostics) => Checked { diagnostics, nodes: None },
+        Err(diagnostics) => Checked {
+            diagnostics,
+            nodes: None,
+        },
         Ok(loaded) => match graph::build(&loaded.config) {
-            Ok(g) => Checked { diagnostics: loaded.warnings, nodes: Some(g.len()) },
+            Ok(g) => Checked {
+                diagnostics: loaded.warnings,
+                nodes: Some(g.len()),
+            },
             Err(mut errors) => {
-                errors.extend(loaded.warnings);
-                Checked { diagnostics: errors, nodes: None }
+                for w in loaded.warnings {
+                    errors.push(w);
+                }
+                Checked {
+                    diagnostics: errors,
+                    nodes: None,
+                }
             }
         },
     }
@@ -56,15 +67,26 @@ pub fn cmd_validate(ui: &mut Ui, args: &ValidateArgs) -> Result<ExitCode, CliErr
             "warning_count": warnings,
             "diagnostics": checked.diagnostics.to_json(),
         });
-        writeln!(ui.out(), "{}", serde_json::to_string_pretty(&doc).expect("JSON values always serialise"))?;
+        writeln!(
+            ui.out(),
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("JSON values always serialise")
+        )?;
     } else {
         if !checked.diagnostics.is_empty() {
             ui.report(&checked.diagnostics)?;
         }
         if errors == 0 {
             let nodes = checked.nodes.unwrap_or_default();
-            writeln!(ui.out(), "Success! The configuration is valid ({nodes} resources in the graph).")?;
+            writeln!(
+                ui.out(),
+                "Success! The configuration is valid ({nodes} resources in the graph)."
+            )?;
         }
     }
-    if errors == 0 { Ok(ExitCode::SUCCESS) } else { Err(CliError::silent(CliErrorKind::User)) }
+    if errors == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::silent(CliErrorKind::User))
+    }
 }

@@ -1,6 +1,9 @@
 //! The integration test binary. One binary links the crate once; each area of the product has a module here.
 //! Add a `mod` line for a new area (keep the list sorted).
 
+mod cli;
 mod common;
+mod config_errors;
+mod config_valid;
 mod schemas;
 mod state_blob;

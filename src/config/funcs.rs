@@ -1,0 +1,809 @@
+//! The function library of the configuration language (`file`, `csvdecode`, `lower`, `cidrsubnet`, …).
+//!
+//! hcl-rs ships no functions and its function type is a plain `fn` pointer, so functions cannot capture the
+//! configuration directory. `file()` therefore reads through a thread-local [`FileScope`] that the loader installs for
+//! the duration of one load: it resolves names against the configuration directory (or an in-memory map of data files
+//! for `load_sources`) and remembers what it read, so that `csvdecode` can name the CSV file in its errors. This is the
+//! only file reading the functions do; everything else here is pure.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
+use hcl::{Map, Number, Value};
+use ipnet::Ipv4Net;
+
+/// Where `file()` reads from during one load.
+#[derive(Default)]
+pub(crate) struct FileScope {
+    /// Configuration directory (`None` when loading from memory).
+    pub dir: Option<PathBuf>,
+    /// In-memory data files by relative name.
+    pub data: BTreeMap<String, String>,
+    /// Files read so far: (name, content), so errors can name a file by its content.
+    pub read: Vec<(String, String)>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<FileScope>> = const { RefCell::new(None) };
+}
+
+/// Installs `scope` for the duration of `f` (restoring the previous scope afterwards, so loads may nest).
+pub(crate) fn with_scope<T>(scope: FileScope, f: impl FnOnce() -> T) -> (T, FileScope) {
+    let prev = SCOPE.with(|s| s.borrow_mut().replace(scope));
+    let out = f();
+    let scope = SCOPE
+        .with(|s| std::mem::replace(&mut *s.borrow_mut(), prev))
+        .unwrap_or_default();
+    (out, scope)
+}
+
+/// Reads a file relative to the configuration directory (or from the in-memory data files).
+pub(crate) fn read_file(name: &str) -> Result<String, String> {
+    SCOPE.with(|s| {
+        let mut guard = s.borrow_mut();
+        let scope = guard
+            .as_mut()
+            .ok_or_else(|| "file() is not available here".to_string())?;
+        if let Some((_, text)) = scope.read.iter().find(|(n, _)| n == name) {
+            return Ok(text.clone());
+        }
+        let text = if let Some(text) = scope.data.get(name) {
+            text.clone()
+        } else if let Some(dir) = &scope.dir {
+            let path = if Path::new(name).is_absolute() {
+                PathBuf::from(name)
+            } else {
+                dir.join(name)
+            };
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{name}`: {e}"))?
+        } else {
+            return Err(format!("cannot read `{name}`: no such file"));
+        };
+        scope.read.push((name.to_string(), text.clone()));
+        Ok(text)
+    })
+}
+
+fn file_named_by_content(content: &str) -> Option<String> {
+    SCOPE.with(|s| {
+        s.borrow().as_ref().and_then(|scope| {
+            scope
+                .read
+                .iter()
+                .find(|(_, t)| t == content)
+                .map(|(n, _)| n.clone())
+        })
+    })
+}
+
+/// Declares every library function in `ctx`.
+pub fn declare_all(ctx: &mut Context) {
+    use ParamType::*;
+    let s = || String;
+    let f = |func, params: Vec<ParamType>| FuncDef::new(func, params);
+    ctx.declare_func("file", f(file, vec![s()]));
+    ctx.declare_func("csvdecode", f(csvdecode, vec![s()]));
+    ctx.declare_func("jsondecode", f(jsondecode, vec![s()]));
+    ctx.declare_func("jsonencode", f(jsonencode, vec![Any]));
+    ctx.declare_func("lower", f(lower, vec![s()]));
+    ctx.declare_func("upper", f(upper, vec![s()]));
+    ctx.declare_func("trimspace", f(trimspace, vec![s()]));
+    ctx.declare_func(
+        "format",
+        FuncDef::builder()
+            .param(s())
+            .variadic_param(Any)
+            .build(format),
+    );
+    ctx.declare_func("merge", FuncDef::builder().variadic_param(Any).build(merge));
+    ctx.declare_func(
+        "concat",
+        FuncDef::builder().variadic_param(Any).build(concat),
+    );
+    ctx.declare_func("length", f(length, vec![Any]));
+    ctx.declare_func(
+        "lookup",
+        FuncDef::builder()
+            .param(Any)
+            .param(s())
+            .variadic_param(Any)
+            .build(lookup),
+    );
+    ctx.declare_func("keys", f(keys, vec![Any]));
+    ctx.declare_func("values", f(values, vec![Any]));
+    ctx.declare_func("toset", f(toset, vec![Any]));
+    ctx.declare_func("tolist", f(tolist, vec![Any]));
+    ctx.declare_func("tostring", f(tostring, vec![Any]));
+    ctx.declare_func("tonumber", f(tonumber, vec![Any]));
+    ctx.declare_func("contains", f(contains, vec![Any, Any]));
+    ctx.declare_func("replace", f(replace, vec![s(), s(), s()]));
+    ctx.declare_func("split", f(split, vec![s(), s()]));
+    ctx.declare_func("join", f(join, vec![s(), Any]));
+    ctx.declare_func(
+        "coalesce",
+        FuncDef::builder().variadic_param(Any).build(coalesce),
+    );
+    ctx.declare_func("distinct", f(distinct, vec![Any]));
+    ctx.declare_func("flatten", f(flatten, vec![Any]));
+    ctx.declare_func(
+        "range",
+        FuncDef::builder()
+            .param(Number)
+            .variadic_param(Number)
+            .build(range),
+    );
+    ctx.declare_func("substr", f(substr, vec![s(), Number, Number]));
+    ctx.declare_func("cidrsubnet", f(cidrsubnet, vec![s(), Number, Number]));
+    ctx.declare_func("cidrhost", f(cidrhost, vec![s(), Number]));
+}
+
+/// The names of all library functions (for "did you mean").
+pub const NAMES: &[&str] = &[
+    "file",
+    "csvdecode",
+    "jsondecode",
+    "jsonencode",
+    "lower",
+    "upper",
+    "trimspace",
+    "format",
+    "merge",
+    "concat",
+    "length",
+    "lookup",
+    "keys",
+    "values",
+    "toset",
+    "tolist",
+    "tostring",
+    "tonumber",
+    "contains",
+    "replace",
+    "split",
+    "join",
+    "coalesce",
+    "distinct",
+    "flatten",
+    "range",
+    "substr",
+    "cidrsubnet",
+    "cidrhost",
+];
+
+fn str_arg(args: &FuncArgs, i: usize) -> &str {
+    args[i].as_str().unwrap_or_default()
+}
+
+fn int_arg(args: &FuncArgs, i: usize) -> Result<i64, String> {
+    match &args[i] {
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| format!("argument {} must be a whole number, got {n}", i + 1)),
+        other => Err(format!(
+            "argument {} must be a number, got `{}`",
+            i + 1,
+            short(other)
+        )),
+    }
+}
+
+fn file(args: FuncArgs) -> Result<Value, String> {
+    read_file(str_arg(&args, 0)).map(Value::String)
+}
+
+fn csvdecode(args: FuncArgs) -> Result<Value, String> {
+    let text = str_arg(&args, 0);
+    let origin = file_named_by_content(text)
+        .map(|n| format!("`{n}`"))
+        .unwrap_or_else(|| "the CSV text".into());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{origin}: cannot read the header row: {e}"))?
+        .clone();
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        // Row numbers count the header as row 1, as a spreadsheet shows them.
+        let record = record.map_err(|e| match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
+                format!(
+                    "{origin} row {}: expected {expected_len} fields, found {len}",
+                    i + 2
+                )
+            }
+            _ => format!("{origin} row {}: {e}", i + 2),
+        })?;
+        let row: Map<String, Value> = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
+            .collect();
+        rows.push(Value::Object(row));
+    }
+    Ok(Value::Array(rows))
+}
+
+fn json_to_value(j: serde_json::Value) -> Value {
+    match j {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Number(Number::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Value::Number(Number::from(u))
+            } else {
+                n.as_f64()
+                    .and_then(Number::from_f64)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+        }
+        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::Array(a) => Value::Array(a.into_iter().map(json_to_value).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, json_to_value(v))).collect())
+        }
+    }
+}
+
+/// Converts an HCL value to JSON (numbers keep integer form when they have one).
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.into(),
+            (_, Some(u), _) => u.into(),
+            (_, _, Some(f)) => {
+                serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+            }
+            _ => serde_json::Value::Null,
+        },
+        Value::String(s) => s.clone().into(),
+        Value::Array(a) => a.iter().map(value_to_json).collect(),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
+fn jsondecode(args: FuncArgs) -> Result<Value, String> {
+    let j: serde_json::Value =
+        serde_json::from_str(str_arg(&args, 0)).map_err(|e| format!("invalid JSON: {e}"))?;
+    Ok(json_to_value(j))
+}
+
+fn jsonencode(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(value_to_json(&args[0]).to_string()))
+}
+
+fn lower(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(str_arg(&args, 0).to_lowercase()))
+}
+
+fn upper(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(str_arg(&args, 0).to_uppercase()))
+}
+
+fn trimspace(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(str_arg(&args, 0).trim().to_string()))
+}
+
+/// A one-line rendering of a value for messages (JSON syntax, cut at 60 characters).
+pub fn short(v: &Value) -> String {
+    let text = value_to_json(v).to_string();
+    if text.chars().count() <= 60 {
+        return text;
+    }
+    let cut: String = text.chars().take(57).collect();
+    format!("{cut}...")
+}
+
+/// Renders a scalar the way string interpolation does.
+pub fn display_scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `format(spec, args...)`: verbs `%s`, `%d`, `%v` and `%%`, with an optional `-` (left-align) or `0` (zero-pad) flag
+/// and a width (`%03d`, `%-10s`); enough for naming things.
+fn format(args: FuncArgs) -> Result<Value, String> {
+    let spec = str_arg(&args, 0);
+    let mut rest = args.iter().skip(1);
+    let mut out = String::new();
+    let mut chars = spec.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let mut left = false;
+        let mut zero = false;
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => left = true,
+                '0' => zero = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let mut width = 0usize;
+        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+            width = (width * 10 + d as usize).min(1_000);
+            chars.next();
+        }
+        let verb = chars
+            .next()
+            .ok_or("the format string ends inside a `%` verb")?;
+        if !matches!(verb, 's' | 'd' | 'v') {
+            return Err(format!(
+                "unsupported format verb `%{verb}` (use %s, %d, %v or %%)"
+            ));
+        }
+        let arg = rest
+            .next()
+            .ok_or_else(|| format!("not enough arguments for `%{verb}`"))?;
+        if verb == 'd' && !arg.is_number() {
+            return Err(format!("`%d` needs a number, got `{}`", short(arg)));
+        }
+        let text = display_scalar(arg).unwrap_or_else(|| short(arg));
+        let pad = width.saturating_sub(text.chars().count());
+        if left {
+            out.push_str(&text);
+            out.extend(std::iter::repeat_n(' ', pad));
+        } else if zero && verb == 'd' {
+            let (sign, digits) = text
+                .strip_prefix('-')
+                .map_or(("", text.as_str()), |d| ("-", d));
+            out.push_str(sign);
+            out.extend(std::iter::repeat_n('0', pad));
+            out.push_str(digits);
+        } else {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(&text);
+        }
+    }
+    if rest.next().is_some() {
+        return Err("too many arguments for the format string".into());
+    }
+    Ok(Value::String(out))
+}
+
+fn merge(args: FuncArgs) -> Result<Value, String> {
+    let mut out = Map::new();
+    for (i, a) in args.iter().enumerate() {
+        match a {
+            Value::Object(o) => out.extend(o.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            Value::Null => {}
+            other => {
+                return Err(format!(
+                    "argument {} must be a map or object, got `{}`",
+                    i + 1,
+                    short(other)
+                ));
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn concat(args: FuncArgs) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        match a {
+            Value::Array(v) => out.extend(v.iter().cloned()),
+            other => {
+                return Err(format!(
+                    "argument {} must be a list, got `{}`",
+                    i + 1,
+                    short(other)
+                ));
+            }
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn length(args: FuncArgs) -> Result<Value, String> {
+    let n = match &args[0] {
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        Value::String(s) => s.chars().count(),
+        other => {
+            return Err(format!(
+                "length() needs a list, map or string, got `{}`",
+                short(other)
+            ));
+        }
+    };
+    Ok(Value::Number(Number::from(n as u64)))
+}
+
+fn lookup(args: FuncArgs) -> Result<Value, String> {
+    let Value::Object(o) = &args[0] else {
+        return Err(format!("lookup() needs a map, got `{}`", short(&args[0])));
+    };
+    let key = str_arg(&args, 1);
+    match (o.get(key), args.get(2)) {
+        (Some(v), _) => Ok(v.clone()),
+        (None, Some(default)) => Ok(default.clone()),
+        (None, None) => Err(format!("no key `{key}` in the map and no default given")),
+    }
+}
+
+fn keys(args: FuncArgs) -> Result<Value, String> {
+    let Value::Object(o) = &args[0] else {
+        return Err(format!("keys() needs a map, got `{}`", short(&args[0])));
+    };
+    let mut k: Vec<&String> = o.keys().collect();
+    k.sort();
+    Ok(Value::Array(
+        k.into_iter().map(|k| Value::String(k.clone())).collect(),
+    ))
+}
+
+fn values(args: FuncArgs) -> Result<Value, String> {
+    let Value::Object(o) = &args[0] else {
+        return Err(format!("values() needs a map, got `{}`", short(&args[0])));
+    };
+    // Values come in key order, as Terraform's do, so `values()` is stable whatever order the map was built in.
+    let mut entries: Vec<(&String, &Value)> = o.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    Ok(Value::Array(
+        entries.into_iter().map(|(_, v)| v.clone()).collect(),
+    ))
+}
+
+fn dedupe(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for v in items {
+        // Values are not `Hash`; their canonical text is.
+        if seen.insert(v.to_string()) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn toset(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Array(a) => {
+            let mut v = dedupe(a.iter().cloned());
+            if v.iter().all(Value::is_string) {
+                v.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+            Ok(Value::Array(v))
+        }
+        other => Err(format!("toset() needs a list, got `{}`", short(other))),
+    }
+}
+
+fn tolist(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Array(a) => Ok(Value::Array(a.clone())),
+        other => Err(format!(
+            "tolist() needs a list or set, got `{}`",
+            short(other)
+        )),
+    }
+}
+
+fn tostring(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Null => Ok(Value::Null),
+        v => display_scalar(v)
+            .map(Value::String)
+            .ok_or_else(|| format!("cannot convert `{}` to a string", short(v))),
+    }
+}
+
+/// Parses a number the way `tonumber` and variable conversion do.
+pub fn parse_number(s: &str) -> Option<Number> {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(Number::from(i));
+    }
+    t.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .and_then(Number::from_f64)
+}
+
+fn tonumber(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Null => Ok(Value::Null),
+        Value::Number(n) => Ok(Value::Number(*n)),
+        Value::String(s) => parse_number(s)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{s}` is not a number")),
+        other => Err(format!("cannot convert `{other}` to a number")),
+    }
+}
+
+fn contains(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Array(a) => Ok(Value::Bool(a.contains(&args[1]))),
+        other => Err(format!("contains() needs a list, got `{}`", short(other))),
+    }
+}
+
+fn replace(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(
+        str_arg(&args, 0).replace(str_arg(&args, 1), str_arg(&args, 2)),
+    ))
+}
+
+fn split(args: FuncArgs) -> Result<Value, String> {
+    let sep = str_arg(&args, 0);
+    if sep.is_empty() {
+        return Err("the separator must not be empty".into());
+    }
+    Ok(Value::Array(
+        str_arg(&args, 1)
+            .split(sep)
+            .map(|p| Value::String(p.to_string()))
+            .collect(),
+    ))
+}
+
+fn join(args: FuncArgs) -> Result<Value, String> {
+    let Value::Array(items) = &args[1] else {
+        return Err(format!("join() needs a list, got `{}`", short(&args[1])));
+    };
+    let parts: Result<Vec<String>, String> = items
+        .iter()
+        .map(|v| display_scalar(v).ok_or_else(|| format!("cannot join `{}`", short(v))))
+        .collect();
+    Ok(Value::String(parts?.join(str_arg(&args, 0))))
+}
+
+fn coalesce(args: FuncArgs) -> Result<Value, String> {
+    args.iter()
+        .find(|v| !v.is_null() && v.as_str() != Some(""))
+        .cloned()
+        .ok_or_else(|| "all arguments are null or empty".to_string())
+}
+
+fn distinct(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Array(a) => Ok(Value::Array(dedupe(a.iter().cloned()))),
+        other => Err(format!("distinct() needs a list, got `{}`", short(other))),
+    }
+}
+
+fn flatten_into(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| flatten_into(x, out)),
+        other => out.push(other.clone()),
+    }
+}
+
+fn flatten(args: FuncArgs) -> Result<Value, String> {
+    let Value::Array(_) = &args[0] else {
+        return Err(format!("flatten() needs a list, got `{}`", short(&args[0])));
+    };
+    let mut out = Vec::new();
+    flatten_into(&args[0], &mut out);
+    Ok(Value::Array(out))
+}
+
+fn range(args: FuncArgs) -> Result<Value, String> {
+    let nums: Result<Vec<i64>, String> = (0..args.len()).map(|i| int_arg(&args, i)).collect();
+    let (start, end, step) = match nums?.as_slice() {
+        [end] => (0, *end, 1),
+        [start, end] => (*start, *end, if end >= start { 1 } else { -1 }),
+        [start, end, step] => (*start, *end, *step),
+        _ => return Err("range() takes one to three numbers".into()),
+    };
+    if step == 0 {
+        return Err("the step must not be zero".into());
+    }
+    let count = if step > 0 {
+        (end - start).max(0) / step
+    } else {
+        (start - end).max(0) / -step
+    };
+    if count > 1_000_000 {
+        return Err("range() would produce more than 1,000,000 elements".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i < end) || (step < 0 && i > end) {
+        out.push(Value::Number(Number::from(i)));
+        i += step;
+    }
+    Ok(Value::Array(out))
+}
+
+fn substr(args: FuncArgs) -> Result<Value, String> {
+    let s: Vec<char> = str_arg(&args, 0).chars().collect();
+    let offset = int_arg(&args, 1)?;
+    let len = int_arg(&args, 2)?;
+    let start = if offset < 0 {
+        (s.len() as i64 + offset).max(0)
+    } else {
+        offset.min(s.len() as i64)
+    } as usize;
+    let end = if len < 0 {
+        s.len()
+    } else {
+        (start + len as usize).min(s.len())
+    };
+    Ok(Value::String(s[start..end].iter().collect()))
+}
+
+fn parse_cidr(s: &str) -> Result<Ipv4Net, String> {
+    s.parse::<Ipv4Net>()
+        .map_err(|_| format!("`{s}` is not an IPv4 CIDR prefix such as \"10.0.0.0/16\""))
+}
+
+fn cidrsubnet(args: FuncArgs) -> Result<Value, String> {
+    let net = parse_cidr(str_arg(&args, 0))?;
+    let newbits = int_arg(&args, 1)?;
+    let num = int_arg(&args, 2)?;
+    let new_len = net.prefix_len() as i64 + newbits;
+    if !(0..=32).contains(&new_len) || newbits < 0 {
+        return Err(format!(
+            "cannot add {newbits} bits to /{}",
+            net.prefix_len()
+        ));
+    }
+    let count: u64 = 1 << newbits;
+    if num < 0 || num as u64 >= count {
+        return Err(format!(
+            "subnet number {num} does not fit in {newbits} bits"
+        ));
+    }
+    let base = u32::from(net.network()) as u64;
+    let size: u64 = 1 << (32 - new_len);
+    let addr = Ipv4Addr::from((base + num as u64 * size) as u32);
+    Ok(Value::String(format!("{addr}/{new_len}")))
+}
+
+fn cidrhost(args: FuncArgs) -> Result<Value, String> {
+    let net = parse_cidr(str_arg(&args, 0))?;
+    let num = int_arg(&args, 1)?;
+    let size: i64 = 1 << (32 - net.prefix_len() as i64);
+    let idx = if num < 0 { size + num } else { num };
+    if idx < 0 || idx >= size {
+        return Err(format!("host number {num} is outside {net}"));
+    }
+    Ok(Value::String(
+        Ipv4Addr::from(u32::from(net.network()) + idx as u32).to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hcl::eval::Evaluate;
+
+    fn eval(src: &str) -> Result<Value, String> {
+        let mut ctx = Context::new();
+        declare_all(&mut ctx);
+        let expr: hcl::Expression = hcl_edit::parser::parse_expr(src)
+            .map_err(|e| e.to_string())?
+            .into();
+        expr.evaluate(&ctx).map_err(|e| e.to_string())
+    }
+
+    fn ok(src: &str) -> String {
+        value_to_json(&eval(src).unwrap_or_else(|e| panic!("{src}: {e}"))).to_string()
+    }
+
+    #[test]
+    fn string_functions() {
+        assert_eq!(ok(r#"lower("AbC")"#), r#""abc""#);
+        assert_eq!(ok(r#"upper("abc")"#), r#""ABC""#);
+        assert_eq!(ok(r#"trimspace("  x ")"#), r#""x""#);
+        assert_eq!(ok(r#"format("vm-%s-%d", "web", 7)"#), r#""vm-web-7""#);
+        assert!(eval(r#"format("%s %s", "a")"#).is_err());
+        assert_eq!(
+            ok(r#"format("web%03d|%-4s|%3s", 7, "ab", "c")"#),
+            r#""web007|ab  |  c""#
+        );
+        assert!(eval(r#"format("%x", 1)"#).is_err());
+        assert_eq!(ok(r#"replace("a-b-c", "-", "_")"#), r#""a_b_c""#);
+        assert_eq!(ok(r#"join(",", split("/", "a/b"))"#), r#""a,b""#);
+        assert_eq!(ok(r#"substr("hello", 1, 3)"#), r#""ell""#);
+        assert_eq!(ok(r#"substr("hello", -3, -1)"#), r#""llo""#);
+        assert_eq!(ok(r#"tostring(5)"#), r#""5""#);
+        assert_eq!(ok(r#"tonumber("3")"#), "3");
+        assert!(eval(r#"tonumber("x")"#).is_err());
+    }
+
+    #[test]
+    fn collection_functions() {
+        assert_eq!(ok(r#"length([1, 2, 3])"#), "3");
+        assert_eq!(ok(r#"length({a = 1})"#), "1");
+        assert_eq!(ok(r#"keys({b = 1, a = 2})"#), r#"["a","b"]"#);
+        assert_eq!(ok(r#"values({b = 1, a = 2})"#), "[2,1]");
+        assert_eq!(
+            ok(r#"merge({a = 1}, {b = 2}, {a = 3})"#),
+            r#"{"a":3,"b":2}"#
+        );
+        assert_eq!(ok(r#"concat([1], [2, 3])"#), "[1,2,3]");
+        assert_eq!(ok(r#"lookup({a = 1}, "b", 9)"#), "9");
+        assert!(eval(r#"lookup({a = 1}, "b")"#).is_err());
+        assert_eq!(ok(r#"toset(["b", "a", "b"])"#), r#"["a","b"]"#);
+        assert_eq!(ok(r#"tolist(["b"])"#), r#"["b"]"#);
+        assert_eq!(ok(r#"contains(["a"], "a")"#), "true");
+        assert_eq!(ok(r#"coalesce(null, "", "x")"#), r#""x""#);
+        assert_eq!(ok(r#"distinct([1, 1, 2])"#), "[1,2]");
+        assert_eq!(ok(r#"flatten([[1], [2, [3]]])"#), "[1,2,3]");
+        assert_eq!(ok(r#"range(3)"#), "[0,1,2]");
+        assert_eq!(ok(r#"range(1, 7, 3)"#), "[1,4]");
+        assert!(eval("range(1, 2, 0)").is_err());
+    }
+
+    #[test]
+    fn network_functions() {
+        assert_eq!(
+            ok(r#"cidrsubnet("10.20.0.0/16", 8, 2)"#),
+            r#""10.20.2.0/24""#
+        );
+        assert!(eval(r#"cidrsubnet("10.20.0.0/16", 8, 256)"#).is_err());
+        assert!(eval(r#"cidrsubnet("nope", 8, 1)"#).is_err());
+        assert_eq!(ok(r#"cidrhost("10.20.1.0/24", 5)"#), r#""10.20.1.5""#);
+        assert_eq!(ok(r#"cidrhost("10.20.1.0/24", -2)"#), r#""10.20.1.254""#);
+    }
+
+    #[test]
+    fn json_functions() {
+        assert_eq!(
+            ok(r#"jsondecode("{\"a\": [1, true, null]}")"#),
+            r#"{"a":[1,true,null]}"#
+        );
+        assert!(eval(r#"jsondecode("{")"#).is_err());
+        assert_eq!(ok(r#"jsonencode({a = 1})"#), r#""{\"a\":1}""#);
+    }
+
+    #[test]
+    fn file_and_csvdecode_read_through_the_scope() {
+        let scope = FileScope {
+            data: [(
+                "inv.csv".to_string(),
+                "name,ip\nweb01,10.0.0.4\nweb02\n".to_string(),
+            )]
+            .into(),
+            ..FileScope::default()
+        };
+        let ((good, bad, missing), _) = with_scope(scope, || {
+            (
+                eval(r#"csvdecode("name,ip\nweb01,10.0.0.4\n")"#),
+                eval(r#"csvdecode(file("inv.csv"))"#),
+                eval(r#"file("nope.csv")"#),
+            )
+        });
+        assert_eq!(
+            value_to_json(&good.unwrap()).to_string(),
+            r#"[{"name":"web01","ip":"10.0.0.4"}]"#
+        );
+        let bad = bad.unwrap_err();
+        assert!(
+            bad.contains("`inv.csv` row 3: expected 2 fields, found 1"),
+            "{bad}"
+        );
+        assert!(missing.unwrap_err().contains("cannot read `nope.csv`"));
+    }
+}

@@ -1,0 +1,2049 @@
+//! The loader: source texts in, a typed [`Config`] or every problem found out.
+//!
+//! Passes, in order (each collects problems and carries on, so one run reports everything it can):
+//!
+//! ```text
+//!  parse (hcl-edit, spans kept) ─► declare (one item per block / local) ─► check (schema names, references)
+//!      ─► order (item DAG, cycles reported) ─► evaluate in order (hcl-rs eval; for_each expanded once per block)
+//!      ─► decode (typed model) ─► validate (ASR rules)
+//! ```
+//!
+//! Evaluation contexts contain only what an item references, so evaluating 10,000 `for_each` instances never copies
+//! the whole configuration per instance. The loader reads no files itself: texts come from `config::load` or
+//! `config::load_sources`, and `file()` reads through the scope installed in `config::funcs`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use hcl::eval::{Context, Evaluate};
+use hcl::{Map, Value};
+use hcl_edit::Span as _;
+use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::structure::{Attribute, Block, Body, Structure};
+use hcl_edit::visit::{Visit, visit_expr, visit_template};
+use sha2::{Digest, Sha256};
+
+use super::decode::{self, DecodeEnv, EvalAttr, EvalBlock, EvalBody};
+use super::diag::{Diagnostic, Diagnostics, did_you_mean};
+use super::funcs;
+use super::model::{Config, Dependency, EdgeReason, Output, Provider, Resource, Variable};
+use super::schema::{self, Schema};
+use super::source::{SourceFile, Span, Spanned};
+use super::types::VarType;
+use super::{LoadOptions, Loaded};
+use crate::addr::{ResourceAddr, ResourceKind};
+
+/// What `config::load`/`config::load_sources` hand to the loader.
+pub(crate) struct Input {
+    pub config_files: Vec<SourceFile>,
+    pub var_files: Vec<SourceFile>,
+    pub dir: Option<PathBuf>,
+    pub data: BTreeMap<String, String>,
+}
+
+/// Runs the loader with `file()` scoped to the input's directory and data files.
+pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    let scope = funcs::FileScope {
+        dir: input.dir.clone(),
+        data: input.data,
+        read: Vec::new(),
+    };
+    let n_config = input.config_files.len();
+    let mut sources = input.config_files;
+    sources.extend(input.var_files);
+    let loader = Loader {
+        opts,
+        sources,
+        n_config,
+        dir: input.dir,
+        diags: Vec::new(),
+        vars: HashMap::new(),
+        var_values: BTreeMap::new(),
+        locals: HashMap::new(),
+        res_values: HashMap::new(),
+        blocks: HashMap::new(),
+        resources: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        provider: None,
+        backend: None,
+        default_subscription: None,
+    };
+    funcs::with_scope(scope, move || loader.run()).0
+}
+
+/// One node of the item DAG.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Node {
+    Provider,
+    Backend,
+    Var(String),
+    Local(String),
+    Res(ResourceKind, String),
+    Output(String),
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Provider => f.write_str("provider"),
+            Node::Backend => f.write_str("backend"),
+            Node::Var(n) => write!(f, "var.{n}"),
+            Node::Local(n) => write!(f, "local.{n}"),
+            Node::Res(k, n) => write!(f, "{k}.{n}"),
+            Node::Output(n) => write!(f, "output.{n}"),
+        }
+    }
+}
+
+/// How a reference picks an instance of a `for_each` block.
+#[derive(Clone, Debug)]
+enum RefKey {
+    /// `kind.label` (all instances of a for_each block, or the single instance).
+    None,
+    /// `kind.label["key"]`.
+    Literal(String),
+    /// `kind.label[expr]`: evaluated per instance.
+    Dynamic(hcl::Expression),
+}
+
+/// A reference found in an expression.
+#[derive(Clone, Debug)]
+struct Ref {
+    root: String,
+    path: Vec<String>,
+    key: RefKey,
+    span: Span,
+    reason: EdgeReason,
+}
+
+/// A declared item: a top-level block, or one attribute of a `locals` block.
+struct Item<'b> {
+    node: Node,
+    file: usize,
+    header: Span,
+    block: Option<&'b Block>,
+    local: Option<&'b Attribute>,
+    refs: Vec<Ref>,
+    deps: BTreeSet<usize>,
+    body: Option<CBody>,
+    for_each: Option<CAttr>,
+    failed: bool,
+}
+
+/// A block body with expressions converted to hcl-rs once (not per instance).
+#[derive(Default)]
+struct CBody {
+    attrs: Vec<CAttr>,
+    blocks: Vec<CBlock>,
+}
+
+struct CAttr {
+    name: String,
+    expr: hcl::Expression,
+    span: Span,
+}
+
+struct CBlock {
+    ident: String,
+    labels: Vec<Spanned<String>>,
+    header: Span,
+    body: CBody,
+}
+
+/// What is known about an evaluated resource block.
+struct BlockInfo {
+    for_each: bool,
+    keys: Vec<String>,
+}
+
+struct Loader<'o> {
+    opts: &'o LoadOptions,
+    sources: Vec<SourceFile>,
+    n_config: usize,
+    dir: Option<PathBuf>,
+    diags: Vec<Diagnostic>,
+    /// Declared variables: type.
+    vars: HashMap<String, VarType>,
+    var_values: BTreeMap<String, Variable>,
+    locals: HashMap<String, Value>,
+    res_values: HashMap<(ResourceKind, String), Value>,
+    blocks: HashMap<(ResourceKind, String), BlockInfo>,
+    resources: BTreeMap<ResourceAddr, Resource>,
+    outputs: BTreeMap<String, Output>,
+    provider: Option<Spanned<Provider>>,
+    backend: Option<Spanned<super::model::Backend>>,
+    default_subscription: Option<String>,
+}
+
+fn span_of(file: usize, node: &impl hcl_edit::Span) -> Span {
+    Span::new(file, node.span().unwrap_or(0..0))
+}
+
+fn header_span(file: usize, b: &Block) -> Span {
+    let start = b.ident.span().map_or(0, |r| r.start);
+    let end = b
+        .labels
+        .last()
+        .and_then(|l| l.span())
+        .or_else(|| b.ident.span())
+        .map_or(start, |r| r.end);
+    Span::new(file, start..end)
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
+}
+
+/// Collects references, unknown functions and scoped variables of `for` expressions.
+struct RefCollector {
+    file: usize,
+    scoped: Vec<String>,
+    refs: Vec<(String, Vec<String>, Option<Expression>, Span)>,
+    bad_funcs: Vec<(String, Span)>,
+}
+
+impl Visit for RefCollector {
+    fn visit_expr(&mut self, e: &Expression) {
+        match e {
+            Expression::Traversal(t) => {
+                if let Expression::Variable(root) = &t.expr {
+                    let mut path = Vec::new();
+                    let mut index = None;
+                    let mut end = root.span().map_or(0, |r| r.end);
+                    let mut collecting = true;
+                    for op in &t.operators {
+                        match op.value() {
+                            TraversalOperator::GetAttr(id) if collecting => {
+                                path.push(id.as_str().to_string());
+                                end = op.span().map_or(end, |r| r.end);
+                            }
+                            TraversalOperator::Index(ix) => {
+                                self.visit_expr(ix);
+                                if collecting && path.len() == 1 {
+                                    index = Some(ix.clone());
+                                    end = op.span().map_or(end, |r| r.end);
+                                }
+                                collecting = false;
+                            }
+                            _ => collecting = false,
+                        }
+                    }
+                    let name = root.as_str();
+                    if !self.scoped.iter().any(|s| s == name) {
+                        let start = root.span().map_or(0, |r| r.start);
+                        self.refs.push((
+                            name.to_string(),
+                            path,
+                            index,
+                            Span::new(self.file, start..end),
+                        ));
+                    }
+                } else {
+                    self.visit_expr(&t.expr);
+                    for op in &t.operators {
+                        if let TraversalOperator::Index(ix) = op.value() {
+                            self.visit_expr(ix);
+                        }
+                    }
+                }
+            }
+            Expression::Variable(v) => {
+                let name = v.as_str();
+                if !self.scoped.iter().any(|s| s == name) {
+                    self.refs
+                        .push((name.to_string(), Vec::new(), None, span_of(self.file, v)));
+                }
+            }
+            Expression::ForExpr(f) => {
+                self.visit_expr(&f.intro.collection_expr);
+                let before = self.scoped.len();
+                if let Some(k) = &f.intro.key_var {
+                    self.scoped.push(k.as_str().to_string());
+                }
+                self.scoped.push(f.intro.value_var.as_str().to_string());
+                if let Some(k) = &f.key_expr {
+                    self.visit_expr(k);
+                }
+                self.visit_expr(&f.value_expr);
+                if let Some(c) = &f.cond {
+                    self.visit_expr(&c.expr);
+                }
+                self.scoped.truncate(before);
+            }
+            Expression::FuncCall(call) => {
+                let name = call.name.name.as_str();
+                if !call.name.namespace.is_empty() || !funcs::NAMES.contains(&name) {
+                    self.bad_funcs
+                        .push((name.to_string(), span_of(self.file, &call.name.name)));
+                }
+                for a in call.args.iter() {
+                    self.visit_expr(a);
+                }
+            }
+            _ => visit_expr(self, e),
+        }
+    }
+
+    fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+        self.visit_expr(&node.collection_expr);
+        let before = self.scoped.len();
+        if let Some(k) = &node.key_var {
+            self.scoped.push(k.as_str().to_string());
+        }
+        self.scoped.push(node.value_var.as_str().to_string());
+        visit_template(self, &node.template);
+        self.scoped.truncate(before);
+    }
+}
+
+fn value_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+impl<'o> Loader<'o> {
+    fn emit(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn run(mut self) -> Result<Loaded, Diagnostics> {
+        // Parse every configuration file; a parse error stops only that file.
+        let mut bodies: Vec<(usize, Body)> = Vec::new();
+        for file in 0..self.n_config {
+            let text = self.sources[file].text.clone();
+            match hcl_edit::parser::parse_body(&text) {
+                Ok(body) => bodies.push((file, body)),
+                Err(e) => self.parse_error(file, &e),
+            }
+        }
+        let mut items = self.declare(&bodies);
+        self.check(&mut items);
+        let order = self.order(&mut items);
+        self.eval_variables(&mut items);
+        for idx in order {
+            if items[idx].failed || items[idx].deps.iter().any(|d| items[*d].failed) {
+                // A dependency failed and was reported; evaluating this item would only repeat that problem.
+                items[idx].failed = true;
+                continue;
+            }
+            if matches!(items[idx].node, Node::Var(_)) {
+                continue;
+            }
+            let before = self.error_count();
+            self.eval_item(&mut items, idx);
+            if self.error_count() > before {
+                items[idx].failed = true;
+            }
+        }
+        let all_parsed = bodies.len() == self.n_config;
+        if all_parsed && self.provider.is_none() && !items.iter().any(|i| i.node == Node::Provider)
+        {
+            self.emit(
+                Diagnostic::error("config::missing_provider", "the configuration has no provider block")
+                    .help("add `provider \"simulator\" { estate = \"estate.json\" }` or `provider \"azure\" { subscription_id = \"...\" }`"),
+            );
+        }
+        let failed_any = items.iter().any(|i| i.failed);
+        drop(items);
+        if !self.has_errors() && !failed_any {
+            let validation = super::validate::validate(&self.resources, self.opts);
+            self.diags.extend(validation);
+        }
+        self.finish()
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags
+            .iter()
+            .filter(|d| d.severity == super::diag::Severity::Error)
+            .count()
+    }
+
+    fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    fn finish(mut self) -> Result<Loaded, Diagnostics> {
+        // The same problem found once per for_each instance is reported once.
+        let mut seen = HashSet::new();
+        let diags: Vec<Diagnostic> = std::mem::take(&mut self.diags)
+            .into_iter()
+            .filter(|d| seen.insert((d.code, d.message.clone(), d.labels.first().map(|l| l.span))))
+            .map(|d| d.resolve(&self.sources))
+            .collect();
+        let (errors, warnings): (Vec<_>, Vec<_>) = diags
+            .into_iter()
+            .partition(|d| d.severity == super::diag::Severity::Error);
+        if !errors.is_empty() {
+            let mut all = errors;
+            all.extend(warnings);
+            return Err(Diagnostics(all));
+        }
+        let (Some(provider), backend) = (self.provider, self.backend) else {
+            return Err(Diagnostics(vec![Diagnostic::error(
+                "config::missing_provider",
+                "the configuration has no provider block",
+            )]));
+        };
+        let fingerprint = fingerprint(&self.sources[..self.n_config], &self.var_values);
+        let backend = backend.unwrap_or_else(|| {
+            Spanned::new(
+                super::model::Backend::Local {
+                    path: PathBuf::from("asrform.tfstate.json"),
+                },
+                Span::default(),
+            )
+        });
+        let config = Config {
+            sources: self.sources,
+            config_files: self.n_config,
+            provider,
+            backend,
+            variables: self.var_values,
+            outputs: self.outputs,
+            resources: self.resources,
+            fingerprint,
+        };
+        Ok(Loaded {
+            config,
+            warnings: Diagnostics(warnings),
+        })
+    }
+
+    fn parse_error(&mut self, file: usize, e: &hcl_edit::parser::Error) {
+        let len = self.sources[file].text.len();
+        let start = e.location().offset().min(len);
+        let end = (start + 1).min(len);
+        let message = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("syntax error")
+            .to_string();
+        self.emit(
+            Diagnostic::error("config::parse", format!("syntax error: {message}"))
+                .label(Span::new(file, start..end), "here")
+                .help("only the first syntax error of a file is reported; fix it and run again"),
+        );
+    }
+
+    // ---- declare ---------------------------------------------------------------------------------------------
+
+    fn declare<'b>(&mut self, bodies: &'b [(usize, Body)]) -> Vec<Item<'b>> {
+        let mut items: Vec<Item<'b>> = Vec::new();
+        let mut by_node: HashMap<Node, usize> = HashMap::new();
+        let new_item = |node, file, header, block, local| Item {
+            node,
+            file,
+            header,
+            block,
+            local,
+            refs: Vec::new(),
+            deps: BTreeSet::new(),
+            body: None,
+            for_each: None,
+            failed: false,
+        };
+        for (file, body) in bodies {
+            let file = *file;
+            for structure in body.iter() {
+                let block = match structure {
+                    Structure::Attribute(a) => {
+                        self.emit(
+                            Diagnostic::error(
+                                "config::unexpected_attribute",
+                                format!("attribute `{}` outside of any block", a.key.as_str()),
+                            )
+                            .label(span_of(file, &a.key), "attributes belong inside a block")
+                            .help("put it in a `locals { ... }` block to name a value"),
+                        );
+                        continue;
+                    }
+                    Structure::Block(b) => b,
+                };
+                let ident = block.ident.as_str();
+                let header = header_span(file, block);
+                if ident == "locals" {
+                    if !block.labels.is_empty() {
+                        self.emit(
+                            Diagnostic::error("config::labels", "a `locals` block takes no labels")
+                                .label(header, "remove the label"),
+                        );
+                    }
+                    for s in block.body.iter() {
+                        match s {
+                            Structure::Attribute(a) => {
+                                let name = a.key.as_str().to_string();
+                                let node = Node::Local(name.clone());
+                                let here = span_of(file, &a.key);
+                                if let Some(&first) = by_node.get(&node) {
+                                    let first: &Item = &items[first];
+                                    self.emit(duplicate(
+                                        &format!("local.{name}"),
+                                        first.header,
+                                        here,
+                                    ));
+                                    continue;
+                                }
+                                by_node.insert(node.clone(), items.len());
+                                items.push(new_item(node, file, here, None, Some(a)));
+                            }
+                            Structure::Block(b) => self.emit(
+                                Diagnostic::error(
+                                    "config::unknown_block",
+                                    format!(
+                                        "blocks are not allowed in `locals` (found `{}`)",
+                                        b.ident.as_str()
+                                    ),
+                                )
+                                .label(header_span(file, b), "not allowed here"),
+                            ),
+                        }
+                    }
+                    continue;
+                }
+                let kind = ResourceKind::from_name(ident);
+                if kind.is_none() && !schema::TOP_LEVEL.contains(&ident) {
+                    self.emit(
+                        Diagnostic::error(
+                            "config::unknown_block",
+                            format!("unknown block type `{ident}`"),
+                        )
+                        .label(span_of(file, &block.ident), "not a block type of asrform")
+                        .maybe_help(did_you_mean(ident, schema::top_level_names())),
+                    );
+                    continue;
+                }
+                if block.labels.len() != 1 {
+                    self.emit(
+                        Diagnostic::error(
+                            "config::labels",
+                            format!(
+                                "a `{ident}` block takes exactly one label, found {}",
+                                block.labels.len()
+                            ),
+                        )
+                        .label(header, format!("write `{ident} \"name\" {{ ... }}`")),
+                    );
+                    continue;
+                }
+                let label = block.labels[0].as_str();
+                let label_span = span_of(file, &block.labels[0]);
+                let node = match (ident, kind) {
+                    ("provider", _) => {
+                        if !["simulator", "azure"].contains(&label) {
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::unknown_provider",
+                                    format!("unknown provider `{label}`"),
+                                )
+                                .label(label_span, "expected \"simulator\" or \"azure\"")
+                                .maybe_help(did_you_mean(label, ["simulator", "azure"])),
+                            );
+                            continue;
+                        }
+                        Node::Provider
+                    }
+                    ("backend", _) => {
+                        if !["local", "azurerm"].contains(&label) {
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::unknown_backend",
+                                    format!("unknown backend `{label}`"),
+                                )
+                                .label(label_span, "expected \"local\" or \"azurerm\"")
+                                .maybe_help(did_you_mean(label, ["local", "azurerm"])),
+                            );
+                            continue;
+                        }
+                        Node::Backend
+                    }
+                    (_, _) if !is_ident(label) => {
+                        self.emit(
+                            Diagnostic::error("config::label", format!("`{label}` is not a valid name"))
+                                .label(label_span, "names start with a letter or `_` and contain letters, digits, `_` and `-`"),
+                        );
+                        continue;
+                    }
+                    ("variable", _) => Node::Var(label.to_string()),
+                    ("output", _) => Node::Output(label.to_string()),
+                    (_, Some(kind)) => Node::Res(kind, label.to_string()),
+                    _ => continue,
+                };
+                if let Some(&first) = by_node.get(&node) {
+                    let what = match &node {
+                        Node::Provider => "provider block (only one is allowed)".to_string(),
+                        Node::Backend => "backend block (at most one is allowed)".to_string(),
+                        other => format!("`{other}`"),
+                    };
+                    let first = items[first].header;
+                    self.emit(duplicate(&what, first, header));
+                    continue;
+                }
+                by_node.insert(node.clone(), items.len());
+                items.push(new_item(node, file, header, Some(block), None));
+            }
+        }
+        for item in &items {
+            match &item.node {
+                Node::Var(n) => {
+                    self.vars.insert(n.clone(), VarType::Any);
+                }
+                Node::Res(k, n) => {
+                    let for_each = item.block.is_some_and(|b| b.body.has_attribute("for_each"));
+                    self.blocks.insert(
+                        (*k, n.clone()),
+                        BlockInfo {
+                            for_each,
+                            keys: Vec::new(),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        items
+    }
+
+    // ---- check: names and references ----------------------------------------------------------------------
+
+    fn check(&mut self, items: &mut [Item<'_>]) {
+        let by_node: HashMap<Node, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.node.clone(), i))
+            .collect();
+        let var_names: Vec<String> = items
+            .iter()
+            .filter_map(|i| {
+                if let Node::Var(n) = &i.node {
+                    Some(n.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let local_names: Vec<String> = items
+            .iter()
+            .filter_map(|i| {
+                if let Node::Local(n) = &i.node {
+                    Some(n.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut labels: HashMap<ResourceKind, Vec<String>> = HashMap::new();
+        for it in items.iter() {
+            if let Node::Res(k, n) = &it.node {
+                labels.entry(*k).or_default().push(n.clone());
+            }
+        }
+        let provider_idx = by_node.get(&Node::Provider).copied();
+        for idx in 0..items.len() {
+            let file = items[idx].file;
+            let mut raw_refs: Vec<(
+                String,
+                Vec<String>,
+                Option<Expression>,
+                Span,
+                EdgeReason,
+                bool,
+            )> = Vec::new();
+            let mut collector = RefCollector {
+                file,
+                scoped: Vec::new(),
+                refs: Vec::new(),
+                bad_funcs: Vec::new(),
+            };
+            match (&items[idx].node, items[idx].block, items[idx].local) {
+                (_, None, Some(attr)) => {
+                    collector.visit_expr(&attr.value);
+                    items[idx].body = Some(CBody {
+                        attrs: vec![CAttr {
+                            name: attr.key.as_str().to_string(),
+                            expr: attr.value.clone().into(),
+                            span: span_of(file, &attr.value),
+                        }],
+                        blocks: Vec::new(),
+                    });
+                }
+                (node, Some(block), _) => {
+                    let (schema, lifecycle): (&Schema, Option<&'static Schema>) = match node {
+                        Node::Provider if block.labels[0].as_str() == "azure" => {
+                            (&schema::PROVIDER_AZURE, None)
+                        }
+                        Node::Provider => (&schema::PROVIDER_SIMULATOR, None),
+                        Node::Backend if block.labels[0].as_str() == "azurerm" => {
+                            (&schema::BACKEND_AZURERM, None)
+                        }
+                        Node::Backend => (&schema::BACKEND_LOCAL, None),
+                        Node::Var(_) => (&schema::VARIABLE, None),
+                        Node::Output(_) => (&schema::OUTPUT, None),
+                        Node::Res(k, _) => (
+                            schema::resource(*k),
+                            Some(if *k == ResourceKind::ProtectedVm {
+                                &schema::LIFECYCLE_VM
+                            } else {
+                                &schema::LIFECYCLE
+                            }),
+                        ),
+                        Node::Local(_) => unreachable_local(),
+                    };
+                    let what = match node {
+                        Node::Res(k, _) => k.as_str().to_string(),
+                        Node::Provider => format!("provider \"{}\"", block.labels[0].as_str()),
+                        Node::Backend => format!("backend \"{}\"", block.labels[0].as_str()),
+                        Node::Var(_) => "variable".into(),
+                        Node::Output(_) => "output".into(),
+                        Node::Local(_) => "locals".into(),
+                    };
+                    let is_var = matches!(node, Node::Var(_));
+                    let mut cbody = CBody::default();
+                    let mut for_each = None;
+                    for s in block.body.iter() {
+                        match s {
+                            Structure::Attribute(a) => {
+                                let name = a.key.as_str();
+                                if lifecycle.is_some() && name == "depends_on" {
+                                    self.depends_on(file, a, &mut raw_refs);
+                                    continue;
+                                }
+                                if is_var && name == "type" {
+                                    continue; // a type expression, not a value: parsed in eval_variables
+                                }
+                                let meta = lifecycle.is_some() && name == "for_each";
+                                if !meta
+                                    && !self.check_attr_name(
+                                        file,
+                                        a,
+                                        schema,
+                                        &what,
+                                        lifecycle.is_some(),
+                                    )
+                                {
+                                    continue;
+                                }
+                                if cbody.attrs.iter().any(|c: &CAttr| c.name == name)
+                                    || (meta && for_each.is_some())
+                                {
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "config::duplicate_attribute",
+                                            format!("attribute `{name}` is set twice"),
+                                        )
+                                        .label(span_of(file, &a.key), "set again here"),
+                                    );
+                                    continue;
+                                }
+                                let before = collector.refs.len();
+                                collector.visit_expr(&a.value);
+                                let attr = CAttr {
+                                    name: name.to_string(),
+                                    expr: a.value.clone().into(),
+                                    span: span_of(file, &a.value),
+                                };
+                                if meta {
+                                    for r in &collector.refs[before..] {
+                                        raw_refs.push((
+                                            r.0.clone(),
+                                            r.1.clone(),
+                                            r.2.clone(),
+                                            r.3,
+                                            EdgeReason::Reference,
+                                            true,
+                                        ));
+                                    }
+                                    collector.refs.truncate(before);
+                                    for_each = Some(attr);
+                                } else {
+                                    cbody.attrs.push(attr);
+                                }
+                            }
+                            Structure::Block(b) => {
+                                if let Some(lc) =
+                                    lifecycle.filter(|_| b.ident.as_str() == "lifecycle")
+                                {
+                                    if let Some(c) = self.compile_lifecycle(file, b, lc) {
+                                        cbody.blocks.push(c);
+                                    }
+                                    continue;
+                                }
+                                if let Some(c) =
+                                    self.compile_block(file, b, schema, &what, &mut collector)
+                                {
+                                    cbody.blocks.push(c);
+                                }
+                            }
+                        }
+                    }
+                    items[idx].body = Some(cbody);
+                    items[idx].for_each = for_each;
+                }
+                _ => {}
+            }
+            let errors_before_funcs = self.error_count();
+            for (name, span) in std::mem::take(&mut collector.bad_funcs) {
+                self.emit(
+                    Diagnostic::error(
+                        "config::unknown_function",
+                        format!("unknown function `{name}`"),
+                    )
+                    .label(span, "not a function of asrform")
+                    .maybe_help(did_you_mean(&name, funcs::NAMES.iter().copied())),
+                );
+            }
+            if self.error_count() > errors_before_funcs {
+                items[idx].failed = true;
+            }
+            for r in collector.refs {
+                raw_refs.push((r.0, r.1, r.2, r.3, EdgeReason::Reference, false));
+            }
+            // Resolve references to items. An item with a broken reference is not evaluated: hcl-rs would only repeat
+            // the problem as "undefined variable".
+            let errors_before_refs = self.error_count();
+            let in_for_each_block = items[idx]
+                .block
+                .is_some_and(|b| b.body.has_attribute("for_each"))
+                && matches!(items[idx].node, Node::Res(..));
+            let self_var = if let Node::Var(n) = &items[idx].node {
+                Some(n.clone())
+            } else {
+                None
+            };
+            let mut refs = Vec::new();
+            let mut deps = BTreeSet::new();
+            for (root, path, index, span, reason, in_fe) in raw_refs {
+                let key = match index {
+                    None => RefKey::None,
+                    Some(Expression::String(s)) => RefKey::Literal(s.as_str().to_string()),
+                    Some(other) => RefKey::Dynamic(other.into()),
+                };
+                let target: Option<Node> = match root.as_str() {
+                    "var" => {
+                        let Some(name) = path.first() else {
+                            self.emit(bare_root(span, "var", "var.<name>"));
+                            continue;
+                        };
+                        if let Some(me) = &self_var {
+                            if name != me {
+                                self.emit(
+                                    Diagnostic::error("config::variable_reference", format!("variable `{me}` cannot refer to `var.{name}`"))
+                                        .label(span, "variables can only refer to themselves, in validation conditions"),
+                                );
+                                continue;
+                            }
+                            None
+                        } else if !var_names.contains(name) {
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::unknown_reference",
+                                    format!("unknown variable `var.{name}`"),
+                                )
+                                .label(span, "no `variable` block declares this")
+                                .maybe_help(
+                                    did_you_mean(name, var_names.iter().map(String::as_str)).map(
+                                        |_| {
+                                            format!(
+                                                "did you mean `var.{}`?",
+                                                super::diag::suggest(
+                                                    name,
+                                                    var_names.iter().map(String::as_str)
+                                                )
+                                                .unwrap_or_default()
+                                            )
+                                        },
+                                    ),
+                                ),
+                            );
+                            continue;
+                        } else {
+                            Some(Node::Var(name.clone()))
+                        }
+                    }
+                    "local" => {
+                        let Some(name) = path.first() else {
+                            self.emit(bare_root(span, "local", "local.<name>"));
+                            continue;
+                        };
+                        if !local_names.contains(name) {
+                            let s =
+                                super::diag::suggest(name, local_names.iter().map(String::as_str));
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::unknown_reference",
+                                    format!("unknown local value `local.{name}`"),
+                                )
+                                .label(span, "no `locals` block defines this")
+                                .maybe_help(s.map(|s| format!("did you mean `local.{s}`?"))),
+                            );
+                            continue;
+                        }
+                        Some(Node::Local(name.clone()))
+                    }
+                    "each" => {
+                        if !in_for_each_block || in_fe {
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::each_outside_for_each",
+                                    "`each` is only available in a block with `for_each`",
+                                )
+                                .label(
+                                    span,
+                                    if in_fe {
+                                        "`for_each` cannot refer to `each`"
+                                    } else {
+                                        "this block has no `for_each`"
+                                    },
+                                ),
+                            );
+                            continue;
+                        }
+                        match path.first().map(String::as_str) {
+                            Some("key" | "value") => None,
+                            other => {
+                                self.emit(
+                                    Diagnostic::error(
+                                        "config::unknown_reference",
+                                        format!("`each.{}` does not exist", other.unwrap_or("")),
+                                    )
+                                    .label(span, "use `each.key` or `each.value`"),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    kind_name => {
+                        if let Some(kind) = ResourceKind::from_name(kind_name) {
+                            let Some(label) = path.first() else {
+                                self.emit(bare_root(
+                                    span,
+                                    kind_name,
+                                    &format!("{kind_name}.<name>"),
+                                ));
+                                continue;
+                            };
+                            let known = labels.get(&kind).map(Vec::as_slice).unwrap_or_default();
+                            if !known.contains(label) {
+                                let s =
+                                    super::diag::suggest(label, known.iter().map(String::as_str));
+                                self.emit(
+                                    Diagnostic::error(
+                                        "config::unknown_reference",
+                                        format!("unknown resource `{kind_name}.{label}`"),
+                                    )
+                                    .label(
+                                        span,
+                                        format!("no `{kind_name}` block is labelled `{label}`"),
+                                    )
+                                    .maybe_help(
+                                        s.map(|s| format!("did you mean `{kind_name}.{s}`?")),
+                                    ),
+                                );
+                                continue;
+                            }
+                            if reason == EdgeReason::DependsOn && path.len() > 1 {
+                                self.emit(
+                                    Diagnostic::error(
+                                        "config::depends_on",
+                                        "`depends_on` lists whole resources, not attributes",
+                                    )
+                                    .label(span, format!("write `{kind_name}.{label}`")),
+                                );
+                                continue;
+                            }
+                            Some(Node::Res(kind, label.clone()))
+                        } else {
+                            // Suggest a whole reference when the root is a misspelt kind: `replication_polcy.std`.
+                            let roots = ["var", "local", "each"]
+                                .into_iter()
+                                .chain(ResourceKind::ALL.iter().map(|k| k.as_str()));
+                            let help = super::diag::suggest(&root, roots).map(|s| {
+                                match (ResourceKind::from_name(s), path.first()) {
+                                    (Some(k), Some(label)) => {
+                                        let known =
+                                            labels.get(&k).map(Vec::as_slice).unwrap_or_default();
+                                        let l = super::diag::suggest(
+                                            label,
+                                            known.iter().map(String::as_str),
+                                        )
+                                        .unwrap_or(label);
+                                        format!("did you mean `{s}.{l}`?")
+                                    }
+                                    _ => format!("did you mean `{s}`?"),
+                                }
+                            });
+                            self.emit(
+                                Diagnostic::error("config::unknown_reference", format!("unknown name `{root}`"))
+                                    .label(span, "not a variable, local, `each` or resource kind")
+                                    .maybe_help(help.or_else(|| Some("references look like `var.x`, `local.x`, `each.value` or `vault.dr`".into()))),
+                            );
+                            continue;
+                        }
+                    }
+                };
+                if let Some(t) = target {
+                    if let Some(&d) = by_node.get(&t) {
+                        if d == idx && !matches!(t, Node::Var(_)) {
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::cycle",
+                                    format!("`{}` refers to itself", items[idx].node),
+                                )
+                                .label(span, "self-reference"),
+                            );
+                            items[idx].failed = true;
+                            continue;
+                        }
+                        deps.insert(d);
+                    }
+                }
+                refs.push(Ref {
+                    root,
+                    path,
+                    key,
+                    span,
+                    reason,
+                });
+            }
+            if matches!(items[idx].node, Node::Res(..)) {
+                if let Some(p) = provider_idx {
+                    deps.insert(p); // ids need the provider's subscription
+                }
+            }
+            items[idx].refs = refs;
+            items[idx].deps = deps;
+            if self.error_count() > errors_before_refs {
+                items[idx].failed = true;
+            }
+        }
+    }
+
+    fn check_attr_name(
+        &mut self,
+        file: usize,
+        a: &Attribute,
+        schema: &Schema,
+        what: &str,
+        resource: bool,
+    ) -> bool {
+        let name = a.key.as_str();
+        if schema.attrs.contains(&name) {
+            return true;
+        }
+        let meta: &[&str] = if resource { schema::META_ATTRS } else { &[] };
+        let candidates = schema.attrs.iter().chain(meta.iter()).copied();
+        let is_block = schema.blocks.iter().any(|b| b.name == name);
+        self.emit(
+            Diagnostic::error(
+                "config::unknown_attribute",
+                format!("unknown attribute `{name}`"),
+            )
+            .label(
+                span_of(file, &a.key),
+                format!("not an attribute of `{what}`"),
+            )
+            .maybe_help(if is_block {
+                Some(format!("`{name}` is a block: write `{name} {{ ... }}`"))
+            } else {
+                did_you_mean(name, candidates)
+            }),
+        );
+        false
+    }
+
+    fn depends_on(
+        &mut self,
+        file: usize,
+        a: &Attribute,
+        out: &mut Vec<(
+            String,
+            Vec<String>,
+            Option<Expression>,
+            Span,
+            EdgeReason,
+            bool,
+        )>,
+    ) {
+        let Expression::Array(arr) = &a.value else {
+            self.emit(
+                Diagnostic::error(
+                    "config::depends_on",
+                    "`depends_on` must be a list of resources",
+                )
+                .label(
+                    span_of(file, &a.value),
+                    "write `depends_on = [vault.dr, protected_vm.web]`",
+                ),
+            );
+            return;
+        };
+        for e in arr.iter() {
+            let mut c = RefCollector {
+                file,
+                scoped: Vec::new(),
+                refs: Vec::new(),
+                bad_funcs: Vec::new(),
+            };
+            let plain = matches!(e, Expression::Traversal(_) | Expression::Variable(_));
+            c.visit_expr(e);
+            if !plain || c.refs.len() != 1 {
+                self.emit(
+                    Diagnostic::error(
+                        "config::depends_on",
+                        "`depends_on` entries must be plain references",
+                    )
+                    .label(
+                        span_of(file, e),
+                        "write a resource address such as `vault.dr`",
+                    ),
+                );
+                continue;
+            }
+            let r = c.refs.pop().expect("one reference");
+            out.push((r.0, r.1, r.2, r.3, EdgeReason::DependsOn, false));
+        }
+    }
+
+    fn compile_block(
+        &mut self,
+        file: usize,
+        b: &Block,
+        parent: &Schema,
+        parent_what: &str,
+        collector: &mut RefCollector,
+    ) -> Option<CBlock> {
+        let ident = b.ident.as_str();
+        let Some(bs) = parent.blocks.iter().find(|bs| bs.name == ident) else {
+            let is_attr = parent.attrs.contains(&ident);
+            self.emit(
+                Diagnostic::error("config::unknown_block", format!("unknown block `{ident}`"))
+                    .label(
+                        span_of(file, &b.ident),
+                        format!("not a block of `{parent_what}`"),
+                    )
+                    .maybe_help(if is_attr {
+                        Some(format!("`{ident}` is an attribute: write `{ident} = ...`"))
+                    } else {
+                        did_you_mean(ident, parent.blocks.iter().map(|b| b.name))
+                    }),
+            );
+            return None;
+        };
+        let header = header_span(file, b);
+        if b.labels.len() != bs.labels {
+            self.emit(
+                Diagnostic::error(
+                    "config::labels",
+                    format!(
+                        "a `{ident}` block takes {} label(s), found {}",
+                        bs.labels,
+                        b.labels.len()
+                    ),
+                )
+                .label(
+                    header,
+                    if bs.labels == 0 {
+                        format!("write `{ident} {{ ... }}`")
+                    } else {
+                        format!("write `{ident} \"name\" {{ ... }}`")
+                    },
+                ),
+            );
+            return None;
+        }
+        let labels = b
+            .labels
+            .iter()
+            .map(|l| Spanned::new(l.as_str().to_string(), span_of(file, l)))
+            .collect();
+        let mut body = CBody::default();
+        for s in b.body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    if !self.check_attr_name(file, a, bs.schema, ident, false) {
+                        continue;
+                    }
+                    if body.attrs.iter().any(|c| c.name == a.key.as_str()) {
+                        self.emit(
+                            Diagnostic::error(
+                                "config::duplicate_attribute",
+                                format!("attribute `{}` is set twice", a.key.as_str()),
+                            )
+                            .label(span_of(file, &a.key), "set again here"),
+                        );
+                        continue;
+                    }
+                    collector.visit_expr(&a.value);
+                    body.attrs.push(CAttr {
+                        name: a.key.as_str().to_string(),
+                        expr: a.value.clone().into(),
+                        span: span_of(file, &a.value),
+                    });
+                }
+                Structure::Block(inner) => {
+                    if let Some(c) = self.compile_block(file, inner, bs.schema, ident, collector) {
+                        body.blocks.push(c);
+                    }
+                }
+            }
+        }
+        Some(CBlock {
+            ident: ident.to_string(),
+            labels,
+            header,
+            body,
+        })
+    }
+
+    /// `lifecycle` is static: `ignore_changes` lists attribute names (bare or quoted), never references.
+    fn compile_lifecycle(&mut self, file: usize, b: &Block, schema: &Schema) -> Option<CBlock> {
+        let header = header_span(file, b);
+        if !b.labels.is_empty() {
+            self.emit(
+                Diagnostic::error("config::labels", "a `lifecycle` block takes no labels")
+                    .label(header, "remove the label"),
+            );
+            return None;
+        }
+        let mut body = CBody::default();
+        for s in b.body.iter() {
+            let Structure::Attribute(a) = s else {
+                self.emit(
+                    Diagnostic::error("config::unknown_block", "`lifecycle` has no nested blocks")
+                        .label(header, "here"),
+                );
+                continue;
+            };
+            if !self.check_attr_name(file, a, schema, "lifecycle", false) {
+                continue;
+            }
+            let expr: hcl::Expression = if a.key.as_str() == "ignore_changes" {
+                let Expression::Array(arr) = &a.value else {
+                    self.emit(
+                        Diagnostic::error(
+                            "config::type",
+                            "`ignore_changes` must be a list of attribute names",
+                        )
+                        .label(
+                            span_of(file, &a.value),
+                            "write `ignore_changes = [target_vm_size]`",
+                        ),
+                    );
+                    continue;
+                };
+                let mut names = Vec::new();
+                for e in arr.iter() {
+                    match e {
+                        Expression::Variable(v) => {
+                            names.push(hcl::Expression::String(v.as_str().to_string()))
+                        }
+                        Expression::String(s) => {
+                            names.push(hcl::Expression::String(s.as_str().to_string()))
+                        }
+                        other => self.emit(
+                            Diagnostic::error(
+                                "config::type",
+                                "`ignore_changes` entries are attribute names",
+                            )
+                            .label(
+                                span_of(file, other),
+                                "write a bare attribute name such as `target_vm_size`",
+                            ),
+                        ),
+                    }
+                }
+                hcl::Expression::Array(names)
+            } else {
+                let mut c = RefCollector {
+                    file,
+                    scoped: Vec::new(),
+                    refs: Vec::new(),
+                    bad_funcs: Vec::new(),
+                };
+                c.visit_expr(&a.value);
+                if !c.refs.is_empty() {
+                    self.emit(
+                        Diagnostic::error(
+                            "config::lifecycle",
+                            "`lifecycle` settings must be literal values",
+                        )
+                        .label(span_of(file, &a.value), "write `true` or `false`"),
+                    );
+                    continue;
+                }
+                a.value.clone().into()
+            };
+            body.attrs.push(CAttr {
+                name: a.key.as_str().to_string(),
+                expr,
+                span: span_of(file, &a.value),
+            });
+        }
+        Some(CBlock {
+            ident: "lifecycle".into(),
+            labels: Vec::new(),
+            header,
+            body,
+        })
+    }
+
+    // ---- order -------------------------------------------------------------------------------------------
+
+    /// Kahn's algorithm in declaration order; items on or behind a cycle are reported and left out.
+    fn order(&mut self, items: &mut [Item<'_>]) -> Vec<usize> {
+        let n = items.len();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut pending: Vec<usize> = vec![0; n];
+        for (i, it) in items.iter().enumerate() {
+            pending[i] = it.deps.len();
+            for &d in &it.deps {
+                dependents[d].push(i);
+            }
+        }
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+            .filter(|&i| pending[i] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(std::cmp::Reverse(i)) = ready.pop() {
+            order.push(i);
+            for &j in &dependents[i] {
+                pending[j] -= 1;
+                if pending[j] == 0 {
+                    ready.push(std::cmp::Reverse(j));
+                }
+            }
+        }
+        if order.len() < n {
+            let mut g = petgraph::graph::DiGraph::<usize, ()>::new();
+            let nodes: Vec<_> = (0..n).map(|i| g.add_node(i)).collect();
+            for (i, it) in items.iter().enumerate() {
+                for &d in &it.deps {
+                    g.add_edge(nodes[d], nodes[i], ());
+                }
+            }
+            for scc in petgraph::algo::tarjan_scc(&g) {
+                if scc.len() < 2 {
+                    continue;
+                }
+                let mut members: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
+                members.sort();
+                let path: Vec<String> =
+                    members.iter().map(|m| items[*m].node.to_string()).collect();
+                let mut d = Diagnostic::error(
+                    "config::cycle",
+                    format!("dependency cycle: {}", path.join(" → ")),
+                )
+                .help("break the cycle by removing one of the references");
+                for m in &members {
+                    d = d.label(items[*m].header, "part of the cycle");
+                }
+                self.emit(d);
+            }
+            let done: HashSet<usize> = order.iter().copied().collect();
+            for (i, it) in items.iter_mut().enumerate() {
+                if !done.contains(&i) {
+                    it.failed = true;
+                }
+            }
+        }
+        order
+    }
+
+    // ---- evaluation --------------------------------------------------------------------------------------
+
+    fn context(&self, refs: &[Ref]) -> Context<'static> {
+        let mut ctx = Context::new();
+        funcs::declare_all(&mut ctx);
+        let mut var = Map::new();
+        let mut local = Map::new();
+        let mut kinds: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+        for r in refs {
+            let Some(name) = r.path.first() else { continue };
+            match r.root.as_str() {
+                "var" => {
+                    if let Some(v) = self.var_values.get(name) {
+                        var.entry(name.clone()).or_insert_with(|| v.value.clone());
+                    }
+                }
+                "local" => {
+                    if let Some(v) = self.locals.get(name) {
+                        local.entry(name.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                "each" => {}
+                k => {
+                    if let Some(kind) = ResourceKind::from_name(k) {
+                        if let Some(v) = self.res_values.get(&(kind, name.clone())) {
+                            kinds
+                                .entry(kind.as_str())
+                                .or_default()
+                                .entry(name.clone())
+                                .or_insert_with(|| v.clone());
+                        }
+                    }
+                }
+            }
+        }
+        ctx.declare_var("var", Value::Object(var));
+        ctx.declare_var("local", Value::Object(local));
+        for (k, v) in kinds {
+            ctx.declare_var(k, Value::Object(v));
+        }
+        ctx
+    }
+
+    fn eval_error(&mut self, span: Span, e: &hcl::eval::Error) {
+        use hcl::eval::ErrorKind;
+        let (code, message) = match e.kind() {
+            ErrorKind::FuncCall(name, msg) => match name.to_string().as_str() {
+                "file" => ("config::file", msg.clone()),
+                "csvdecode" => ("config::csvdecode", msg.clone()),
+                "jsondecode" => ("config::jsondecode", msg.clone()),
+                other => ("config::function", format!("{other}(): {msg}")),
+            },
+            ErrorKind::NoSuchKey(k) => ("config::no_such_key", format!("no such key `{k}`")),
+            ErrorKind::Index(i) => ("config::no_such_key", format!("index {i} is out of range")),
+            ErrorKind::Unexpected(v, expected) => (
+                "config::type",
+                format!(
+                    "unexpected value `{}`, expected {expected}",
+                    funcs::short(v)
+                ),
+            ),
+            ErrorKind::BinaryOp(l, op, r) => (
+                "config::type",
+                format!(
+                    "`{op}` cannot be applied to `{}` and `{}`",
+                    funcs::short(l),
+                    funcs::short(r)
+                ),
+            ),
+            ErrorKind::UnaryOp(op, v) => (
+                "config::type",
+                format!("`{op}` cannot be applied to `{}`", funcs::short(v)),
+            ),
+            other => ("config::eval", other.to_string()),
+        };
+        let message = one_line(&message);
+        self.emit(Diagnostic::error(code, message).label(span, "while evaluating this expression"));
+    }
+
+    fn eval_expr(&mut self, ctx: &Context, attr: &CAttr) -> Option<Value> {
+        match attr.expr.evaluate(ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.eval_error(attr.span, &e);
+                None
+            }
+        }
+    }
+
+    fn eval_body(&mut self, ctx: &Context, body: &CBody, ok: &mut bool) -> EvalBody {
+        let mut out = EvalBody {
+            attrs: Vec::with_capacity(body.attrs.len()),
+            blocks: Vec::new(),
+        };
+        for a in &body.attrs {
+            match self.eval_expr(ctx, a) {
+                Some(value) => out.attrs.push(EvalAttr {
+                    name: a.name.clone(),
+                    value,
+                    span: a.span,
+                }),
+                None => *ok = false,
+            }
+        }
+        for b in &body.blocks {
+            let inner = self.eval_body(ctx, &b.body, ok);
+            out.blocks.push(EvalBlock {
+                ident: b.ident.clone(),
+                labels: b.labels.clone(),
+                header: b.header,
+                body: inner,
+            });
+        }
+        out
+    }
+
+    fn eval_item(&mut self, items: &mut [Item<'_>], idx: usize) {
+        let ctx = self.context(&items[idx].refs);
+        let header = items[idx].header;
+        let body = items[idx].body.take().unwrap_or_default();
+        match items[idx].node.clone() {
+            Node::Local(name) => {
+                if let Some(v) = body.attrs.first().and_then(|a| self.eval_expr(&ctx, a)) {
+                    self.locals.insert(name, v);
+                }
+            }
+            Node::Output(name) => {
+                let mut ok = true;
+                let eb = self.eval_body(&ctx, &body, &mut ok);
+                if ok {
+                    if let Some(o) = decode::output(&name, &eb, header, &mut self.diags) {
+                        self.outputs.insert(name, o);
+                    }
+                }
+            }
+            Node::Provider => {
+                let mut ok = true;
+                let eb = self.eval_body(&ctx, &body, &mut ok);
+                let label = items[idx]
+                    .block
+                    .map(|b| b.labels[0].as_str().to_string())
+                    .unwrap_or_default();
+                if ok {
+                    self.provider =
+                        decode::provider(&label, &eb, header, self.dir.as_deref(), &mut self.diags);
+                    self.default_subscription = self.provider_subscription();
+                }
+            }
+            Node::Backend => {
+                let mut ok = true;
+                let eb = self.eval_body(&ctx, &body, &mut ok);
+                let label = items[idx]
+                    .block
+                    .map(|b| b.labels[0].as_str().to_string())
+                    .unwrap_or_default();
+                if ok {
+                    self.backend = decode::backend(&label, &eb, header, &mut self.diags);
+                }
+            }
+            Node::Res(kind, label) => {
+                let for_each = items[idx].for_each.take();
+                let refs = std::mem::take(&mut items[idx].refs);
+                self.eval_resource(kind, &label, header, ctx, &body, for_each.as_ref(), &refs);
+            }
+            Node::Var(_) => {}
+        }
+    }
+
+    /// The subscription resources default to: the Azure provider's, or the simulator estate's first.
+    fn provider_subscription(&mut self) -> Option<String> {
+        match &self.provider.as_ref()?.value {
+            Provider::Azure {
+                subscription_id, ..
+            } => Some(subscription_id.value.clone()),
+            Provider::Simulator { estate, .. } => {
+                let name = estate.value.to_string_lossy().to_string();
+                let rel = self
+                    .dir
+                    .as_ref()
+                    .and_then(|d| estate.value.strip_prefix(d).ok())
+                    .map(|p| p.to_string_lossy().to_string());
+                let span = estate.span;
+                match funcs::read_file(rel.as_deref().unwrap_or(&name)) {
+                    // Only the first subscription id is needed here; checking the estate is the simulator's job.
+                    Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                        Ok(j) => j["subscriptions"][0]["id"].as_str().map(str::to_string),
+                        Err(err) => {
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::estate",
+                                    format!("the estate file is not valid JSON: {err}"),
+                                )
+                                .label(span, "this estate"),
+                            );
+                            None
+                        }
+                    },
+                    Err(msg) => {
+                        self.emit(
+                            Diagnostic::error("config::file", msg)
+                                .label(span, "the estate file of the simulator"),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_resource(
+        &mut self,
+        kind: ResourceKind,
+        label: &str,
+        header: Span,
+        mut ctx: Context<'static>,
+        body: &CBody,
+        for_each: Option<&CAttr>,
+        refs: &[Ref],
+    ) {
+        // Expand for_each once for the whole block.
+        let instances: Vec<(Option<String>, Option<Value>)> = match for_each {
+            None => vec![(None, None)],
+            Some(fe) => {
+                let Some(v) = self.eval_expr(&ctx, fe) else {
+                    return;
+                };
+                match v {
+                    Value::Object(map) => map
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let mut each = Map::new();
+                            each.insert("key".to_string(), Value::String(k.clone()));
+                            each.insert("value".to_string(), v);
+                            (Some(k), Some(Value::Object(each)))
+                        })
+                        .collect(),
+                    Value::Array(list) if list.iter().all(Value::is_string) => {
+                        let mut seen = HashSet::new();
+                        list.into_iter()
+                            .filter_map(|v| {
+                                let s = v.as_str()?.to_string();
+                                seen.insert(s.clone()).then(|| {
+                                    let mut each = Map::new();
+                                    each.insert("key".to_string(), Value::String(s.clone()));
+                                    each.insert("value".to_string(), Value::String(s.clone()));
+                                    (Some(s), Some(Value::Object(each)))
+                                })
+                            })
+                            .collect()
+                    }
+                    other => {
+                        let found = match &other {
+                            Value::Array(_) => "a list that is not all strings".to_string(),
+                            v => format!("a {}", value_type_name(v)),
+                        };
+                        self.emit(
+                            Diagnostic::error("config::for_each_type", format!("`for_each` must be a map or a set of strings, found {found}"))
+                                .label(fe.span, "this value")
+                                .help("use a map (`{ for row in local.rows : row.name => row }`) or `toset([...])`"),
+                        );
+                        return;
+                    }
+                }
+            }
+        };
+        let mut block_value = Map::new();
+        let mut keys = Vec::new();
+        let mut single = Value::Null;
+        for (key, each) in instances {
+            if let Some(each) = each {
+                ctx.declare_var("each", each);
+            }
+            let addr = ResourceAddr {
+                kind,
+                name: label.to_string(),
+                key: key.clone(),
+            };
+            let mut ok = true;
+            let eb = self.eval_body(&ctx, body, &mut ok);
+            if !ok {
+                continue;
+            }
+            let depends = self.instance_deps(&ctx, refs);
+            let env = DecodeEnv {
+                resources: &self.resources,
+                default_subscription: self.default_subscription.as_deref(),
+                label,
+                key: key.as_deref(),
+            };
+            let Some(decoded) = decode::resource(kind, &env, &eb, header, &mut self.diags) else {
+                continue;
+            };
+            let value = decode::reference_value(&addr, &eb, &decoded);
+            match &key {
+                Some(k) => {
+                    block_value.insert(k.clone(), value);
+                    keys.push(k.clone());
+                }
+                None => single = value,
+            }
+            self.resources.insert(
+                addr.clone(),
+                Resource {
+                    addr,
+                    span: header,
+                    id: decoded.id,
+                    depends,
+                    lifecycle: decoded.lifecycle,
+                    body: decoded.body,
+                },
+            );
+        }
+        let value = if for_each.is_some() {
+            Value::Object(block_value)
+        } else {
+            single
+        };
+        self.res_values.insert((kind, label.to_string()), value);
+        if let Some(info) = self.blocks.get_mut(&(kind, label.to_string())) {
+            info.keys = keys;
+        }
+    }
+
+    fn instance_deps(&self, ctx: &Context, refs: &[Ref]) -> Vec<Dependency> {
+        let mut out: Vec<Dependency> = Vec::new();
+        let mut seen: HashSet<(ResourceAddr, EdgeReason)> = HashSet::new();
+        let mut push = |to: ResourceAddr, reason: EdgeReason, span: Span| {
+            if seen.insert((to.clone(), reason)) {
+                out.push(Dependency { to, reason, span });
+            }
+        };
+        for r in refs {
+            let Some(kind) = ResourceKind::from_name(&r.root) else {
+                continue;
+            };
+            let Some(label) = r.path.first() else {
+                continue;
+            };
+            let Some(info) = self.blocks.get(&(kind, label.clone())) else {
+                continue;
+            };
+            if !info.for_each {
+                push(ResourceAddr::new(kind, label.clone()), r.reason, r.span);
+                continue;
+            }
+            match &r.key {
+                RefKey::Literal(k) => push(
+                    ResourceAddr::keyed(kind, label.clone(), k.clone()),
+                    r.reason,
+                    r.span,
+                ),
+                RefKey::Dynamic(e) => {
+                    if let Ok(Value::String(k)) = e.evaluate(ctx) {
+                        push(
+                            ResourceAddr::keyed(kind, label.clone(), k),
+                            r.reason,
+                            r.span,
+                        );
+                    }
+                }
+                RefKey::None => {
+                    for k in &info.keys {
+                        push(
+                            ResourceAddr::keyed(kind, label.clone(), k.clone()),
+                            r.reason,
+                            r.span,
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    // ---- variables ---------------------------------------------------------------------------------------
+
+    fn eval_variables(&mut self, items: &mut [Item<'_>]) {
+        // Values from -var-file files: parsed once, by variable name.
+        let mut from_files: HashMap<String, (Value, Span)> = HashMap::new();
+        for file in self.n_config..self.sources.len() {
+            let text = self.sources[file].text.clone();
+            let body = match hcl_edit::parser::parse_body(&text) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.parse_error(file, &e);
+                    continue;
+                }
+            };
+            let mut ctx = Context::new();
+            funcs::declare_all(&mut ctx);
+            for s in body.iter() {
+                match s {
+                    Structure::Block(b) => self.emit(
+                        Diagnostic::error(
+                            "config::var_file",
+                            "variable files contain only `name = value` assignments",
+                        )
+                        .label(header_span(file, b), "a block is not allowed here"),
+                    ),
+                    Structure::Attribute(a) => {
+                        let name = a.key.as_str();
+                        if !self.vars.contains_key(name) {
+                            let s =
+                                super::diag::suggest(name, self.vars.keys().map(String::as_str));
+                            self.emit(
+                                Diagnostic::warning(
+                                    "config::unknown_variable",
+                                    format!("value for undeclared variable `{name}`"),
+                                )
+                                .label(span_of(file, &a.key), "no `variable` block declares this")
+                                .maybe_help(s.map(|s| format!("did you mean `{s}`?"))),
+                            );
+                            continue;
+                        }
+                        let span = span_of(file, &a.value);
+                        let expr: hcl::Expression = a.value.clone().into();
+                        match expr.evaluate(&ctx) {
+                            Ok(v) => {
+                                from_files.insert(name.to_string(), (v, span));
+                            }
+                            Err(e) => self.eval_error(span, &e),
+                        }
+                    }
+                }
+            }
+        }
+        for (name, _) in &self.opts.vars {
+            if !self.vars.contains_key(name) {
+                self.emit(
+                    Diagnostic::error(
+                        "config::unknown_variable",
+                        format!("`-var {name}=...` sets a variable that is not declared"),
+                    )
+                    .maybe_help(did_you_mean(name, self.vars.keys().map(String::as_str))),
+                );
+            }
+        }
+        for idx in 0..items.len() {
+            let Node::Var(name) = items[idx].node.clone() else {
+                continue;
+            };
+            let before = self.error_count();
+            self.eval_variable(&mut items[idx], &name, &from_files);
+            if self.error_count() > before {
+                items[idx].failed = true;
+            }
+        }
+    }
+
+    fn text_value(
+        &mut self,
+        name: &str,
+        origin: String,
+        text: &str,
+        ty: &VarType,
+    ) -> Option<(Value, Span)> {
+        let file = self.sources.len();
+        let prefix = format!("{name}=");
+        self.sources
+            .push(SourceFile::new(origin, format!("{prefix}{text}")));
+        let span = Span::new(file, prefix.len()..prefix.len() + text.len());
+        if !ty.is_structural() {
+            return Some((Value::String(text.to_string()), span));
+        }
+        let parsed = hcl_edit::parser::parse_expr(text);
+        let Ok(expr) = parsed else {
+            self.emit(
+                Diagnostic::error(
+                    "config::variable_value",
+                    format!("the value of `{name}` is not a valid HCL value for type {ty}"),
+                )
+                .label(span, "this value")
+                .help("write lists as [\"a\", \"b\"] and maps as { key = \"value\" }"),
+            );
+            return None;
+        };
+        let mut ctx = Context::new();
+        funcs::declare_all(&mut ctx);
+        match hcl::Expression::from(expr).evaluate(&ctx) {
+            Ok(v) => Some((v, span)),
+            Err(e) => {
+                self.eval_error(span, &e);
+                None
+            }
+        }
+    }
+
+    fn eval_variable(
+        &mut self,
+        item: &mut Item<'_>,
+        name: &str,
+        from_files: &HashMap<String, (Value, Span)>,
+    ) {
+        let file = item.file;
+        let header = item.header;
+        let block = item.block.expect("variables are blocks");
+        let ty = match block.body.get_attribute("type") {
+            None => VarType::Any,
+            Some(a) => match VarType::parse(&a.value) {
+                Ok(t) => t,
+                Err(msg) => {
+                    self.emit(
+                        Diagnostic::error("config::variable_type", msg)
+                            .label(span_of(file, &a.value), "not a type"),
+                    );
+                    return;
+                }
+            },
+        };
+        self.vars.insert(name.to_string(), ty.clone());
+        let body = item.body.take().unwrap_or_default();
+        let mut ctx = Context::new();
+        funcs::declare_all(&mut ctx);
+        let attr = |n: &str| body.attrs.iter().find(|a| a.name == n);
+        // Lowest to highest precedence: default, environment, -var-file, -var.
+        let mut chosen: Option<(Value, Span)> = None;
+        if let Some(a) = attr("default") {
+            chosen = self.eval_expr(&ctx, a).map(|v| (v, a.span));
+        }
+        let env = self
+            .opts
+            .env_vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .cloned();
+        if let Some((_, text)) = env {
+            chosen = self
+                .text_value(name, format!("ASRFORM_VAR_{name}"), &text, &ty)
+                .or(chosen);
+        }
+        if let Some(v) = from_files.get(name) {
+            chosen = Some(v.clone());
+        }
+        let cli = self
+            .opts
+            .vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .cloned();
+        if let Some((_, text)) = cli {
+            chosen = self
+                .text_value(name, format!("-var {name}"), &text, &ty)
+                .or(chosen);
+        }
+        let Some((raw, value_span)) = chosen else {
+            if self.error_count() == 0 || attr("default").is_none() {
+                self.emit(
+                    Diagnostic::error("config::missing_variable", format!("no value for variable `{name}`"))
+                        .label(header, "declared here without a default")
+                        .help(format!("pass `-var {name}=...`, set ASRFORM_VAR_{name}, put it in a -var-file, or add a default")),
+                );
+            }
+            return;
+        };
+        let value = match ty.convert(raw) {
+            Ok(v) => v,
+            Err(msg) => {
+                self.emit(
+                    Diagnostic::error(
+                        "config::variable_type",
+                        format!("wrong type for variable `{name}`: {msg}"),
+                    )
+                    .label(value_span, format!("expected {ty}")),
+                );
+                return;
+            }
+        };
+        let mut vctx = Context::new();
+        funcs::declare_all(&mut vctx);
+        let mut vars = Map::new();
+        vars.insert(name.to_string(), value.clone());
+        vctx.declare_var("var", Value::Object(vars));
+        for v in body.blocks.iter().filter(|b| b.ident == "validation") {
+            let Some(cond) = v.body.attrs.iter().find(|a| a.name == "condition") else {
+                self.emit(
+                    Diagnostic::error(
+                        "config::missing_attribute",
+                        "a `validation` block needs a `condition`",
+                    )
+                    .label(v.header, "here"),
+                );
+                continue;
+            };
+            let message = v
+                .body
+                .attrs
+                .iter()
+                .find(|a| a.name == "error_message")
+                .and_then(|a| self.eval_expr(&vctx, a))
+                .and_then(|m| funcs::display_scalar(&m))
+                .unwrap_or_else(|| format!("invalid value for variable `{name}`"));
+            match self.eval_expr(&vctx, cond) {
+                Some(Value::Bool(true)) => {}
+                Some(Value::Bool(false)) => self.emit(
+                    Diagnostic::error("config::variable_validation", message)
+                        .label(cond.span, "this condition is false")
+                        .label(value_span, "for this value"),
+                ),
+                Some(other) => self.emit(
+                    Diagnostic::error(
+                        "config::type",
+                        format!(
+                            "a validation condition must be true or false, got `{}`",
+                            funcs::short(&other)
+                        ),
+                    )
+                    .label(cond.span, "not a bool"),
+                ),
+                None => {}
+            }
+        }
+        let mut decode_diags = Vec::new();
+        let mut ok = true;
+        let eb = self.eval_body(
+            &ctx,
+            &CBody {
+                attrs: body.attrs,
+                blocks: Vec::new(),
+            },
+            &mut ok,
+        );
+        let (description, sensitive) = decode::description_sensitive(&eb, &mut decode_diags);
+        self.diags.extend(decode_diags);
+        self.var_values.insert(
+            name.to_string(),
+            Variable {
+                name: name.to_string(),
+                value,
+                sensitive,
+                description,
+                span: header,
+            },
+        );
+    }
+}
+
+/// Collapses a multi-line message (hcl-rs renders values over several lines) into one line.
+fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn unreachable_local() -> (&'static Schema, Option<&'static Schema>) {
+    // Locals are attributes, handled before this match; keep a harmless answer instead of panicking.
+    (&schema::OUTPUT, None)
+}
+
+fn duplicate(what: &str, first: Span, again: Span) -> Diagnostic {
+    Diagnostic::error("config::duplicate", format!("{what} is declared twice"))
+        .label(again, "declared again here")
+        .label(first, "first declared here")
+        .help("remove one of them or give it another name")
+}
+
+fn bare_root(span: Span, root: &str, shape: &str) -> Diagnostic {
+    Diagnostic::error(
+        "config::unknown_reference",
+        format!("`{root}` cannot be used on its own"),
+    )
+    .label(span, format!("write `{shape}`"))
+}
+
+/// sha256 over the configuration files (sorted by name) and the effective variable values, hex encoded.
+fn fingerprint(files: &[SourceFile], vars: &BTreeMap<String, Variable>) -> String {
+    let mut h = Sha256::new();
+    let mut sorted: Vec<&SourceFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for f in sorted {
+        h.update(f.name.as_bytes());
+        h.update([0]);
+        h.update(f.text.as_bytes());
+        h.update([0]);
+    }
+    for (k, v) in vars {
+        h.update(k.as_bytes());
+        h.update([b'=']);
+        h.update(funcs::value_to_json(&v.value).to_string().as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,406 @@
+//! The resource graph: one node per resource instance of a [`Config`], edges from references, `depends_on` and ASR's
+//! implicit object order, with a topological order for creates and its reverse for deletes.
+//!
+//! Edge direction: `a → b` means `b` depends on `a`, so `a` is created first and deleted last.
+//!
+//! ```text
+//!   resource_group ──► virtual_network ─┐
+//!         │        ──► storage_account ─┤
+//!         │        ──► availability_set ┤
+//!         └──────────► vault ──► replication_policy ──► region_pair ──► network_mapping ──► protected_vm ──► recovery_plan
+//! ```
+//!
+//! Built in a few named passes ([`add_nodes`], [`add_config_edges`], [`add_implicit_edges`], [`check_cycles`]). Pure:
+//! it reads the configuration and produces values and diagnostics, nothing else.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::json;
+
+use crate::addr::{ResourceAddr, ResourceKind};
+use crate::config::{Config, Diagnostic, Diagnostics, EdgeReason, ResourceBody};
+
+/// The dependency graph of a configuration.
+#[derive(Debug)]
+pub struct ResourceGraph {
+    graph: DiGraph<ResourceAddr, EdgeReason>,
+    index: HashMap<ResourceAddr, NodeIndex>,
+    order: Vec<NodeIndex>,
+}
+
+/// Builds the graph of `config`; a dependency cycle is a `graph::cycle` diagnostic labelling every block on it.
+pub fn build(config: &Config) -> Result<ResourceGraph, Diagnostics> {
+    let mut g = Builder {
+        graph: DiGraph::with_capacity(config.resources.len(), config.resources.len() * 4),
+        index: HashMap::new(),
+        seen: HashSet::new(),
+    };
+    add_nodes(&mut g, config);
+    add_config_edges(&mut g, config);
+    add_implicit_edges(&mut g, config);
+    let order = check_cycles(&g, config)?;
+    Ok(ResourceGraph {
+        graph: g.graph,
+        index: g.index,
+        order,
+    })
+}
+
+struct Builder {
+    graph: DiGraph<ResourceAddr, EdgeReason>,
+    index: HashMap<ResourceAddr, NodeIndex>,
+    seen: HashSet<(NodeIndex, NodeIndex)>,
+}
+
+impl Builder {
+    /// Adds `from → to` unless an edge between them exists (the first reason wins: reference, then depends_on,
+    /// then implicit).
+    fn edge(&mut self, from: &ResourceAddr, to: &ResourceAddr, reason: EdgeReason) {
+        let (Some(&a), Some(&b)) = (self.index.get(from), self.index.get(to)) else {
+            return;
+        };
+        if a != b && self.seen.insert((a, b)) {
+            self.graph.add_edge(a, b, reason);
+        }
+    }
+}
+
+/// One node per resource instance, in address order.
+fn add_nodes(g: &mut Builder, config: &Config) {
+    for addr in config.resources.keys() {
+        let n = g.graph.add_node(addr.clone());
+        g.index.insert(addr.clone(), n);
+    }
+}
+
+/// Edges the configuration states: references (including those inside `for_each` and `each` values) and
+/// `depends_on`, both recorded per instance by the loader.
+fn add_config_edges(g: &mut Builder, config: &Config) {
+    for reason in [EdgeReason::Reference, EdgeReason::DependsOn] {
+        for r in config.resources.values() {
+            for d in r.depends.iter().filter(|d| d.reason == reason) {
+                g.edge(&d.to, &r.addr, reason);
+            }
+        }
+    }
+}
+
+/// ASR's order that no expression states (asr-api.md §1):
+/// - a resource naming its resource group by string depends on the `resource_group` block of that name;
+/// - a protected VM depends on the network mappings of its region pair (enable protection needs the mapping);
+/// - a protected VM depends on its region pair's policy and vault through the pair, which references them already.
+fn add_implicit_edges(g: &mut Builder, config: &Config) {
+    let mut rg_by_name: HashMap<(String, Option<String>), &ResourceAddr> = HashMap::new();
+    let mut mappings_by_pair: HashMap<&ResourceAddr, Vec<&ResourceAddr>> = HashMap::new();
+    for r in config.resources.values() {
+        match &r.body {
+            ResourceBody::ResourceGroup(rg) => {
+                rg_by_name.insert(
+                    (
+                        rg.name.value.to_ascii_lowercase(),
+                        rg.subscription_id.clone(),
+                    ),
+                    &r.addr,
+                );
+            }
+            ResourceBody::NetworkMapping(m) => mappings_by_pair
+                .entry(&m.region_pair.value)
+                .or_default()
+                .push(&r.addr),
+            _ => {}
+        }
+    }
+    let mut edges: Vec<(ResourceAddr, ResourceAddr)> = Vec::new();
+    for r in config.resources.values() {
+        let named_rg = match &r.body {
+            ResourceBody::VirtualNetwork(v) => Some((&v.resource_group, &v.subscription_id)),
+            ResourceBody::StorageAccount(v) => Some((&v.resource_group, &v.subscription_id)),
+            ResourceBody::AvailabilitySet(v) => Some((&v.resource_group, &v.subscription_id)),
+            ResourceBody::Vault(v) => Some((&v.resource_group, &v.subscription_id)),
+            _ => None,
+        };
+        if let Some((rg, sub)) = named_rg {
+            if rg.value.block.is_none() {
+                if let Some(addr) =
+                    rg_by_name.get(&(rg.value.name.to_ascii_lowercase(), sub.clone()))
+                {
+                    edges.push(((*addr).clone(), r.addr.clone()));
+                }
+            }
+        }
+        if let ResourceBody::ProtectedVm(vm) = &r.body {
+            for m in mappings_by_pair
+                .get(&vm.region_pair.value)
+                .into_iter()
+                .flatten()
+            {
+                edges.push(((*m).clone(), r.addr.clone()));
+            }
+        }
+    }
+    for (from, to) in edges {
+        g.edge(&from, &to, EdgeReason::Implicit);
+    }
+}
+
+/// The creation order, or a `graph::cycle` diagnostic per cycle.
+fn check_cycles(g: &Builder, config: &Config) -> Result<Vec<NodeIndex>, Diagnostics> {
+    match petgraph::algo::toposort(&g.graph, None) {
+        Ok(order) => Ok(order),
+        Err(_) => {
+            let mut out = Diagnostics::default();
+            for scc in petgraph::algo::tarjan_scc(&g.graph) {
+                if scc.len() < 2 {
+                    continue;
+                }
+                let mut members: Vec<&ResourceAddr> = scc.iter().map(|n| &g.graph[*n]).collect();
+                members.sort();
+                let path: Vec<String> = members.iter().map(|a| a.to_string()).collect();
+                let mut d = Diagnostic::error(
+                    "graph::cycle",
+                    format!("dependency cycle: {}", path.join(" → ")),
+                )
+                .help("remove a reference or a `depends_on` entry to break the cycle");
+                for m in members {
+                    if let Some(r) = config.resources.get(m) {
+                        d = d.label(r.span, format!("`{m}` is part of the cycle"));
+                    }
+                }
+                out.push(d.resolve(&config.sources));
+            }
+            Err(out)
+        }
+    }
+}
+
+impl ResourceGraph {
+    /// Number of resources.
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// Whether the graph has no resources.
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+
+    /// Number of edges.
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    /// Creation order: every resource after everything it depends on (ties in address order).
+    pub fn topo_order(&self) -> Vec<&ResourceAddr> {
+        self.order.iter().map(|n| &self.graph[*n]).collect()
+    }
+
+    /// Deletion order: the reverse of [`topo_order`](Self::topo_order) (dependants first).
+    pub fn delete_order(&self) -> Vec<&ResourceAddr> {
+        self.order.iter().rev().map(|n| &self.graph[*n]).collect()
+    }
+
+    /// What `addr` depends on directly, with why.
+    pub fn dependencies(&self, addr: &ResourceAddr) -> Vec<(&ResourceAddr, EdgeReason)> {
+        let Some(&n) = self.index.get(addr) else {
+            return Vec::new();
+        };
+        let mut out: Vec<_> = self
+            .graph
+            .edges_directed(n, petgraph::Direction::Incoming)
+            .map(|e| {
+                (
+                    &self.graph[petgraph::visit::EdgeRef::source(&e)],
+                    *e.weight(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// What depends on `addr` directly.
+    pub fn dependents(&self, addr: &ResourceAddr) -> Vec<&ResourceAddr> {
+        let Some(&n) = self.index.get(addr) else {
+            return Vec::new();
+        };
+        let mut out: Vec<_> = self
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+            .map(|m| &self.graph[m])
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn sorted_edges(&self) -> Vec<(&ResourceAddr, &ResourceAddr, EdgeReason)> {
+        let mut edges: Vec<_> = self
+            .graph
+            .raw_edges()
+            .iter()
+            .map(|e| (&self.graph[e.source()], &self.graph[e.target()], e.weight))
+            .collect();
+        edges.sort();
+        edges
+    }
+
+    /// Graphviz DOT: one cluster per kind, nodes labelled by address, edges styled by reason (solid reference, dashed
+    /// `depends_on`, dotted implicit).
+    pub fn to_dot(&self) -> String {
+        let mut by_kind: BTreeMap<ResourceKind, Vec<&ResourceAddr>> = BTreeMap::new();
+        for n in self.graph.node_indices() {
+            let a = &self.graph[n];
+            by_kind.entry(a.kind).or_default().push(a);
+        }
+        let mut out = String::from(
+            "digraph asrform {\n  rankdir = LR;\n  node [shape = box, fontname = \"Helvetica\"];\n",
+        );
+        for (kind, mut addrs) in by_kind {
+            addrs.sort();
+            let _ = writeln!(
+                out,
+                "  subgraph \"cluster_{kind}\" {{\n    label = \"{kind}\";"
+            );
+            for a in addrs {
+                let _ = writeln!(out, "    {};", quote(&a.to_string()));
+            }
+            out.push_str("  }\n");
+        }
+        for (from, to, reason) in self.sorted_edges() {
+            let style = match reason {
+                EdgeReason::Reference => "solid",
+                EdgeReason::DependsOn => "dashed",
+                EdgeReason::Implicit => "dotted",
+            };
+            let _ = writeln!(
+                out,
+                "  {} -> {} [style = {style}];",
+                quote(&from.to_string()),
+                quote(&to.to_string())
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// JSON: `{nodes: [{address, kind, name, key}], edges: [{from, to, reason}]}`, both sorted.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut nodes: Vec<&ResourceAddr> = self.graph.node_weights().collect();
+        nodes.sort();
+        let nodes: Vec<_> =
+            nodes.into_iter().map(|a| json!({"address": a.to_string(), "kind": a.kind.as_str(), "name": a.name, "key": a.key})).collect();
+        let edges: Vec<_> = self
+            .sorted_edges()
+            .into_iter()
+            .map(|(f, t, r)| json!({"from": f.to_string(), "to": t.to_string(), "reason": r}))
+            .collect();
+        json!({"nodes": nodes, "edges": edges})
+    }
+}
+
+/// A DOT string literal.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, load_sources};
+
+    const BASE: &str = r#"
+provider "azure" { subscription_id = "00000000-0000-0000-0000-000000000001" }
+resource_group "dr" {
+  name     = "rg-dr"
+  location = "westus2"
+}
+vault "dr" {
+  name           = "rsv"
+  resource_group = "rg-dr"
+  location       = "westus2"
+}
+"#;
+
+    fn graph(extra: &str) -> Result<ResourceGraph, Diagnostics> {
+        let loaded = load_sources(
+            vec![("main.asr.hcl".into(), format!("{BASE}{extra}"))],
+            &LoadOptions::default(),
+        )
+        .expect("valid config");
+        build(&loaded.config)
+    }
+
+    #[test]
+    fn resource_group_by_name_is_an_implicit_edge() {
+        let g = graph("").unwrap();
+        let vault: ResourceAddr = "vault.dr".parse().unwrap();
+        assert_eq!(
+            g.dependencies(&vault),
+            vec![(&"resource_group.dr".parse().unwrap(), EdgeReason::Implicit)]
+        );
+        assert_eq!(
+            g.topo_order()
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>(),
+            ["resource_group.dr", "vault.dr"]
+        );
+        assert_eq!(
+            g.delete_order().first().map(|a| a.to_string()),
+            Some("vault.dr".into())
+        );
+    }
+
+    #[test]
+    fn depends_on_adds_an_edge_and_cycles_are_reported() {
+        let g = graph("replication_policy \"p\" {\n  vault = vault.dr\n  depends_on = [resource_group.dr]\n}\n").unwrap();
+        let p: ResourceAddr = "replication_policy.p".parse().unwrap();
+        let deps = g.dependencies(&p);
+        assert!(deps.contains(&(&"vault.dr".parse().unwrap(), EdgeReason::Reference)));
+        assert!(deps.contains(&(&"resource_group.dr".parse().unwrap(), EdgeReason::DependsOn)));
+        let json = g.to_json();
+        assert_eq!(json["nodes"].as_array().unwrap().len(), 3);
+        assert!(
+            json["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["reason"] == "depends_on")
+        );
+        assert!(
+            g.to_dot()
+                .contains("\"vault.dr\" -> \"replication_policy.p\" [style = solid];")
+        );
+    }
+
+    #[test]
+    fn cycle_in_instances_is_a_graph_diagnostic() {
+        // Block-level cycles are caught by the loader; a cycle through depends_on inside one block's instances is not,
+        // so build a config by hand: two vaults that depend on each other.
+        let mut loaded = load_sources(
+            vec![("main.asr.hcl".into(), BASE.to_string())],
+            &LoadOptions::default(),
+        )
+        .unwrap()
+        .config;
+        let rg: ResourceAddr = "resource_group.dr".parse().unwrap();
+        let vault: ResourceAddr = "vault.dr".parse().unwrap();
+        let span = loaded.resources[&vault].span;
+        loaded
+            .resources
+            .get_mut(&rg)
+            .unwrap()
+            .depends
+            .push(crate::config::Dependency {
+                to: vault.clone(),
+                reason: EdgeReason::DependsOn,
+                span,
+            });
+        let err = build(&loaded).unwrap_err();
+        assert_eq!(err.len(), 1);
+        let d = err.iter().next().unwrap();
+        assert_eq!(d.code, "graph::cycle");
+        assert_eq!(d.labels.len(), 2);
+    }
+}
