@@ -17,4 +17,5 @@
 
 pub mod clock;
 pub mod estate;
+pub mod provider;
 pub mod region;
