@@ -14,9 +14,15 @@ struct Models {
 }
 
 fn models() -> Models {
-    let text = std::fs::read_to_string(crate::common::path("tests/fixtures/models/asr-models-subset.json")).unwrap();
+    let text = std::fs::read_to_string(crate::common::path(
+        "tests/fixtures/models/asr-models-subset.json",
+    ))
+    .unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
-    Models { models: v["models"].as_object().unwrap().clone(), enums: v["enums"].as_object().unwrap().clone() }
+    Models {
+        models: v["models"].as_object().unwrap().clone(),
+        enums: v["enums"].as_object().unwrap().clone(),
+    }
 }
 
 /// A parsed Python type annotation.
@@ -27,7 +33,10 @@ enum Ty {
 }
 
 fn parse_ty(s: &str) -> Ty {
-    let cleaned: String = s.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
+    let cleaned: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
+        .collect();
     let cleaned = cleaned.split('=').next().unwrap().to_string();
     let (t, _) = parse_at(cleaned.as_bytes(), 0);
     t
@@ -82,7 +91,11 @@ impl Models {
         // Resolve the discriminator to the concrete model.
         let mut model = model.to_string();
         if let Some(tag) = obj.get("instanceType").and_then(Value::as_str) {
-            if let Some(sub) = m.get("subtypes").and_then(|s| s.get(tag)).and_then(Value::as_str) {
+            if let Some(sub) = m
+                .get("subtypes")
+                .and_then(|s| s.get(tag))
+                .and_then(Value::as_str)
+            {
                 model = sub.to_string();
                 if !self.models.contains_key(&model) {
                     errs.push(format!("{at}: subtype {model} is not in the fixture"));
@@ -90,10 +103,15 @@ impl Models {
                 }
             } else if m["discriminator_value"].as_str() != Some(tag) && tag != model {
                 // (Swagger's rule: a polymorphic base's own discriminator value is its model name.)
-                errs.push(format!("{at}: instanceType {tag:?} is not a subtype of {model}"));
+                errs.push(format!(
+                    "{at}: instanceType {tag:?} is not a subtype of {model}"
+                ));
                 return;
             }
-        } else if m.get("subtypes").is_some_and(|s| s.as_object().is_some_and(|o| !o.is_empty())) {
+        } else if m
+            .get("subtypes")
+            .is_some_and(|s| s.as_object().is_some_and(|o| !o.is_empty()))
+        {
             errs.push(format!("{at}: polymorphic {model} without instanceType"));
         }
         if let Some(d) = self.models[&model]["discriminator_value"].as_str() {
@@ -102,7 +120,10 @@ impl Models {
             }
         }
         let fields = self.fields(&model);
-        let by_wire: BTreeMap<&str, &Value> = fields.iter().map(|f| (f["json"].as_str().unwrap(), f)).collect();
+        let by_wire: BTreeMap<&str, &Value> = fields
+            .iter()
+            .map(|f| (f["json"].as_str().unwrap(), f))
+            .collect();
         for (k, val) in obj {
             match by_wire.get(k.as_str()) {
                 None => errs.push(format!("{at}.{k}: no such field in {model}")),
@@ -110,12 +131,18 @@ impl Models {
                     if f["readonly"].as_bool() == Some(true) {
                         errs.push(format!("{at}.{k}: read-only field sent"));
                     }
-                    self.check_ty(&parse_ty(f["type"].as_str().unwrap()), val, &format!("{at}.{k}"), errs);
+                    self.check_ty(
+                        &parse_ty(f["type"].as_str().unwrap()),
+                        val,
+                        &format!("{at}.{k}"),
+                        errs,
+                    );
                 }
             }
         }
         for f in &fields {
-            let required = f["doc"].as_str().unwrap_or_default().contains("Required.") && f["readonly"].as_bool() != Some(true);
+            let required = f["doc"].as_str().unwrap_or_default().contains("Required.")
+                && f["readonly"].as_bool() != Some(true);
             let name = f["json"].as_str().unwrap();
             if required && !obj.contains_key(name) {
                 errs.push(format!("{at}: required field {name} of {model} is missing"));
@@ -131,15 +158,22 @@ impl Models {
                 }
             }
             Ty::Generic(g, args) if g == "list" || g == "List" => match v.as_array() {
-                Some(items) => items.iter().enumerate().for_each(|(i, x)| self.check_ty(&args[0], x, &format!("{at}[{i}]"), errs)),
+                Some(items) => items
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, x)| self.check_ty(&args[0], x, &format!("{at}[{i}]"), errs)),
                 None => errs.push(format!("{at}: expected a list, got {v}")),
             },
             Ty::Generic(g, args) if g == "dict" || g == "Dict" => match v.as_object() {
-                Some(o) => o.iter().for_each(|(k, x)| self.check_ty(&args[1], x, &format!("{at}.{k}"), errs)),
+                Some(o) => o
+                    .iter()
+                    .for_each(|(k, x)| self.check_ty(&args[1], x, &format!("{at}.{k}"), errs)),
                 None => errs.push(format!("{at}: expected an object, got {v}")),
             },
             Ty::Generic(g, args) if g == "Literal" => {
-                let Ty::Name(lit) = &args[0] else { unreachable!() };
+                let Ty::Name(lit) = &args[0] else {
+                    unreachable!()
+                };
                 if v.as_str() != Some(lit.as_str()) {
                     errs.push(format!("{at}: expected {lit:?}, got {v}"));
                 }
@@ -153,7 +187,11 @@ impl Models {
                 for a in args {
                     if let Ty::Name(n) = a
                         && let Some(values) = self.enums.get(n)
-                        && !values.as_array().unwrap().iter().any(|x| x.as_str() == Some(s))
+                        && !values
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|x| x.as_str() == Some(s))
                     {
                         errs.push(format!("{at}: {s:?} is not one of {n} {values}"));
                     }
@@ -190,7 +228,11 @@ impl Models {
     fn assert_valid(&self, model: &str, body: &Value) {
         let mut errs = Vec::new();
         self.check_model(model, body, model, &mut errs);
-        assert!(errs.is_empty(), "{model} body does not match the spec model:\n{}\nbody: {body:#}", errs.join("\n"));
+        assert!(
+            errs.is_empty(),
+            "{model} body does not match the spec model:\n{}\nbody: {body:#}",
+            errs.join("\n")
+        );
     }
 }
 
@@ -236,7 +278,10 @@ fn enable_protection_body_matches_the_spec_model() {
     };
     let body = ops::enable_protection_body(&id(&format!("{VAULT}/replicationPolicies/p24h")), a2a);
     m.assert_valid("EnableProtectionInput", &body);
-    assert_eq!(body["properties"]["providerSpecificDetails"]["instanceType"], "A2A");
+    assert_eq!(
+        body["properties"]["providerSpecificDetails"]["instanceType"],
+        "A2A"
+    );
 }
 
 #[test]
@@ -265,46 +310,80 @@ fn update_body_matches_the_spec_model_and_keeps_the_misspelling() {
             recovery_nic_name: Some("vm1-nic-dr".into()),
             ..Default::default()
         }],
-        provider_specific_details: Some(wire::Poly::Known(wire::A2AUpdateReplicationProtectedItemInput {
-            recovery_resource_group_id: Some("/subscriptions/s/resourceGroups/app-dr".into()),
-            tfo_azure_vm_name: Some("vm1-test".into()),
-            recovery_availability_zone: Some("1".into()),
-            managed_disk_update_details: vec![wire::A2AVmManagedDiskUpdateDetails {
-                disk_id: "/d0".into(),
-                recovery_target_disk_account_type: Some("Premium_LRS".into()),
-                failover_disk_name: Some("vm1-disk0-dr".into()),
+        provider_specific_details: Some(wire::Poly::Known(
+            wire::A2AUpdateReplicationProtectedItemInput {
+                recovery_resource_group_id: Some("/subscriptions/s/resourceGroups/app-dr".into()),
+                tfo_azure_vm_name: Some("vm1-test".into()),
+                recovery_availability_zone: Some("1".into()),
+                managed_disk_update_details: vec![wire::A2AVmManagedDiskUpdateDetails {
+                    disk_id: "/d0".into(),
+                    recovery_target_disk_account_type: Some("Premium_LRS".into()),
+                    failover_disk_name: Some("vm1-disk0-dr".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
-            }],
-            ..Default::default()
-        })),
+            },
+        )),
         ..Default::default()
     };
     let body = ops::body(props);
     m.assert_valid("UpdateReplicationProtectedItemInput", &body);
-    assert_eq!(body["properties"]["vmNics"][0]["ipConfigs"][0]["isSeletedForFailover"], true);
+    assert_eq!(
+        body["properties"]["vmNics"][0]["ipConfigs"][0]["isSeletedForFailover"],
+        true
+    );
 }
 
 #[test]
 fn failover_family_bodies_match_the_spec_models() {
     let m = models();
-    let net = id("/subscriptions/s/resourceGroups/net-dr/providers/Microsoft.Network/virtualNetworks/vnet-test");
-    let rp = format!("{VAULT}/replicationFabrics/eastus/replicationProtectionContainers/c/replicationProtectedItems/vm1/recoveryPoints/rp1");
-    m.assert_valid("TestFailoverInput", &ops::test_failover_body("PrimaryToRecovery", &net, Some(&rp)));
-    m.assert_valid("TestFailoverInput", &ops::test_failover_body("PrimaryToRecovery", &net, None));
-    m.assert_valid("UnplannedFailoverInput", &ops::unplanned_failover_body("PrimaryToRecovery", true, Some(&rp)));
-    m.assert_valid("UnplannedFailoverInput", &ops::unplanned_failover_body("RecoveryToPrimary", false, None));
-    m.assert_valid("ApplyRecoveryPointInput", &ops::apply_recovery_point_body(&rp));
+    let net = id(
+        "/subscriptions/s/resourceGroups/net-dr/providers/Microsoft.Network/virtualNetworks/vnet-test",
+    );
+    let rp = format!(
+        "{VAULT}/replicationFabrics/eastus/replicationProtectionContainers/c/replicationProtectedItems/vm1/recoveryPoints/rp1"
+    );
+    m.assert_valid(
+        "TestFailoverInput",
+        &ops::test_failover_body("PrimaryToRecovery", &net, Some(&rp)),
+    );
+    m.assert_valid(
+        "TestFailoverInput",
+        &ops::test_failover_body("PrimaryToRecovery", &net, None),
+    );
+    m.assert_valid(
+        "UnplannedFailoverInput",
+        &ops::unplanned_failover_body("PrimaryToRecovery", true, Some(&rp)),
+    );
+    m.assert_valid(
+        "UnplannedFailoverInput",
+        &ops::unplanned_failover_body("RecoveryToPrimary", false, None),
+    );
+    m.assert_valid(
+        "ApplyRecoveryPointInput",
+        &ops::apply_recovery_point_body(&rp),
+    );
     m.assert_valid("DisableProtectionInput", &ops::disable_protection_body());
-    m.assert_valid("TestFailoverCleanupInput", &ops::body(wire::TestFailoverCleanupInputProperties { comments: Some("drill 42".into()) }));
+    m.assert_valid(
+        "TestFailoverCleanupInput",
+        &ops::body(wire::TestFailoverCleanupInputProperties {
+            comments: Some("drill 42".into()),
+        }),
+    );
     let sw = wire::A2ASwitchProtectionInput {
-        recovery_container_id: Some(format!("{VAULT}/replicationFabrics/eastus/replicationProtectionContainers/eastus-c")),
+        recovery_container_id: Some(format!(
+            "{VAULT}/replicationFabrics/eastus/replicationProtectionContainers/eastus-c"
+        )),
         policy_id: Some(format!("{VAULT}/replicationPolicies/p24h")),
         recovery_resource_group_id: Some("/subscriptions/s/resourceGroups/app".into()),
         vm_managed_disks: vec![managed_disk(0)],
         recovery_availability_zone: Some("1".into()),
         ..Default::default()
     };
-    m.assert_valid("SwitchProtectionInput", &ops::switch_protection_body("vm1", sw));
+    m.assert_valid(
+        "SwitchProtectionInput",
+        &ops::switch_protection_body("vm1", sw),
+    );
 }
 
 #[test]
@@ -327,18 +406,39 @@ fn infrastructure_and_plan_bodies_match_the_spec_models() {
     };
     m.assert_valid(
         "CreateProtectionContainerMappingInput",
-        &ops::container_mapping_body(&id(&format!("{VAULT}/replicationFabrics/westus/replicationProtectionContainers/w")), &id(&format!("{VAULT}/replicationPolicies/p")), mapping),
+        &ops::container_mapping_body(
+            &id(&format!(
+                "{VAULT}/replicationFabrics/westus/replicationProtectionContainers/w"
+            )),
+            &id(&format!("{VAULT}/replicationPolicies/p")),
+            mapping,
+        ),
     );
     m.assert_valid(
         "CreateNetworkMappingInput",
-        &ops::network_mapping_body("westus", &id("/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/a"), &id("/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/b")),
+        &ops::network_mapping_body(
+            "westus",
+            &id("/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/a"),
+            &id("/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/b"),
+        ),
     );
     let groups = vec![
-        wire::RecoveryPlanGroup { group_type: "Shutdown".into(), ..Default::default() },
-        wire::RecoveryPlanGroup { group_type: "Failover".into(), ..Default::default() },
+        wire::RecoveryPlanGroup {
+            group_type: "Shutdown".into(),
+            ..Default::default()
+        },
+        wire::RecoveryPlanGroup {
+            group_type: "Failover".into(),
+            ..Default::default()
+        },
         wire::RecoveryPlanGroup {
             group_type: "Boot".into(),
-            replication_protected_items: vec![wire::RecoveryPlanProtectedItem { id: Some(format!("{VAULT}/replicationFabrics/e/replicationProtectionContainers/c/replicationProtectedItems/vm1")), virtual_machine_id: None }],
+            replication_protected_items: vec![wire::RecoveryPlanProtectedItem {
+                id: Some(format!(
+                    "{VAULT}/replicationFabrics/e/replicationProtectionContainers/c/replicationProtectedItems/vm1"
+                )),
+                virtual_machine_id: None,
+            }],
             start_group_actions: vec![wire::RecoveryPlanAction {
                 action_name: "warn".into(),
                 failover_types: vec!["TestFailover".into(), "UnplannedFailover".into()],
@@ -348,13 +448,32 @@ fn infrastructure_and_plan_bodies_match_the_spec_models() {
             ..Default::default()
         },
     ];
-    let zones = wire::RecoveryPlanA2AInput { primary_zone: Some("1".into()), recovery_zone: Some("2".into()), ..Default::default() };
-    let plan = ops::recovery_plan_body(&id(&format!("{VAULT}/replicationFabrics/e")), &id(&format!("{VAULT}/replicationFabrics/w")), groups.clone(), Some(zones));
+    let zones = wire::RecoveryPlanA2AInput {
+        primary_zone: Some("1".into()),
+        recovery_zone: Some("2".into()),
+        ..Default::default()
+    };
+    let plan = ops::recovery_plan_body(
+        &id(&format!("{VAULT}/replicationFabrics/e")),
+        &id(&format!("{VAULT}/replicationFabrics/w")),
+        groups.clone(),
+        Some(zones),
+    );
     m.assert_valid("CreateRecoveryPlanInput", &plan);
-    m.assert_valid("UpdateRecoveryPlanInput", &ops::body(wire::UpdateRecoveryPlanInputProperties { groups }));
-    let net = id("/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/test");
-    m.assert_valid("RecoveryPlanTestFailoverInput", &ops::recovery_plan_test_failover_body("PrimaryToRecovery", &net, "LatestProcessed", true));
-    m.assert_valid("RecoveryPlanUnplannedFailoverInput", &ops::recovery_plan_unplanned_failover_body("PrimaryToRecovery", false, "Latest", false));
+    m.assert_valid(
+        "UpdateRecoveryPlanInput",
+        &ops::body(wire::UpdateRecoveryPlanInputProperties { groups }),
+    );
+    let net =
+        id("/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/test");
+    m.assert_valid(
+        "RecoveryPlanTestFailoverInput",
+        &ops::recovery_plan_test_failover_body("PrimaryToRecovery", &net, "LatestProcessed", true),
+    );
+    m.assert_valid(
+        "RecoveryPlanUnplannedFailoverInput",
+        &ops::recovery_plan_unplanned_failover_body("PrimaryToRecovery", false, "Latest", false),
+    );
 }
 
 #[test]
@@ -369,44 +488,99 @@ fn the_walker_rejects_what_the_service_would_reject() {
     assert!(all.contains("expected an integer"), "{all}");
     assert!(all.contains("\"Enabled\" is not one of"), "{all}");
     let mut errs = Vec::new();
-    m.check_model("CreatePolicyInput", &serde_json::json!({"properties": {"providerSpecificInput": {"instanceType": "Nope"}}}), "x", &mut errs);
+    m.check_model(
+        "CreatePolicyInput",
+        &serde_json::json!({"properties": {"providerSpecificInput": {"instanceType": "Nope"}}}),
+        "x",
+        &mut errs,
+    );
     assert!(errs.join("\n").contains("not a subtype"), "{errs:?}");
     let mut errs = Vec::new();
-    m.check_model("CreatePolicyInput", &serde_json::json!({"properties": {"providerSpecificInput": {"instanceType": "A2A"}}}), "x", &mut errs);
-    assert!(errs.join("\n").contains("required field multiVmSyncStatus"), "{errs:?}");
+    m.check_model(
+        "CreatePolicyInput",
+        &serde_json::json!({"properties": {"providerSpecificInput": {"instanceType": "A2A"}}}),
+        "x",
+        &mut errs,
+    );
+    assert!(
+        errs.join("\n").contains("required field multiVmSyncStatus"),
+        "{errs:?}"
+    );
 }
 
 fn example(name: &str) -> Value {
-    let text = std::fs::read_to_string(crate::common::path(&format!("tests/fixtures/models/examples/{name}"))).unwrap();
+    let text = std::fs::read_to_string(crate::common::path(&format!(
+        "tests/fixtures/models/examples/{name}"
+    )))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 #[test]
 fn spec_example_responses_decode_into_the_response_types() {
-    let nm: wire::NetworkMapping = serde_json::from_value(example("ReplicationNetworkMappings_Get.json")["responses"]["200"]["body"].clone()).unwrap();
+    let nm: wire::NetworkMapping = serde_json::from_value(
+        example("ReplicationNetworkMappings_Get.json")["responses"]["200"]["body"].clone(),
+    )
+    .unwrap();
     assert!(nm.properties.recovery_network_id.is_some());
-    let p: wire::Policy = serde_json::from_value(example("ReplicationPolicies_Get.json")["responses"]["200"]["body"].clone()).unwrap();
+    let p: wire::Policy = serde_json::from_value(
+        example("ReplicationPolicies_Get.json")["responses"]["200"]["body"].clone(),
+    )
+    .unwrap();
     assert!(p.properties.provider_specific_details.is_some());
-    let f: wire::Fabric = serde_json::from_value(example("ReplicationFabrics_Create.json")["responses"]["200"]["body"].clone()).unwrap();
+    let f: wire::Fabric = serde_json::from_value(
+        example("ReplicationFabrics_Create.json")["responses"]["200"]["body"].clone(),
+    )
+    .unwrap();
     assert!(f.id.is_some());
-    let c: wire::ProtectionContainer = serde_json::from_value(example("ReplicationProtectionContainers_Create.json")["responses"]["200"]["body"].clone()).unwrap();
+    let c: wire::ProtectionContainer = serde_json::from_value(
+        example("ReplicationProtectionContainers_Create.json")["responses"]["200"]["body"].clone(),
+    )
+    .unwrap();
     assert!(c.properties.friendly_name.is_some());
-    let cm: wire::ProtectionContainerMapping = serde_json::from_value(example("ReplicationProtectionContainerMappings_Update.json")["responses"]["200"]["body"].clone()).unwrap();
-    let a2a = cm.properties.provider_specific_details.as_ref().and_then(|d| d.known()).expect("the only A2A example decodes as A2A");
+    let cm: wire::ProtectionContainerMapping = serde_json::from_value(
+        example("ReplicationProtectionContainerMappings_Update.json")["responses"]["200"]["body"]
+            .clone(),
+    )
+    .unwrap();
+    let a2a = cm
+        .properties
+        .provider_specific_details
+        .as_ref()
+        .and_then(|d| d.known())
+        .expect("the only A2A example decodes as A2A");
     assert!(a2a.agent_auto_update_status.is_some());
-    for ex in ["ReplicationProtectedItems_Create.json", "ReplicationProtectedItems_TestFailover.json", "ReplicationProtectedItems_UnplannedFailover.json"] {
-        let rpi: wire::ReplicationProtectedItem = serde_json::from_value(example(ex)["responses"]["200"]["body"].clone()).unwrap();
+    for ex in [
+        "ReplicationProtectedItems_Create.json",
+        "ReplicationProtectedItems_TestFailover.json",
+        "ReplicationProtectedItems_UnplannedFailover.json",
+    ] {
+        let rpi: wire::ReplicationProtectedItem =
+            serde_json::from_value(example(ex)["responses"]["200"]["body"].clone()).unwrap();
         // HyperV examples: the provider details stay raw, the common fields decode.
         assert!(rpi.properties.protection_state.is_some(), "{ex}");
         let d = rpi.properties.provider_specific_details.as_ref().unwrap();
-        assert!(d.known().is_none() && d.other_instance_type().is_some(), "{ex}");
+        assert!(
+            d.known().is_none() && d.other_instance_type().is_some(),
+            "{ex}"
+        );
         let item = asrform::provider::arm::snapshot::protected_item(rpi).unwrap();
         assert!(!item.allowed_operations.is_empty(), "{ex}");
     }
-    let rps: wire::Page<wire::RecoveryPoint> = serde_json::from_value(example("RecoveryPoints_ListByReplicationProtectedItems.json")["responses"]["200"]["body"].clone()).unwrap();
+    let rps: wire::Page<wire::RecoveryPoint> = serde_json::from_value(
+        example("RecoveryPoints_ListByReplicationProtectedItems.json")["responses"]["200"]["body"]
+            .clone(),
+    )
+    .unwrap();
     assert!(!rps.value.is_empty() && rps.value[0].properties.recovery_point_time.is_some());
-    let plan: wire::RecoveryPlan = serde_json::from_value(example("ReplicationRecoveryPlans_Create.json")["responses"]["200"]["body"].clone()).unwrap();
+    let plan: wire::RecoveryPlan = serde_json::from_value(
+        example("ReplicationRecoveryPlans_Create.json")["responses"]["200"]["body"].clone(),
+    )
+    .unwrap();
     assert!(!plan.properties.groups.is_empty());
-    let job: wire::Job = serde_json::from_value(example("ReplicationJobs_Get.json")["responses"]["200"]["body"].clone()).unwrap();
+    let job: wire::Job = serde_json::from_value(
+        example("ReplicationJobs_Get.json")["responses"]["200"]["body"].clone(),
+    )
+    .unwrap();
     assert!(job.properties.state.is_some());
 }
