@@ -51,8 +51,16 @@ pub struct ScaledClock {
 impl ScaledClock {
     /// A timeline at `origin` now, running `speed` times tokio's clock. `speed` must be positive.
     pub fn new(origin: OffsetDateTime, speed: f64) -> Self {
-        assert!(speed > 0.0 && speed.is_finite(), "clock speed must be a positive number");
-        Self { origin, started: tokio::time::Instant::now(), speed, offset: Mutex::new(Duration::ZERO) }
+        assert!(
+            speed > 0.0 && speed.is_finite(),
+            "clock speed must be a positive number"
+        );
+        Self {
+            origin,
+            started: tokio::time::Instant::now(),
+            speed,
+            offset: Mutex::new(Duration::ZERO),
+        }
     }
 
     /// Moves the timeline forward by `by` at once.
@@ -88,7 +96,10 @@ mod tests {
         let wall = std::time::Instant::now();
         clock.sleep(Duration::from_secs(3600)).await;
         assert_eq!(clock.now(), datetime!(2026-01-01 01:00 UTC));
-        assert!(wall.elapsed() < Duration::from_secs(1), "must not sleep on the wall clock");
+        assert!(
+            wall.elapsed() < Duration::from_secs(1),
+            "must not sleep on the wall clock"
+        );
         clock.advance(Duration::from_secs(30));
         assert_eq!(clock.now(), datetime!(2026-01-01 01:00:30 UTC));
     }

@@ -206,7 +206,10 @@ pub enum EstateError {
     },
     /// The file is not valid JSON or does not have the estate's shape.
     #[error("estate file {path} is not a valid estate: {message}")]
-    #[diagnostic(code(estate::syntax), help("see schemas/estate.schema.json for the format"))]
+    #[diagnostic(
+        code(estate::syntax),
+        help("see schemas/estate.schema.json for the format")
+    )]
     Syntax {
         /// Path as given.
         path: String,
@@ -291,7 +294,10 @@ impl Estate {
         if self.version != FORMAT_VERSION {
             push(
                 "version".into(),
-                format!("unsupported version {} (this build reads {FORMAT_VERSION})", self.version),
+                format!(
+                    "unsupported version {} (this build reads {FORMAT_VERSION})",
+                    self.version
+                ),
             );
         }
         let mut sub_ids = BTreeSet::new();
@@ -301,13 +307,19 @@ impl Estate {
                 push(format!("{sp}.id"), format!("`{}` is not a GUID", sub.id));
             }
             if !sub_ids.insert(sub.id.to_lowercase()) {
-                push(format!("{sp}.id"), format!("subscription `{}` is listed twice", sub.id));
+                push(
+                    format!("{sp}.id"),
+                    format!("subscription `{}` is listed twice", sub.id),
+                );
             }
             let mut rg_names = BTreeSet::new();
             for (gi, rg) in sub.resource_groups.iter().enumerate() {
                 let gp = format!("{sp}.resource_groups[{gi}]");
                 if !rg_names.insert(rg.name.to_lowercase()) {
-                    push(gp.clone(), format!("resource group `{}` is listed twice", rg.name));
+                    push(
+                        gp.clone(),
+                        format!("resource group `{}` is listed twice", rg.name),
+                    );
                 }
                 check_region(&mut push, &format!("{gp}.location"), &rg.location);
                 self.check_group(sub, rg, &gp, &mut push);
@@ -316,12 +328,21 @@ impl Estate {
         out
     }
 
-    fn check_group(&self, sub: &Subscription, rg: &ResourceGroup, gp: &str, push: &mut impl FnMut(String, String)) {
+    fn check_group(
+        &self,
+        sub: &Subscription,
+        rg: &ResourceGroup,
+        gp: &str,
+        push: &mut impl FnMut(String, String),
+    ) {
         let mut names = BTreeSet::new();
         for (ni, net) in rg.networks.iter().enumerate() {
             let np = format!("{gp}.networks[{ni}]");
             if !names.insert(("vnet", net.name.to_lowercase())) {
-                push(np.clone(), format!("network `{}` is listed twice", net.name));
+                push(
+                    np.clone(),
+                    format!("network `{}` is listed twice", net.name),
+                );
             }
             if let Some(loc) = &net.location {
                 check_region(push, &format!("{np}.location"), loc);
@@ -330,12 +351,22 @@ impl Estate {
             for (bi, subnet) in net.subnets.iter().enumerate() {
                 let bp = format!("{np}.subnets[{bi}]");
                 if !subnet_names.insert(subnet.name.to_lowercase()) {
-                    push(bp.clone(), format!("subnet `{}` is listed twice", subnet.name));
+                    push(
+                        bp.clone(),
+                        format!("subnet `{}` is listed twice", subnet.name),
+                    );
                 }
-                if !net.address_space.iter().any(|space| space.contains(&subnet.address_prefix)) {
+                if !net
+                    .address_space
+                    .iter()
+                    .any(|space| space.contains(&subnet.address_prefix))
+                {
                     push(
                         format!("{bp}.address_prefix"),
-                        format!("{} is outside the network's address space", subnet.address_prefix),
+                        format!(
+                            "{} is outside the network's address space",
+                            subnet.address_prefix
+                        ),
                     );
                 }
             }
@@ -343,12 +374,24 @@ impl Estate {
         for (ai, sa) in rg.storage_accounts.iter().enumerate() {
             let ap = format!("{gp}.storage_accounts[{ai}]");
             let valid = (3..=24).contains(&sa.name.len())
-                && sa.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                && sa
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
             if !valid {
-                push(ap.clone(), format!("`{}` is not a valid storage account name (3-24 lower-case letters and digits)", sa.name));
+                push(
+                    ap.clone(),
+                    format!(
+                        "`{}` is not a valid storage account name (3-24 lower-case letters and digits)",
+                        sa.name
+                    ),
+                );
             }
             if !["StorageV2", "Storage", "BlockBlobStorage"].contains(&sa.kind.as_str()) {
-                push(format!("{ap}.kind"), format!("unknown storage kind `{}`", sa.kind));
+                push(
+                    format!("{ap}.kind"),
+                    format!("unknown storage kind `{}`", sa.kind),
+                );
             }
         }
         let mut ips = BTreeSet::new();
@@ -363,10 +406,16 @@ impl Estate {
             if let Some(zone) = &vm.zone
                 && !["1", "2", "3"].contains(&zone.as_str())
             {
-                push(format!("{vp}.zone"), format!("zone must be \"1\", \"2\" or \"3\", not `{zone}`"));
+                push(
+                    format!("{vp}.zone"),
+                    format!("zone must be \"1\", \"2\" or \"3\", not `{zone}`"),
+                );
             }
             if !["Linux", "Windows"].contains(&vm.os_type.as_str()) {
-                push(format!("{vp}.os_type"), format!("os_type must be Linux or Windows, not `{}`", vm.os_type));
+                push(
+                    format!("{vp}.os_type"),
+                    format!("os_type must be Linux or Windows, not `{}`", vm.os_type),
+                );
             }
             if vm.nics.is_empty() {
                 push(format!("{vp}.nics"), "a VM needs at least one NIC".into());
@@ -379,40 +428,103 @@ impl Estate {
                     .resource_groups
                     .iter()
                     .filter(|g| g.name.eq_ignore_ascii_case(net_rg))
-                    .find_map(|g| g.networks.iter().find(|n| n.name.eq_ignore_ascii_case(&nic.network)).map(|n| (g, n)))
+                    .find_map(|g| {
+                        g.networks
+                            .iter()
+                            .find(|n| n.name.eq_ignore_ascii_case(&nic.network))
+                            .map(|n| (g, n))
+                    })
                 else {
-                    push(format!("{cp}.network"), format!("network `{}` not found in resource group `{net_rg}`", nic.network));
+                    push(
+                        format!("{cp}.network"),
+                        format!(
+                            "network `{}` not found in resource group `{net_rg}`",
+                            nic.network
+                        ),
+                    );
                     continue;
                 };
                 let net_location = net.location.as_deref().unwrap_or(&net_group.location);
                 if !net_location.eq_ignore_ascii_case(vm_location) {
-                    push(format!("{cp}.network"), format!("network `{}` is in {net_location} but the VM is in {vm_location}", net.name));
+                    push(
+                        format!("{cp}.network"),
+                        format!(
+                            "network `{}` is in {net_location} but the VM is in {vm_location}",
+                            net.name
+                        ),
+                    );
                 }
-                match net.subnets.iter().find(|s| s.name.eq_ignore_ascii_case(&nic.subnet)) {
-                    None => push(format!("{cp}.subnet"), format!("subnet `{}` not found in network `{}`", nic.subnet, net.name)),
+                match net
+                    .subnets
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(&nic.subnet))
+                {
+                    None => push(
+                        format!("{cp}.subnet"),
+                        format!(
+                            "subnet `{}` not found in network `{}`",
+                            nic.subnet, net.name
+                        ),
+                    ),
                     Some(subnet) if !subnet.address_prefix.contains(&nic.private_ip) => push(
                         format!("{cp}.private_ip"),
-                        format!("{} is outside subnet {} ({})", nic.private_ip, subnet.name, subnet.address_prefix),
+                        format!(
+                            "{} is outside subnet {} ({})",
+                            nic.private_ip, subnet.name, subnet.address_prefix
+                        ),
                     ),
                     Some(_) => {}
                 }
-                if !ips.insert((net_rg.to_lowercase(), net.name.to_lowercase(), nic.private_ip)) {
-                    push(format!("{cp}.private_ip"), format!("{} is used by another NIC in the same network", nic.private_ip));
+                if !ips.insert((
+                    net_rg.to_lowercase(),
+                    net.name.to_lowercase(),
+                    nic.private_ip,
+                )) {
+                    push(
+                        format!("{cp}.private_ip"),
+                        format!(
+                            "{} is used by another NIC in the same network",
+                            nic.private_ip
+                        ),
+                    );
                 }
             }
-            for (di, disk) in std::iter::once(&vm.os_disk).chain(&vm.data_disks).enumerate() {
-                let dp = if di == 0 { format!("{vp}.os_disk") } else { format!("{vp}.data_disks[{}]", di - 1) };
+            for (di, disk) in std::iter::once(&vm.os_disk)
+                .chain(&vm.data_disks)
+                .enumerate()
+            {
+                let dp = if di == 0 {
+                    format!("{vp}.os_disk")
+                } else {
+                    format!("{vp}.data_disks[{}]", di - 1)
+                };
                 if !names.insert(("disk", disk.name.to_lowercase())) {
-                    push(dp.clone(), format!("disk `{}` is listed twice in the resource group", disk.name));
+                    push(
+                        dp.clone(),
+                        format!("disk `{}` is listed twice in the resource group", disk.name),
+                    );
                 }
                 if !DISK_TYPES.contains(&disk.sku.as_str()) {
-                    push(format!("{dp}.sku"), format!("unknown disk type `{}` (expected one of {})", disk.sku, DISK_TYPES.join(", ")));
+                    push(
+                        format!("{dp}.sku"),
+                        format!(
+                            "unknown disk type `{}` (expected one of {})",
+                            disk.sku,
+                            DISK_TYPES.join(", ")
+                        ),
+                    );
                 }
                 if disk.size_gb == 0 || disk.size_gb > 32_767 {
-                    push(format!("{dp}.size_gb"), format!("size {} GiB is outside 1..=32767", disk.size_gb));
+                    push(
+                        format!("{dp}.size_gb"),
+                        format!("size {} GiB is outside 1..=32767", disk.size_gb),
+                    );
                 }
                 if !(disk.churn_mb_s.is_finite() && disk.churn_mb_s >= 0.0) {
-                    push(format!("{dp}.churn_mb_s"), "churn must be a non-negative number".into());
+                    push(
+                        format!("{dp}.churn_mb_s"),
+                        "churn must be a non-negative number".into(),
+                    );
                 }
             }
         }
@@ -437,7 +549,8 @@ impl Estate {
 
 fn check_region(push: &mut impl FnMut(String, String), at: &str, region: &str) {
     if crate::region::canonical(region) != Some(region) {
-        let help = match crate::region::canonical(region).or_else(|| crate::region::suggest(region)) {
+        let help = match crate::region::canonical(region).or_else(|| crate::region::suggest(region))
+        {
             Some(s) => format!(" (did you mean `{s}`?)"),
             None => String::new(),
         };
@@ -448,7 +561,10 @@ fn check_region(push: &mut impl FnMut(String, String), at: &str, region: &str) {
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// ARM ids of estate objects, in the casing ARM uses when it is asked to create them.
@@ -459,19 +575,31 @@ pub mod ids {
     }
     /// A VM.
     pub fn vm(sub: &str, rg: &str, name: &str) -> String {
-        format!("{}/providers/Microsoft.Compute/virtualMachines/{name}", resource_group(sub, rg))
+        format!(
+            "{}/providers/Microsoft.Compute/virtualMachines/{name}",
+            resource_group(sub, rg)
+        )
     }
     /// A managed disk.
     pub fn disk(sub: &str, rg: &str, name: &str) -> String {
-        format!("{}/providers/Microsoft.Compute/disks/{name}", resource_group(sub, rg))
+        format!(
+            "{}/providers/Microsoft.Compute/disks/{name}",
+            resource_group(sub, rg)
+        )
     }
     /// A NIC.
     pub fn nic(sub: &str, rg: &str, name: &str) -> String {
-        format!("{}/providers/Microsoft.Network/networkInterfaces/{name}", resource_group(sub, rg))
+        format!(
+            "{}/providers/Microsoft.Network/networkInterfaces/{name}",
+            resource_group(sub, rg)
+        )
     }
     /// A virtual network.
     pub fn vnet(sub: &str, rg: &str, name: &str) -> String {
-        format!("{}/providers/Microsoft.Network/virtualNetworks/{name}", resource_group(sub, rg))
+        format!(
+            "{}/providers/Microsoft.Network/virtualNetworks/{name}",
+            resource_group(sub, rg)
+        )
     }
     /// A subnet.
     pub fn subnet(sub: &str, rg: &str, vnet_name: &str, name: &str) -> String {
@@ -479,7 +607,10 @@ pub mod ids {
     }
     /// A storage account.
     pub fn storage_account(sub: &str, rg: &str, name: &str) -> String {
-        format!("{}/providers/Microsoft.Storage/storageAccounts/{name}", resource_group(sub, rg))
+        format!(
+            "{}/providers/Microsoft.Storage/storageAccounts/{name}",
+            resource_group(sub, rg)
+        )
     }
 }
 
@@ -498,13 +629,22 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        Self { vms: 100, subscriptions: 1, region: "eastus".into(), seed: 42 }
+        Self {
+            vms: 100,
+            subscriptions: 1,
+            region: "eastus".into(),
+            seed: 42,
+        }
     }
 }
 
 impl fmt::Display for GenerateOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} VMs over {} subscription(s) in {} (seed {})", self.vms, self.subscriptions, self.region, self.seed)
+        write!(
+            f,
+            "{} VMs over {} subscription(s) in {} (seed {})",
+            self.vms, self.subscriptions, self.region, self.seed
+        )
     }
 }
 
@@ -538,7 +678,10 @@ pub fn generate(opts: &GenerateOptions) -> Estate {
         let subnet_count = count.div_ceil(250).max(1);
         // A /16 holds 256 subnets of /24; larger generated estates use more subscriptions.
         let subnets: Vec<Subnet> = (0..subnet_count.min(256))
-            .map(|i| Subnet { name: format!("snet{i:03}"), address_prefix: format!("10.{}.{i}.0/24", 10 + s % 200).parse().unwrap() })
+            .map(|i| Subnet {
+                name: format!("snet{i:03}"),
+                address_prefix: format!("10.{}.{i}.0/24", 10 + s % 200).parse().unwrap(),
+            })
             .collect();
         let network = Network {
             name: "vnet-app".into(),
@@ -551,14 +694,26 @@ pub fn generate(opts: &GenerateOptions) -> Estate {
             vm_no += 1;
             let pick = rng.gen_range(0..100);
             let mut acc = 0;
-            let size = sizes.iter().find(|(_, w)| { acc += w; pick < acc }).map(|(s, _)| *s).unwrap_or("Standard_D2s_v5");
+            let size = sizes
+                .iter()
+                .find(|(_, w)| {
+                    acc += w;
+                    pick < acc
+                })
+                .map(|(s, _)| *s)
+                .unwrap_or("Standard_D2s_v5");
             let subnet_index = (i / 250).min(255);
             let host = (i % 250) as u8 + 4;
             let data_disks = (0..rng.gen_range(0..=3))
                 .map(|d| Disk {
                     name: format!("vm{vm_no:05}-data{d}"),
                     size_gb: [128, 256, 512, 1024, 2048][rng.gen_range(0..5)],
-                    sku: if rng.gen_bool(0.8) { "Premium_LRS" } else { "StandardSSD_LRS" }.into(),
+                    sku: if rng.gen_bool(0.8) {
+                        "Premium_LRS"
+                    } else {
+                        "StandardSSD_LRS"
+                    }
+                    .into(),
                     churn_mb_s: churn(&mut rng),
                 })
                 .collect();
@@ -567,7 +722,12 @@ pub fn generate(opts: &GenerateOptions) -> Estate {
                 location: None,
                 size: size.into(),
                 zone: Some(((vm_no % 3) + 1).to_string()),
-                os_type: if rng.gen_bool(0.7) { "Linux" } else { "Windows" }.into(),
+                os_type: if rng.gen_bool(0.7) {
+                    "Linux"
+                } else {
+                    "Windows"
+                }
+                .into(),
                 nics: vec![Nic {
                     name: format!("vm{vm_no:05}-nic0"),
                     network: "vnet-app".into(),
@@ -575,7 +735,12 @@ pub fn generate(opts: &GenerateOptions) -> Estate {
                     subnet: format!("snet{subnet_index:03}"),
                     private_ip: Ipv4Addr::new(10, (10 + s % 200) as u8, subnet_index as u8, host),
                 }],
-                os_disk: Disk { name: format!("vm{vm_no:05}-os"), size_gb: 128, sku: "Premium_LRS".into(), churn_mb_s: churn(&mut rng) / 4.0 },
+                os_disk: Disk {
+                    name: format!("vm{vm_no:05}-os"),
+                    size_gb: 128,
+                    sku: "Premium_LRS".into(),
+                    churn_mb_s: churn(&mut rng) / 4.0,
+                },
                 data_disks,
                 tags: BTreeMap::new(),
             });
@@ -592,13 +757,21 @@ pub fn generate(opts: &GenerateOptions) -> Estate {
             }],
         });
     }
-    Estate { version: FORMAT_VERSION, tenant_id: None, subscriptions }
+    Estate {
+        version: FORMAT_VERSION,
+        tenant_id: None,
+        subscriptions,
+    }
 }
 
 /// Long-tailed churn in MB/s: most disks write a few MB/s, about one in a hundred writes far more.
 fn churn(rng: &mut SmallRng) -> f64 {
     let base: f64 = rng.gen_range(0.1..4.0);
-    let value = if rng.gen_bool(0.01) { base * 20.0 } else { base };
+    let value = if rng.gen_bool(0.01) {
+        base * 20.0
+    } else {
+        base
+    };
     (value * 10.0).round() / 10.0
 }
 
@@ -640,7 +813,10 @@ mod tests {
     #[test]
     fn unknown_fields_are_rejected() {
         let text = small().replace("\"size_gb\": 128", "\"size_gb\": 128, \"sizegb\": 1");
-        assert!(matches!(parse("e.json", &text), Err(EstateError::Syntax { .. })));
+        assert!(matches!(
+            parse("e.json", &text),
+            Err(EstateError::Syntax { .. })
+        ));
     }
 
     #[test]
@@ -649,7 +825,9 @@ mod tests {
             .replace("10.1.1.4", "10.9.9.9")
             .replace("\"eastus\"", "\"eastsu\"")
             .replace("\"size_gb\": 128", "\"size_gb\": 0");
-        let EstateError::Invalid { errors, .. } = parse("e.json", &text).unwrap_err() else { panic!() };
+        let EstateError::Invalid { errors, .. } = parse("e.json", &text).unwrap_err() else {
+            panic!()
+        };
         let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(errors.len(), 3, "{text:#?}");
         assert!(text[0].contains("did you mean `eastus`"));
@@ -657,7 +835,11 @@ mod tests {
 
     #[test]
     fn generator_is_deterministic_and_valid() {
-        let opts = GenerateOptions { vms: 600, subscriptions: 2, ..Default::default() };
+        let opts = GenerateOptions {
+            vms: 600,
+            subscriptions: 2,
+            ..Default::default()
+        };
         let a = generate(&opts);
         assert_eq!(a, generate(&opts));
         assert_eq!(a.vms().count(), 600);

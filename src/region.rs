@@ -72,7 +72,10 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect();
-    REGIONS.binary_search(&folded.as_str()).ok().map(|i| REGIONS[i])
+    REGIONS
+        .binary_search(&folded.as_str())
+        .ok()
+        .map(|i| REGIONS[i])
 }
 
 /// The known region closest in spelling to `name`, for "did you mean" help.
