@@ -14,8 +14,10 @@
 //! Only `cli` prints. I/O lives at the edges: the provider's transports, the state stores and file loading.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![recursion_limit = "256"]
 
 pub mod clock;
 pub mod estate;
 pub mod provider;
 pub mod region;
+pub mod sim;
