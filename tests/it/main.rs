@@ -5,4 +5,5 @@ mod arm_auth;
 mod arm_client;
 mod arm_fake;
 mod arm_models;
+mod arm_sim;
 mod common;
