@@ -6,4 +6,5 @@ mod arm_client;
 mod arm_fake;
 mod arm_models;
 mod arm_sim;
+mod arm_sim_env;
 mod common;
