@@ -11,9 +11,16 @@ use asrform::clock::Clock;
 use asrform::provider::arm::snapshot;
 
 fn main() {
-    let vms: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let vms: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
     // A paused tokio clock: throttling and LRO waits are virtual, so wall time measures the client's own work.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let setup = Instant::now();
         let env = arm_sim_env::SimEnv::protected(vms).await;

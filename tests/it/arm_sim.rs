@@ -294,3 +294,40 @@ fn sim_serve_over_loopback_http() {
         server.stop().await;
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn sim_job_tracker_follows_many_enable_jobs_with_few_lists() {
+    let env = SimEnv::protected(40).await;
+    let client = env.client(|o| o.job_poll_interval = Duration::from_secs(15));
+    let items = client
+        .list::<wire::ReplicationProtectedItem>(&env.vault().join("replicationProtectedItems"))
+        .await
+        .unwrap();
+    let jobs: Vec<String> = items
+        .iter()
+        .filter_map(|i| {
+            i.properties
+                .current_scenario
+                .as_ref()
+                .and_then(|c| c.job_id.clone())
+        })
+        .filter(|j| !j.ends_with("/None"))
+        .collect();
+    assert_eq!(jobs.len(), 40, "every enable has a running job");
+    let tracker = client.job_tracker();
+    let before = client.counts().get;
+    let mut set = tokio::task::JoinSet::new();
+    for j in jobs {
+        let t = tracker.clone();
+        set.spawn(async move { t.wait(&j).await });
+    }
+    while let Some(r) = set.join_next().await {
+        let o = r.unwrap().unwrap();
+        assert!(
+            asrform::provider::arm::lro::job_state_is_terminal(&o.state),
+            "{o:?}"
+        );
+    }
+    let lists = client.counts().get - before;
+    assert!(lists < 40, "40 jobs tracked with {lists} list requests");
+}
