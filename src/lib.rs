@@ -14,6 +14,7 @@
 //! Only `cli` prints. I/O lives at the edges: the provider's transports, the state stores and file loading.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![recursion_limit = "256"]
 
 pub mod addr;
 pub mod apply;
@@ -22,5 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod estate;
 pub mod graph;
+pub mod provider;
 pub mod region;
+pub mod sim;
 pub mod state;

@@ -1,6 +1,12 @@
 //! The integration test binary. One binary links the crate once; each area of the product has a module here.
 //! Add a `mod` line for a new area (keep the list sorted).
 
+mod arm_auth;
+mod arm_client;
+mod arm_fake;
+mod arm_models;
+mod arm_sim;
+mod arm_sim_env;
 mod cli;
 mod common;
 mod config_errors;

@@ -1,0 +1,543 @@
+//! Bulk reads: everything a plan needs, with vault-scope and resource-group-scope list calls (following
+//! `nextLink`), read concurrently across vaults, resource groups and subscriptions, converted into the neutral
+//! [`Snapshot`].
+//!
+//! The request count grows with pages, not objects: no per-item GETs. A scope whose read fails for a transient
+//! reason after retries (an outage) is recorded in `unreadable_scopes`, and its region (when known) in
+//! `unreachable_regions`, instead of failing the whole read; a 404 on a requested scope records it as missing.
+//! Permanent errors (401/403, invalid requests) fail the read. This module must not write anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::client::ArmClient;
+use super::wire::{self, Resource};
+use crate::provider::model::{
+    Container, ContainerMapping, CurrentScenario, DiskTarget, Fabric, HealthError, IpConfigTarget,
+    NetworkMapping, NicTarget, Policy, ProtectedItem, RecoveryPlan, Resource as LiveResource,
+    ResourceGroup, Vault,
+};
+use crate::provider::{ArmId, ProviderError, Snapshot, SnapshotRequest};
+
+/// The vault-scope collections read per vault.
+pub const VAULT_LISTS: [&str; 7] = [
+    "replicationFabrics",
+    "replicationProtectionContainers",
+    "replicationPolicies",
+    "replicationProtectionContainerMappings",
+    "replicationNetworkMappings",
+    "replicationProtectedItems",
+    "replicationRecoveryPlans",
+];
+
+/// The resource-group-scope collections read per resource group.
+pub const RG_LISTS: [&str; 4] = [
+    "providers/Microsoft.Network/virtualNetworks",
+    "providers/Microsoft.Storage/storageAccounts",
+    "providers/Microsoft.Compute/availabilitySets",
+    "providers/Microsoft.Compute/virtualMachines",
+];
+
+enum Part {
+    Vault(ArmId, Result<Option<Value>, ProviderError>),
+    VaultList(ArmId, &'static str, Result<Vec<Value>, ProviderError>),
+    Group(ArmId, Result<Option<Value>, ProviderError>),
+    GroupList(ArmId, &'static str, Result<Vec<Value>, ProviderError>),
+    Subscription(String, Result<Vec<Value>, ProviderError>),
+}
+
+/// Reads the snapshot.
+pub async fn read(client: &ArmClient, req: &SnapshotRequest) -> Result<Snapshot, ProviderError> {
+    let mut set = JoinSet::new();
+    for v in &req.vaults {
+        let (c, id) = (client.clone(), v.clone());
+        set.spawn(async move { Part::Vault(id.clone(), c.get_value(id.as_str()).await) });
+        for list in VAULT_LISTS {
+            let (c, id) = (client.clone(), v.clone());
+            set.spawn(async move {
+                Part::VaultList(id.clone(), list, c.list_values(&id.join(list), &[]).await)
+            });
+        }
+    }
+    for g in &req.resource_groups {
+        let (c, id) = (client.clone(), g.clone());
+        set.spawn(async move { Part::Group(id.clone(), c.get_value(id.as_str()).await) });
+        for list in RG_LISTS {
+            let (c, id) = (client.clone(), g.clone());
+            set.spawn(async move {
+                Part::GroupList(id.clone(), list, c.list_values(&id.join(list), &[]).await)
+            });
+        }
+    }
+    for s in &req.subscriptions {
+        let (c, sub) = (client.clone(), s.clone());
+        set.spawn(async move {
+            let r = c
+                .list_values(&format!("/subscriptions/{sub}/resourcegroups"), &[])
+                .await;
+            Part::Subscription(sub, r)
+        });
+    }
+    let mut parts = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        parts
+            .push(joined.map_err(|e| ProviderError::Config(format!("snapshot task failed: {e}")))?);
+    }
+    assemble(parts)
+}
+
+fn scope_failure(
+    snap: &mut Snapshot,
+    scope: &str,
+    region: Option<String>,
+    e: ProviderError,
+) -> Result<(), ProviderError> {
+    if e.is_not_found() {
+        snap.missing_scopes.insert(scope.to_string());
+        return Ok(());
+    }
+    if e.is_transient() {
+        snap.unreadable_scopes
+            .insert(scope.to_string(), e.to_string());
+        if let Some(r) = region {
+            snap.unreachable_regions.insert(r.to_ascii_lowercase());
+        }
+        return Ok(());
+    }
+    Err(e)
+}
+
+fn assemble(parts: Vec<Part>) -> Result<Snapshot, ProviderError> {
+    let mut snap = Snapshot::default();
+    // Locations first, so a failed list can be attributed to its scope's region.
+    let mut vault_region: BTreeMap<ArmId, String> = BTreeMap::new();
+    let mut group_region: BTreeMap<ArmId, String> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for p in parts {
+        match p {
+            Part::Vault(id, Ok(Some(v))) => {
+                let r: wire::Vault = decode(id.as_str(), v)?;
+                let loc = r.location.clone().unwrap_or_default();
+                vault_region.insert(id.clone(), loc.clone());
+                snap.vaults.insert(
+                    id.clone(),
+                    Vault {
+                        id,
+                        location: loc,
+                        sku: r.sku.map(|s| s.name),
+                        provisioning_state: r.properties.provisioning_state,
+                        etag: r.etag,
+                    },
+                );
+            }
+            Part::Vault(id, Ok(None)) => {
+                snap.missing_scopes.insert(id.to_string());
+            }
+            Part::Group(id, Ok(Some(v))) => {
+                let r: wire::ResourceGroup = decode(id.as_str(), v)?;
+                let loc = r.location.clone().unwrap_or_default();
+                group_region.insert(id.clone(), loc.clone());
+                snap.resource_groups.insert(
+                    id.clone(),
+                    ResourceGroup {
+                        id,
+                        location: loc,
+                        tags: r.tags.unwrap_or_default(),
+                    },
+                );
+            }
+            Part::Group(id, Ok(None)) => {
+                snap.missing_scopes.insert(id.to_string());
+            }
+            other => rest.push(other),
+        }
+    }
+    for p in rest {
+        match p {
+            Part::Vault(id, Err(e)) => {
+                let region = vault_region.get(&id).cloned();
+                scope_failure(&mut snap, id.as_str(), region, e)?;
+            }
+            Part::Group(id, Err(e)) => {
+                let region = group_region.get(&id).cloned();
+                scope_failure(&mut snap, id.as_str(), region, e)?;
+            }
+            Part::VaultList(_, list, Ok(items)) => vault_items(&mut snap, list, items)?,
+            Part::VaultList(id, list, Err(e)) => {
+                // A vault that does not exist has no children; that is not an error.
+                if e.is_not_found() && snap.missing_scopes.contains(id.as_str()) {
+                    continue;
+                }
+                let region = vault_region.get(&id).cloned();
+                scope_failure(&mut snap, &id.join(list), region, e)?;
+            }
+            Part::GroupList(_, _, Ok(items)) => {
+                for v in items {
+                    if let Some(r) = live_resource(v)? {
+                        snap.resources.insert(r.id.clone(), r);
+                    }
+                }
+            }
+            Part::GroupList(id, list, Err(e)) => {
+                if e.is_not_found() && snap.missing_scopes.contains(id.as_str()) {
+                    continue;
+                }
+                let region = group_region.get(&id).cloned();
+                scope_failure(&mut snap, &id.join(list), region, e)?;
+            }
+            Part::Subscription(sub, Ok(items)) => {
+                for v in items {
+                    let r: wire::ResourceGroup = decode("resource group", v)?;
+                    let Some(id) = r.id.as_deref().and_then(|i| ArmId::parse(i).ok()) else {
+                        continue;
+                    };
+                    snap.resource_groups
+                        .entry(id.clone())
+                        .or_insert(ResourceGroup {
+                            id,
+                            location: r.location.unwrap_or_default(),
+                            tags: r.tags.unwrap_or_default(),
+                        });
+                }
+                let _ = sub;
+            }
+            Part::Subscription(sub, Err(e)) => {
+                scope_failure(&mut snap, &format!("/subscriptions/{sub}"), None, e)?
+            }
+            Part::Vault(..) | Part::Group(..) => {}
+        }
+    }
+    Ok(snap)
+}
+
+fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ProviderError> {
+    serde_json::from_value(v).map_err(|e| ProviderError::Decode {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn id_of<P>(r: &Resource<P>) -> Option<ArmId> {
+    r.id.as_deref().and_then(|i| ArmId::parse(i).ok())
+}
+
+fn arm(s: &Option<String>) -> Option<ArmId> {
+    s.as_deref().and_then(|i| ArmId::parse(i).ok())
+}
+
+fn ts(s: &Option<String>) -> Option<time::OffsetDateTime> {
+    let s = s.as_deref()?;
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .or_else(|| {
+            time::OffsetDateTime::parse(
+                &format!("{s}Z"),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()
+        })
+}
+
+fn vault_items(snap: &mut Snapshot, list: &str, items: Vec<Value>) -> Result<(), ProviderError> {
+    for v in items {
+        match list {
+            "replicationFabrics" => {
+                let r: wire::Fabric = decode(list, v)?;
+                let Some(id) = id_of(&r) else { continue };
+                let cd = r.properties.custom_details.as_ref();
+                snap.fabrics.insert(
+                    id.clone(),
+                    Fabric {
+                        id,
+                        location: cd.and_then(|c| c.known()).and_then(|c| c.location.clone()),
+                        instance_type: cd.and_then(|c| c.instance_type().map(str::to_string)),
+                        health: r.properties.health,
+                    },
+                );
+            }
+            "replicationProtectionContainers" => {
+                let r: wire::ProtectionContainer = decode(list, v)?;
+                let Some(id) = id_of(&r) else { continue };
+                snap.containers.insert(
+                    id.clone(),
+                    Container {
+                        id,
+                        pairing_status: r.properties.pairing_status,
+                        protected_item_count: r.properties.protected_item_count,
+                    },
+                );
+            }
+            "replicationPolicies" => {
+                let r: wire::Policy = decode(list, v)?;
+                let Some(id) = id_of(&r) else { continue };
+                let d = r.properties.provider_specific_details.as_ref();
+                let a2a = d.and_then(|d| d.known());
+                snap.policies.insert(
+                    id.clone(),
+                    Policy {
+                        id,
+                        instance_type: d.and_then(|d| d.instance_type().map(str::to_string)),
+                        recovery_point_history_minutes: a2a.and_then(|a| a.recovery_point_history),
+                        app_consistent_frequency_minutes: a2a
+                            .and_then(|a| a.app_consistent_frequency_in_minutes),
+                        crash_consistent_frequency_minutes: a2a
+                            .and_then(|a| a.crash_consistent_frequency_in_minutes),
+                        multi_vm_sync_status: a2a.and_then(|a| a.multi_vm_sync_status.clone()),
+                    },
+                );
+            }
+            "replicationProtectionContainerMappings" => {
+                let r: wire::ProtectionContainerMapping = decode(list, v)?;
+                let Some(id) = id_of(&r) else { continue };
+                let p = r.properties;
+                let a2a = p.provider_specific_details.as_ref().and_then(|d| d.known());
+                snap.container_mappings.insert(
+                    id.clone(),
+                    ContainerMapping {
+                        id,
+                        target_container_id: arm(&p.target_protection_container_id),
+                        policy_id: arm(&p.policy_id),
+                        state: p.state,
+                        agent_auto_update: a2a.and_then(|a| a.agent_auto_update_status.clone()),
+                        automation_account_id: a2a
+                            .and_then(|a| a.automation_account_arm_id.clone()),
+                    },
+                );
+            }
+            "replicationNetworkMappings" => {
+                let r: wire::NetworkMapping = decode(list, v)?;
+                let Some(id) = id_of(&r) else { continue };
+                let p = r.properties;
+                snap.network_mappings.insert(
+                    id.clone(),
+                    NetworkMapping {
+                        id,
+                        primary_network_id: arm(&p.primary_network_id),
+                        recovery_network_id: arm(&p.recovery_network_id),
+                        recovery_fabric_id: arm(&p.recovery_fabric_arm_id),
+                        state: p.state,
+                    },
+                );
+            }
+            "replicationProtectedItems" => {
+                let r: wire::ReplicationProtectedItem = decode(list, v)?;
+                if let Some(item) = protected_item(r) {
+                    snap.protected_items.insert(item.id.clone(), item);
+                }
+            }
+            "replicationRecoveryPlans" => {
+                let r: wire::RecoveryPlan = decode(list, v)?;
+                let Some(id) = id_of(&r) else { continue };
+                let p = r.properties;
+                snap.recovery_plans.insert(
+                    id.clone(),
+                    RecoveryPlan {
+                        id,
+                        primary_fabric_id: p.primary_fabric_id,
+                        recovery_fabric_id: p.recovery_fabric_id,
+                        groups: p
+                            .groups
+                            .iter()
+                            .map(|g| {
+                                (
+                                    g.group_type.clone(),
+                                    g.replication_protected_items
+                                        .iter()
+                                        .filter_map(|i| arm(&i.id))
+                                        .collect(),
+                                )
+                            })
+                            .collect(),
+                        allowed_operations: p.allowed_operations.into_iter().collect(),
+                        current_scenario: p.current_scenario.and_then(|c| c.scenario_name),
+                        last_test_failover: ts(&p.last_test_failover_time),
+                        last_unplanned_failover: ts(&p.last_unplanned_failover_time),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Converts a wire RPI into the planner's view.
+pub fn protected_item(r: wire::ReplicationProtectedItem) -> Option<ProtectedItem> {
+    let id = id_of(&r)?;
+    let p = r.properties;
+    let details = p.provider_specific_details.as_ref();
+    let a2a = details.and_then(|d| d.known()).cloned().unwrap_or_default();
+    let primary_ip = a2a
+        .vm_nics
+        .iter()
+        .flat_map(|n| n.ip_configs.iter())
+        .find(|c| c.is_primary == Some(true));
+    Some(ProtectedItem {
+        id,
+        lifecycle_id: a2a.lifecycle_id.clone(),
+        instance_type: details.and_then(|d| d.instance_type().map(str::to_string)),
+        source_vm_id: arm(&a2a.fabric_object_id),
+        friendly_name: p.friendly_name,
+        policy_id: arm(&p.policy_id),
+        recovery_container_id: arm(&p.recovery_container_id),
+        recovery_fabric_id: p.recovery_fabric_id,
+        protection_state: p.protection_state,
+        vm_protection_state: a2a.vm_protection_state.clone(),
+        active_location: p.active_location,
+        replication_health: p.replication_health,
+        failover_health: p.failover_health,
+        health_errors: p
+            .health_errors
+            .iter()
+            .map(|h| HealthError {
+                code: h.error_code.clone().unwrap_or_default(),
+                level: h.error_level.clone(),
+                message: h
+                    .error_message
+                    .clone()
+                    .or_else(|| h.summary_message.clone())
+                    .unwrap_or_default(),
+                recommended_action: h.recommended_action.clone(),
+            })
+            .collect(),
+        rpo_seconds: a2a.rpo_in_seconds,
+        last_rpo_calculated: ts(&a2a.last_rpo_calculated_time),
+        allowed_operations: p.allowed_operations.into_iter().collect::<BTreeSet<_>>(),
+        current_scenario: p.current_scenario.map(|c| CurrentScenario {
+            name: c.scenario_name.unwrap_or_else(|| "None".into()),
+            job_id: c
+                .job_id
+                .filter(|j| !j.to_ascii_lowercase().ends_with("/replicationjobs/none")),
+            start_time: ts(&c.start_time),
+        }),
+        test_failover_state: p.test_failover_state,
+        last_successful_failover: ts(&p.last_successful_failover_time),
+        last_successful_test_failover: ts(&p.last_successful_test_failover_time),
+        monitoring_percentage: a2a.monitoring_percentage_completion,
+        target_resource_group_id: a2a.recovery_azure_resource_group_id.clone(),
+        target_network_id: a2a.selected_recovery_azure_network_id.clone(),
+        tfo_network_id: a2a.selected_tfo_azure_network_id.clone(),
+        target_subnet: primary_ip.and_then(|c| c.recovery_subnet_name.clone()),
+        target_vm_size: a2a.recovery_azure_vm_size.clone(),
+        target_vm_name: a2a.recovery_azure_vm_name.clone(),
+        target_availability_set_id: a2a.recovery_availability_set.clone(),
+        target_zone: a2a.recovery_availability_zone.clone(),
+        target_ppg_id: a2a.recovery_proximity_placement_group_id.clone(),
+        nics: a2a
+            .vm_nics
+            .iter()
+            .map(|n| NicTarget {
+                asr_nic_id: n.nic_id.clone().unwrap_or_default(),
+                source_nic_id: arm(&n.source_nic_arm_id),
+                recovery_network_id: n.recovery_vm_network_id.clone(),
+                ip_configs: n
+                    .ip_configs
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.clone().unwrap_or_default(),
+                            IpConfigTarget {
+                                is_primary: c.is_primary.unwrap_or(false),
+                                recovery_subnet: c.recovery_subnet_name.clone(),
+                                recovery_static_ip: c.recovery_static_ip_address.clone(),
+                                tfo_subnet: c.tfo_subnet_name.clone(),
+                                tfo_static_ip: c.tfo_static_ip_address.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+        disks: a2a
+            .protected_managed_disks
+            .iter()
+            .filter_map(|d| {
+                Some(DiskTarget {
+                    disk_id: arm(&d.disk_id)?,
+                    replica_disk_type: d.recovery_replica_disk_account_type.clone(),
+                    target_disk_type: d.recovery_target_disk_account_type.clone(),
+                    staging_account_id: d.primary_staging_azure_storage_account_id.clone(),
+                    disk_encryption_set_id: d.recovery_disk_encryption_set_id.clone(),
+                    state: d.disk_state.clone(),
+                })
+            })
+            .collect(),
+        multi_vm_group: a2a.multi_vm_group_name.clone(),
+        recovery_vm_id: a2a.recovery_fabric_object_id.clone(),
+        primary_location: a2a.primary_fabric_location.clone(),
+        recovery_location: a2a.recovery_fabric_location.clone(),
+        etag: r.etag,
+    })
+}
+
+fn live_resource(v: Value) -> Result<Option<LiveResource>, ProviderError> {
+    let r: Resource<Value> = decode("resource", v)?;
+    let Some(id) = id_of(&r) else { return Ok(None) };
+    let props = &r.properties;
+    let strs = |p: &str| -> Vec<String> {
+        props
+            .pointer(p)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let subnets = props
+        .pointer("/subnets")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| {
+                    let name = s.get("name")?.as_str()?.to_string();
+                    let mut prefixes: Vec<String> = s
+                        .pointer("/properties/addressPrefixes")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if let Some(p) = s
+                        .pointer("/properties/addressPrefix")
+                        .and_then(Value::as_str)
+                    {
+                        prefixes.insert(0, p.to_string());
+                    }
+                    Some((name, prefixes))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(LiveResource {
+        id,
+        kind: r.kind.clone().unwrap_or_default(),
+        location: r.location.clone().unwrap_or_default(),
+        zones: r.zones.clone().unwrap_or_default(),
+        sku: r.sku.as_ref().map(|s| s.name.clone()),
+        vm_size: props
+            .pointer("/hardwareProfile/vmSize")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        address_prefixes: strs("/addressSpace/addressPrefixes"),
+        subnets,
+        tags: r.tags.clone().unwrap_or_default(),
+        etag: r.etag.clone(),
+    }))
+}
+
+#[async_trait::async_trait]
+impl crate::provider::Provider for ArmClient {
+    async fn snapshot(&self, request: &SnapshotRequest) -> Result<Snapshot, ProviderError> {
+        read(self, request).await
+    }
+    fn concurrency(&self) -> usize {
+        self.max_concurrency()
+    }
+}

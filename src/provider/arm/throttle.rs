@@ -1,0 +1,413 @@
+//! Client-side throttling: token buckets that mirror ARM's limits, corrected from its headers, plus scoped
+//! back-off after a 429.
+//!
+//! Buckets are kept per (subscription, read/write/delete) at ARM's 250/25 s⁻¹ reads and 200/10 s⁻¹ writes and
+//! deletes, plus a per-subscription global bucket 15× as large that every principal shares. After each response the
+//! `x-ms-ratelimit-remaining-*` headers replace our estimate (they are the truth). A 429 blocks exactly its scope
+//! (subscription bucket, RP quota, or one contended resource) until `Retry-After` has passed, so one throttled
+//! subscription or RP never stalls work elsewhere. State sits behind a short-held `std::sync::Mutex`; nothing
+//! waits while holding it, and all waits go through the injected [`Clock`]. This module must not send requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_core::http::headers::{HeaderName, Headers};
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::provider::{OpKind, ThrottleScope};
+
+/// Size and refill rate of one bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketLimit {
+    /// Maximum tokens.
+    pub capacity: f64,
+    /// Tokens added per second.
+    pub refill_per_sec: f64,
+}
+
+/// The limits to mirror; defaults are ARM's documented token-bucket limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleLimits {
+    /// Per-principal reads.
+    pub reads: BucketLimit,
+    /// Per-principal writes.
+    pub writes: BucketLimit,
+    /// Per-principal deletes.
+    pub deletes: BucketLimit,
+    /// The global bucket is this multiple of the per-principal one.
+    pub global_factor: f64,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        Self {
+            reads: BucketLimit {
+                capacity: 250.0,
+                refill_per_sec: 25.0,
+            },
+            writes: BucketLimit {
+                capacity: 200.0,
+                refill_per_sec: 10.0,
+            },
+            deletes: BucketLimit {
+                capacity: 200.0,
+                refill_per_sec: 10.0,
+            },
+            global_factor: 15.0,
+        }
+    }
+}
+
+impl ThrottleLimits {
+    fn limit(&self, kind: OpKind) -> BucketLimit {
+        match kind {
+            OpKind::Read => self.reads,
+            OpKind::Write => self.writes,
+            OpKind::Delete => self.deletes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum BucketKey {
+    Principal(String, OpKind),
+    Global(String, OpKind),
+}
+
+#[derive(Debug)]
+struct Bucket {
+    limit: BucketLimit,
+    tokens: f64,
+    at: OffsetDateTime,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: OffsetDateTime) {
+        let dt = (now - self.at).as_seconds_f64().max(0.0);
+        self.tokens = (self.tokens + dt * self.limit.refill_per_sec).min(self.limit.capacity);
+        self.at = now;
+    }
+    fn wait_for_one(&self) -> Duration {
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.limit.refill_per_sec)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    buckets: HashMap<BucketKey, Bucket>,
+    blocked: HashMap<ThrottleScope, OffsetDateTime>,
+}
+
+/// What a request is, for throttling purposes.
+#[derive(Debug, Clone)]
+pub struct RequestScope {
+    /// Subscription id (lower-case; empty for tenant-level calls).
+    pub subscription: String,
+    /// Read, write or delete.
+    pub kind: OpKind,
+    /// Provider namespace (lower-case; empty if none).
+    pub namespace: String,
+    /// Resource path (lower-case, no query).
+    pub path: String,
+}
+
+impl RequestScope {
+    fn scopes(&self) -> [ThrottleScope; 3] {
+        [
+            ThrottleScope::Subscription {
+                subscription: self.subscription.clone(),
+                kind: self.kind,
+            },
+            ThrottleScope::ResourceProvider {
+                subscription: self.subscription.clone(),
+                namespace: self.namespace.clone(),
+            },
+            ThrottleScope::Resource {
+                path: self.path.clone(),
+            },
+        ]
+    }
+}
+
+/// The shared throttle of one client.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    clock: Arc<dyn Clock>,
+    limits: ThrottleLimits,
+    state: Arc<Mutex<State>>,
+}
+
+impl Throttle {
+    /// A throttle with full buckets.
+    pub fn new(clock: Arc<dyn Clock>, limits: ThrottleLimits) -> Self {
+        Self {
+            clock,
+            limits,
+            state: Arc::default(),
+        }
+    }
+
+    /// Waits until a request of this scope may be sent (no block in force, a token in both buckets), then takes
+    /// the tokens. Never holds the lock while waiting.
+    pub async fn acquire(&self, req: &RequestScope) {
+        loop {
+            let wait = {
+                let now = self.clock.now();
+                let mut st = self.state.lock().expect("throttle state");
+                let blocked = req
+                    .scopes()
+                    .iter()
+                    .filter_map(|s| st.blocked.get(s).copied())
+                    .filter(|until| *until > now)
+                    .max();
+                if let Some(until) = blocked {
+                    Duration::try_from(until - now).unwrap_or(Duration::ZERO)
+                } else {
+                    let keys = [
+                        BucketKey::Principal(req.subscription.clone(), req.kind),
+                        BucketKey::Global(req.subscription.clone(), req.kind),
+                    ];
+                    let mut wait = Duration::ZERO;
+                    for key in &keys {
+                        let b = self.bucket(&mut st, key, now);
+                        b.refill(now);
+                        wait = wait.max(b.wait_for_one());
+                    }
+                    if wait.is_zero() {
+                        for key in &keys {
+                            if let Some(b) = st.buckets.get_mut(key) {
+                                b.tokens -= 1.0;
+                            }
+                        }
+                        return;
+                    }
+                    wait
+                }
+            };
+            self.clock.sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+
+    fn bucket<'a>(
+        &self,
+        st: &'a mut State,
+        key: &BucketKey,
+        now: OffsetDateTime,
+    ) -> &'a mut Bucket {
+        st.buckets.entry(key.clone()).or_insert_with(|| {
+            let mut limit = self.limits.limit(match key {
+                BucketKey::Principal(_, k) | BucketKey::Global(_, k) => *k,
+            });
+            if matches!(key, BucketKey::Global(..)) {
+                limit.capacity *= self.limits.global_factor;
+                limit.refill_per_sec *= self.limits.global_factor;
+            }
+            Bucket {
+                limit,
+                tokens: limit.capacity,
+                at: now,
+            }
+        })
+    }
+
+    /// Replaces the estimate of the subscription's buckets with ARM's `x-ms-ratelimit-remaining-*` headers.
+    pub fn observe(&self, subscription: &str, headers: &Headers) {
+        if subscription.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let mut st = self.state.lock().expect("throttle state");
+        for (header, kind, global) in [
+            (
+                "x-ms-ratelimit-remaining-subscription-reads",
+                OpKind::Read,
+                false,
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-writes",
+                OpKind::Write,
+                false,
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-deletes",
+                OpKind::Delete,
+                false,
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-global-reads",
+                OpKind::Read,
+                true,
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-global-writes",
+                OpKind::Write,
+                true,
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-global-deletes",
+                OpKind::Delete,
+                true,
+            ),
+        ] {
+            let Some(v) = headers.get_optional_str(&HeaderName::from_static(header)) else {
+                continue;
+            };
+            let Ok(remaining) = v.trim().parse::<f64>() else {
+                continue;
+            };
+            let key = if global {
+                BucketKey::Global(subscription.to_string(), kind)
+            } else {
+                BucketKey::Principal(subscription.to_string(), kind)
+            };
+            let b = self.bucket(&mut st, &key, now);
+            b.refill(now);
+            // The server's count is authoritative, but it was taken before our in-flight requests landed, so
+            // only ever lower our estimate from it.
+            b.tokens = b.tokens.min(remaining.max(0.0));
+        }
+    }
+
+    /// Blocks `scope` until `retry_after` from now (extending, never shortening, an existing block).
+    pub fn block(&self, scope: ThrottleScope, retry_after: Duration) {
+        let until = self.clock.now() + retry_after;
+        let mut st = self.state.lock().expect("throttle state");
+        if let ThrottleScope::Subscription { subscription, kind } = &scope {
+            // A subscription-level 429 means the server's bucket is empty: mirror that.
+            if let Some(b) = st
+                .buckets
+                .get_mut(&BucketKey::Principal(subscription.clone(), *kind))
+            {
+                b.tokens = b.tokens.min(0.0);
+            }
+        }
+        let e = st.blocked.entry(scope).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+    }
+
+    /// The instant until which `scope` is blocked, if it is.
+    pub fn blocked_until(&self, scope: &ThrottleScope) -> Option<OffsetDateTime> {
+        let now = self.clock.now();
+        self.state
+            .lock()
+            .expect("throttle state")
+            .blocked
+            .get(scope)
+            .copied()
+            .filter(|u| *u > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ScaledClock;
+    use time::macros::datetime;
+
+    fn scope(sub: &str, kind: OpKind) -> RequestScope {
+        RequestScope {
+            subscription: sub.into(),
+            kind,
+            namespace: "microsoft.compute".into(),
+            path: format!("/subscriptions/{sub}/x"),
+        }
+    }
+
+    fn setup() -> (Arc<ScaledClock>, Throttle) {
+        let clock = Arc::new(ScaledClock::new(datetime!(2026-01-01 00:00 UTC), 1.0));
+        let t = Throttle::new(clock.clone(), ThrottleLimits::default());
+        (clock, t)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_burst_to_the_bucket_then_refill_at_25_per_second() {
+        let (clock, t) = setup();
+        let start = clock.now();
+        for _ in 0..250 {
+            t.acquire(&scope("s1", OpKind::Read)).await;
+        }
+        assert_eq!(clock.now(), start, "a full bucket serves 250 reads at once");
+        for _ in 0..50 {
+            t.acquire(&scope("s1", OpKind::Read)).await;
+        }
+        let took = (clock.now() - start).as_seconds_f64();
+        assert!(
+            (1.9..2.2).contains(&took),
+            "50 more reads need ~2 s of refill, took {took}"
+        );
+        // Writes have their own bucket.
+        let before = clock.now();
+        t.acquire(&scope("s1", OpKind::Write)).await;
+        assert_eq!(clock.now(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn headers_lower_the_estimate() {
+        let (clock, t) = setup();
+        let mut h = Headers::new();
+        h.insert("x-ms-ratelimit-remaining-subscription-writes", "0");
+        t.observe("s1", &h);
+        let start = clock.now();
+        t.acquire(&scope("s1", OpKind::Write)).await;
+        let took = (clock.now() - start).as_seconds_f64();
+        assert!(
+            (0.09..0.2).contains(&took),
+            "an empty write bucket refills one token in 0.1 s, took {took}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_subscription_does_not_stall_another() {
+        let (clock, t) = setup();
+        t.block(
+            ThrottleScope::Subscription {
+                subscription: "s1".into(),
+                kind: OpKind::Read,
+            },
+            Duration::from_secs(30),
+        );
+        let start = clock.now();
+        let t2 = t.clone();
+        let blocked = tokio::spawn(async move { t2.acquire(&scope("s1", OpKind::Read)).await });
+        t.acquire(&scope("s2", OpKind::Read)).await;
+        assert_eq!(clock.now(), start, "s2 is not delayed by s1's block");
+        blocked.await.unwrap();
+        assert!(
+            clock.now() - start >= time::Duration::seconds(30),
+            "s1 waited for its Retry-After"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rp_and_resource_blocks_only_hit_their_scope() {
+        let (clock, t) = setup();
+        t.block(
+            ThrottleScope::ResourceProvider {
+                subscription: "s1".into(),
+                namespace: "microsoft.network".into(),
+            },
+            Duration::from_secs(300),
+        );
+        t.block(
+            ThrottleScope::Resource {
+                path: "/subscriptions/s1/y".into(),
+            },
+            Duration::from_secs(60),
+        );
+        let start = clock.now();
+        t.acquire(&scope("s1", OpKind::Write)).await; // compute, other path
+        assert_eq!(clock.now(), start);
+        let mut net = scope("s1", OpKind::Write);
+        net.namespace = "microsoft.network".into();
+        t.acquire(&net).await;
+        assert!(clock.now() - start >= time::Duration::seconds(300));
+    }
+}
