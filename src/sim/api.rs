@@ -556,7 +556,9 @@ fn versions(h: H, segs: &[String]) -> &'static [&'static str] {
         VaultList | Vault => VAULT_VERSIONS,
         OpStatus => {
             let ns = segs
-                .get(2)
+                .iter()
+                .position(|s| s.eq_ignore_ascii_case("providers"))
+                .and_then(|i| segs.get(i + 1))
                 .map(|s| s.to_ascii_lowercase())
                 .unwrap_or_default();
             match ns.as_str() {

@@ -2,3 +2,5 @@
 //! Add a `mod` line for a new area (keep the list sorted).
 
 mod common;
+mod sim_flow;
+mod sim_support;
