@@ -3,4 +3,5 @@
 
 mod common;
 mod sim_flow;
+mod sim_scenarios;
 mod sim_support;

@@ -168,6 +168,11 @@ impl Env {
     /// Everything up to (not including) enabling protection: target RG/VNets, cache account, vault, policy,
     /// fabrics, containers, container mappings and network mappings in both directions.
     pub async fn topology(&self) {
+        self.topology_with(1440, 240).await
+    }
+
+    /// [`Env::topology`] with the policy's retention and app-consistent frequency (minutes).
+    pub async fn topology_with(&self, retention: i64, app: i64) {
         self.ok(
             "PUT",
             &rg("rg-vault"),
@@ -236,7 +241,7 @@ impl Env {
         )
         .await;
         self.lro("PUT", &format!("{}/replicationPolicies/pol", vault()), Some(json!({"properties": {"providerSpecificInput": {
-            "instanceType": "A2A", "recoveryPointHistory": 1440, "appConsistentFrequencyInMinutes": 240,
+            "instanceType": "A2A", "recoveryPointHistory": retention, "appConsistentFrequencyInMinutes": app,
             "crashConsistentFrequencyInMinutes": 5, "multiVmSyncStatus": "Disable"}}}))).await;
         for (f, loc) in [("src", "eastus"), ("tgt", "westus")] {
             self.lro("PUT", &fabric(f), Some(json!({"properties": {"customDetails": {"instanceType": "Azure", "location": loc}}}))).await;
