@@ -4,4 +4,5 @@
 mod common;
 mod sim_flow;
 mod sim_scenarios;
+mod sim_spec;
 mod sim_support;
