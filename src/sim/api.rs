@@ -556,7 +556,9 @@ fn versions(h: H, segs: &[String]) -> &'static [&'static str] {
         VaultList | Vault => VAULT_VERSIONS,
         OpStatus => {
             let ns = segs
-                .get(2)
+                .iter()
+                .position(|s| s.eq_ignore_ascii_case("providers"))
+                .and_then(|i| segs.get(i + 1))
                 .map(|s| s.to_ascii_lowercase())
                 .unwrap_or_default();
             match ns.as_str() {
@@ -1751,7 +1753,7 @@ fn vault(cx: &mut Cx, m: &str) -> Reply {
             }
             let id = existing.as_ref().map(|e| e.id.clone()).unwrap_or(id);
             let mut b = existing.as_ref().map(|e| e.body.clone()).unwrap_or_else(|| json!({
-                "id": id, "name": cx.segs[7], "type": "Microsoft.RecoveryServices/vaults", "location": loc,
+                "id": id, "name": cx.segs[7], "type": "Microsoft.RecoveryServices/vaults", "location": loc, "tags": {},
                 "properties": {"provisioningState": "Succeeded", "privateEndpointStateForBackup": "None",
                     "privateEndpointStateForSiteRecovery": "None", "publicNetworkAccess": "Enabled"}}));
             b["sku"] = json!({"name": sku});
@@ -4308,12 +4310,21 @@ fn rpi_action(cx: &mut Cx) -> Reply {
                 None,
             ))
         }
-        "reprotect" => Err(asr_error(
-            400,
-            "28128",
-            "Reprotect of managed-disk Azure VMs goes through the container's switchprotection action.",
-            "POST .../replicationProtectionContainers/{container}/switchprotection.",
-        )),
+        "reprotect" => {
+            // A2A reprotect through the item: same semantics as the container's switchprotection.
+            guard(cx, &r, "ReverseReplicate", "reprotect")?;
+            let mut psd = p["providerSpecificDetails"].clone();
+            if !psd.is_object() {
+                return Err(bad("properties.providerSpecificDetails", "is required"));
+            }
+            instance_type(&psd, "properties.providerSpecificDetails", &["A2A"])?;
+            if psd["recoveryContainerId"].is_null() {
+                psd["recoveryContainerId"] = json!(r.recovery_container_id);
+            }
+            let input = json!({"properties": {"replicationProtectedItemName": r.name, "providerSpecificDetails": psd}});
+            let cid = r.container_id.clone();
+            do_switch(cx, &r, input, cid)
+        }
         "repairreplication"
         | "resolvehealtherrors"
         | "updatemobilityservice"
@@ -4418,6 +4429,13 @@ fn switch_protection(cx: &mut Cx, c: &Res) -> Reply {
             .cloned()
             .ok_or_else(|| not_found(&format!("{}/replicationProtectedItems/{name}", c.id)))?;
     guard(cx, &r, "SwitchProtection", "switch protection (reprotect)")?;
+    let result = c.id.clone();
+    do_switch(cx, &r, body.clone(), result)
+}
+
+/// Validates and starts reverse replication of a committed item (container `switchprotection` and RPI `reProtect`).
+fn do_switch(cx: &mut Cx, r: &Rpi, body: Value, result: String) -> Reply {
+    let p = &body["properties"];
     let psd = &p["providerSpecificDetails"];
     if !psd.is_object() {
         return Err(bad("properties.providerSpecificDetails", "is required"));
@@ -4525,7 +4543,7 @@ fn switch_protection(cx: &mut Cx, c: &Res) -> Reply {
         tasks2("SwitchProtection", "Reverse replication", d),
         Effect::Switch(k.clone(), body.clone()),
         vec![k],
-        Some(c.id.clone()),
+        Some(result),
     ))
 }
 

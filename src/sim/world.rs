@@ -836,6 +836,13 @@ impl World {
         Some((c.base + secs * c.churn).floor() as u64)
     }
 
+    /// The content version a disk was created or last reset with (before its VM's own writes).
+    pub fn disk_content_at_base(&self, disk_id: &str) -> Option<u64> {
+        self.disk_content
+            .get(&key(disk_id))
+            .map(|c| c.base.floor() as u64)
+    }
+
     /// Total churn of a VM's disks, MB/s.
     pub fn vm_churn(&self, vm_id: &str) -> f64 {
         self.vm_disks(vm_id)
@@ -1547,7 +1554,8 @@ impl World {
         let s = start.unix_timestamp();
         let h = horizon.unix_timestamp();
         let keep_every = if retention <= 1440 { 12 } else { 24 };
-        let recent = (now - time::Duration::hours(2)).unix_timestamp();
+        // "The last two hours" are counted back from the newest point, so a lagging replica keeps its fine points.
+        let recent = (horizon.min(now) - time::Duration::hours(2)).unix_timestamp();
         let first_k =
             ((oldest.unix_timestamp() - s).max(0) + CRASH_POINT_SECS - 1) / CRASH_POINT_SECS;
         let mut out = Vec::new();

@@ -12,4 +12,8 @@ mod common;
 mod config_errors;
 mod config_valid;
 mod schemas;
+mod sim_flow;
+mod sim_scenarios;
+mod sim_spec;
+mod sim_support;
 mod state_blob;
