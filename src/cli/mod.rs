@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod graph;
+pub mod sim;
 pub mod ui;
 pub mod validate;
 
@@ -54,6 +55,24 @@ pub enum Command {
         after_help = "Examples:\n  asrform graph examples/quickstart | dot -Tsvg > graph.svg\n  asrform graph examples/fleet --format json"
     )]
     Graph(graph::GraphArgs),
+    /// Operate the embedded simulated Azure: generate estates, inspect it, move its clock, cause outages and
+    /// faults, or serve it over HTTP on 127.0.0.1.
+    #[command(
+        after_help = "Examples:\n  asrform sim generate --vms 1000 --out estate.json\n  asrform sim --dir examples/quickstart init --estate examples/quickstart/estate.json\n  asrform sim --dir examples/quickstart status\n  asrform sim --dir examples/quickstart advance 30m\n  asrform sim --dir examples/quickstart outage eastus\n  asrform sim --dir examples/quickstart serve --port 8443\n\nThe simulator's world is stored under DIR/.asrform/sim and its clock keeps running between commands."
+    )]
+    Sim(SimArgs),
+}
+
+/// Flags of `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Configuration directory whose simulator to operate (its world lives in DIR/.asrform/sim).
+    #[arg(long, short = 'd', default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: sim::SimCommand,
 }
 
 /// Flags shared by every command that loads a configuration.
@@ -153,6 +172,10 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::cmd_validate(ui, args),
         Command::Graph(args) => graph::cmd_graph(ui, args),
+        Command::Sim(args) => sim::run(&args.command, &args.dir, ui.out())
+            .await
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(error::CliError::user),
     };
     match result {
         Ok(code) => code,
