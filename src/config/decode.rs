@@ -1191,7 +1191,7 @@ fn lifecycle(
 pub(crate) fn reference_value(addr: &ResourceAddr, body: &EvalBody, d: &Decoded) -> Value {
     let mut o = Map::with_capacity(body.attrs.len() + d.extras.len() + 2);
     for a in &body.attrs {
-        o.insert(a.name.clone(), a.value.clone());
+        o.insert(a.name.clone(), compact(&a.value));
     }
     for (k, v) in &d.extras {
         o.insert((*k).to_string(), v.clone());
@@ -1199,6 +1199,21 @@ pub(crate) fn reference_value(addr: &ResourceAddr, body: &EvalBody, d: &Decoded)
     o.insert("id".into(), d.id.as_ref().map_or(Value::Null, |i| s(i)));
     o.insert("address".into(), s(&addr.to_string()));
     Value::Object(o)
+}
+
+/// A referenced resource inside another resource's value keeps only `address`, `id` and `name`: enough to follow it,
+/// and it keeps a VM's value from embedding its region pair, vault and policy (10,000 times over).
+fn compact(v: &Value) -> Value {
+    match v {
+        Value::Object(o) if o.contains_key("address") => Value::Object(
+            ["address", "id", "name"]
+                .iter()
+                .filter_map(|k| o.get(*k).map(|x| (k.to_string(), x.clone())))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(compact).collect()),
+        other => other.clone(),
+    }
 }
 
 /// `description` and `sensitive` of a variable or output.

@@ -47,7 +47,7 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
     let scope = funcs::FileScope {
         dir: input.dir.clone(),
         data: input.data,
-        read: Vec::new(),
+        ..funcs::FileScope::default()
     };
     let n_config = input.config_files.len();
     let mut sources = input.config_files;
@@ -60,8 +60,6 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
         diags: Vec::new(),
         vars: HashMap::new(),
         var_values: BTreeMap::new(),
-        locals: HashMap::new(),
-        res_values: HashMap::new(),
         blocks: HashMap::new(),
         resources: BTreeMap::new(),
         outputs: BTreeMap::new(),
@@ -115,6 +113,9 @@ struct Ref {
     key: RefKey,
     span: Span,
     reason: EdgeReason,
+    /// Inside a string template: hcl-rs parses templates at evaluation time, so such references are not rewritten
+    /// and need their root in the evaluation context.
+    in_template: bool,
 }
 
 /// A declared item: a top-level block, or one attribute of a `locals` block.
@@ -166,8 +167,6 @@ struct Loader<'o> {
     /// Declared variables: type.
     vars: HashMap<String, VarType>,
     var_values: BTreeMap<String, Variable>,
-    locals: HashMap<String, Value>,
-    res_values: HashMap<(ResourceKind, String), Value>,
     blocks: HashMap<(ResourceKind, String), BlockInfo>,
     resources: BTreeMap<ResourceAddr, Resource>,
     outputs: BTreeMap<String, Output>,
@@ -203,6 +202,20 @@ struct RefCollector {
     scoped: Vec<String>,
     refs: Vec<(String, Vec<String>, Option<Expression>, Span)>,
     bad_funcs: Vec<(String, Span)>,
+    /// Spans of string templates and heredocs (references inside them stay as written; see [`Ref::in_template`]).
+    templates: Vec<Span>,
+}
+
+impl RefCollector {
+    fn new(file: usize) -> Self {
+        Self {
+            file,
+            scoped: Vec::new(),
+            refs: Vec::new(),
+            bad_funcs: Vec::new(),
+            templates: Vec::new(),
+        }
+    }
 }
 
 impl Visit for RefCollector {
@@ -285,6 +298,16 @@ impl Visit for RefCollector {
             }
             _ => visit_expr(self, e),
         }
+    }
+
+    fn visit_string_template(&mut self, node: &hcl_edit::template::StringTemplate) {
+        self.templates.push(span_of(self.file, node));
+        hcl_edit::visit::visit_string_template(self, node);
+    }
+
+    fn visit_heredoc_template(&mut self, node: &hcl_edit::template::HeredocTemplate) {
+        self.templates.push(span_of(self.file, node));
+        hcl_edit::visit::visit_heredoc_template(self, node);
     }
 
     fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
@@ -659,19 +682,14 @@ impl<'o> Loader<'o> {
                 EdgeReason,
                 bool,
             )> = Vec::new();
-            let mut collector = RefCollector {
-                file,
-                scoped: Vec::new(),
-                refs: Vec::new(),
-                bad_funcs: Vec::new(),
-            };
+            let mut collector = RefCollector::new(file);
             match (&items[idx].node, items[idx].block, items[idx].local) {
                 (_, None, Some(attr)) => {
                     collector.visit_expr(&attr.value);
                     items[idx].body = Some(CBody {
                         attrs: vec![CAttr {
                             name: attr.key.as_str().to_string(),
-                            expr: attr.value.clone().into(),
+                            expr: rewrite_refs(attr.value.clone().into()),
                             span: span_of(file, &attr.value),
                         }],
                         blocks: Vec::new(),
@@ -749,7 +767,7 @@ impl<'o> Loader<'o> {
                                 collector.visit_expr(&a.value);
                                 let attr = CAttr {
                                     name: name.to_string(),
-                                    expr: a.value.clone().into(),
+                                    expr: rewrite_refs(a.value.clone().into()),
                                     span: span_of(file, &a.value),
                                 };
                                 if meta {
@@ -805,6 +823,7 @@ impl<'o> Loader<'o> {
             if self.error_count() > errors_before_funcs {
                 items[idx].failed = true;
             }
+            let templates = std::mem::take(&mut collector.templates);
             for r in collector.refs {
                 raw_refs.push((r.0, r.1, r.2, r.3, EdgeReason::Reference, false));
             }
@@ -823,10 +842,13 @@ impl<'o> Loader<'o> {
             let mut refs = Vec::new();
             let mut deps = BTreeSet::new();
             for (root, path, index, span, reason, in_fe) in raw_refs {
+                let in_template = templates
+                    .iter()
+                    .any(|t| t.file == span.file && t.start <= span.start && span.end <= t.end);
                 let key = match index {
                     None => RefKey::None,
                     Some(Expression::String(s)) => RefKey::Literal(s.as_str().to_string()),
-                    Some(other) => RefKey::Dynamic(other.into()),
+                    Some(other) => RefKey::Dynamic(rewrite_refs(other.into())),
                 };
                 let target: Option<Node> = match root.as_str() {
                     "var" => {
@@ -1013,6 +1035,7 @@ impl<'o> Loader<'o> {
                     key,
                     span,
                     reason,
+                    in_template,
                 });
             }
             if matches!(items[idx].node, Node::Res(..)) {
@@ -1088,12 +1111,7 @@ impl<'o> Loader<'o> {
             return;
         };
         for e in arr.iter() {
-            let mut c = RefCollector {
-                file,
-                scoped: Vec::new(),
-                refs: Vec::new(),
-                bad_funcs: Vec::new(),
-            };
+            let mut c = RefCollector::new(file);
             let plain = matches!(e, Expression::Traversal(_) | Expression::Variable(_));
             c.visit_expr(e);
             if !plain || c.refs.len() != 1 {
@@ -1186,7 +1204,7 @@ impl<'o> Loader<'o> {
                     collector.visit_expr(&a.value);
                     body.attrs.push(CAttr {
                         name: a.key.as_str().to_string(),
-                        expr: a.value.clone().into(),
+                        expr: rewrite_refs(a.value.clone().into()),
                         span: span_of(file, &a.value),
                     });
                 }
@@ -1264,12 +1282,7 @@ impl<'o> Loader<'o> {
                 }
                 hcl::Expression::Array(names)
             } else {
-                let mut c = RefCollector {
-                    file,
-                    scoped: Vec::new(),
-                    refs: Vec::new(),
-                    bad_funcs: Vec::new(),
-                };
+                let mut c = RefCollector::new(file);
                 c.visit_expr(&a.value);
                 if !c.refs.is_empty() {
                     self.emit(
@@ -1362,6 +1375,9 @@ impl<'o> Loader<'o> {
 
     // ---- evaluation --------------------------------------------------------------------------------------
 
+    /// The evaluation context of an item: the function library, the variables it references, and the locals and
+    /// resources it references from inside string templates (everything else reaches them through the rewritten
+    /// `__local`/`__resource`/`__each` calls, which copy only what is used).
     fn context(&self, refs: &[Ref]) -> Context<'static> {
         let mut ctx = Context::new();
         funcs::declare_all(&mut ctx);
@@ -1376,23 +1392,22 @@ impl<'o> Loader<'o> {
                         var.entry(name.clone()).or_insert_with(|| v.value.clone());
                     }
                 }
-                "local" => {
-                    if let Some(v) = self.locals.get(name) {
-                        local.entry(name.clone()).or_insert_with(|| v.clone());
+                "local" if r.in_template && !local.contains_key(name) => {
+                    if let Some(v) = funcs::local_value(name) {
+                        local.insert(name.clone(), v);
                     }
                 }
-                "each" => {}
-                k => {
+                k if r.in_template => {
                     if let Some(kind) = ResourceKind::from_name(k) {
-                        if let Some(v) = self.res_values.get(&(kind, name.clone())) {
-                            kinds
-                                .entry(kind.as_str())
-                                .or_default()
-                                .entry(name.clone())
-                                .or_insert_with(|| v.clone());
+                        let entry = kinds.entry(kind.as_str()).or_default();
+                        if !entry.contains_key(name) {
+                            if let Some(v) = funcs::resource_value(kind.as_str(), name) {
+                                entry.insert(name.clone(), v);
+                            }
                         }
                     }
                 }
+                _ => {}
             }
         }
         ctx.declare_var("var", Value::Object(var));
@@ -1407,6 +1422,7 @@ impl<'o> Loader<'o> {
         use hcl::eval::ErrorKind;
         let (code, message) = match e.kind() {
             ErrorKind::FuncCall(name, msg) => match name.to_string().as_str() {
+                "__resource" | "__local" | "__each" => ("config::no_such_key", msg.clone()),
                 "file" => ("config::file", msg.clone()),
                 "csvdecode" => ("config::csvdecode", msg.clone()),
                 "jsondecode" => ("config::jsondecode", msg.clone()),
@@ -1483,7 +1499,7 @@ impl<'o> Loader<'o> {
         match items[idx].node.clone() {
             Node::Local(name) => {
                 if let Some(v) = body.attrs.first().and_then(|a| self.eval_expr(&ctx, a)) {
-                    self.locals.insert(name, v);
+                    funcs::register_local(&name, v);
                 }
             }
             Node::Output(name) => {
@@ -1629,9 +1645,13 @@ impl<'o> Loader<'o> {
         let mut block_value = Map::new();
         let mut keys = Vec::new();
         let mut single = Value::Null;
+        let each_in_template = refs.iter().any(|r| r.root == "each" && r.in_template);
         for (key, each) in instances {
             if let Some(each) = each {
-                ctx.declare_var("each", each);
+                if each_in_template {
+                    ctx.declare_var("each", each.clone());
+                }
+                funcs::set_each(Some(each));
             }
             let addr = ResourceAddr {
                 kind,
@@ -1643,7 +1663,7 @@ impl<'o> Loader<'o> {
             if !ok {
                 continue;
             }
-            let depends = self.instance_deps(&ctx, refs);
+            let depends = self.instance_deps(&ctx, refs, &eb);
             let env = DecodeEnv {
                 resources: &self.resources,
                 default_subscription: self.default_subscription.as_deref(),
@@ -1678,20 +1698,26 @@ impl<'o> Loader<'o> {
         } else {
             single
         };
-        self.res_values.insert((kind, label.to_string()), value);
+        funcs::set_each(None);
+        funcs::register_resource(kind.as_str(), label, value);
         if let Some(info) = self.blocks.get_mut(&(kind, label.to_string())) {
             info.keys = keys;
         }
     }
 
-    fn instance_deps(&self, ctx: &Context, refs: &[Ref]) -> Vec<Dependency> {
+    /// The resources one instance depends on. Static references give most edges; references whose key is computed
+    /// (`protected_vm.web[each.key]`) are resolved by evaluating the key, and references inside `for` expressions
+    /// (`[for k in keys : protected_vm.web[k]]`) by finding the reference objects in the evaluated values.
+    fn instance_deps(&self, ctx: &Context, refs: &[Ref], body: &EvalBody) -> Vec<Dependency> {
         let mut out: Vec<Dependency> = Vec::new();
         let mut seen: HashSet<(ResourceAddr, EdgeReason)> = HashSet::new();
-        let mut push = |to: ResourceAddr, reason: EdgeReason, span: Span| {
-            if seen.insert((to.clone(), reason)) {
-                out.push(Dependency { to, reason, span });
-            }
-        };
+        let mut push =
+            |to: ResourceAddr, reason: EdgeReason, span: Span, out: &mut Vec<Dependency>| {
+                if seen.insert((to.clone(), reason)) {
+                    out.push(Dependency { to, reason, span });
+                }
+            };
+        let mut unresolved: Vec<(&Ref, ResourceKind, &String)> = Vec::new();
         for r in refs {
             let Some(kind) = ResourceKind::from_name(&r.root) else {
                 continue;
@@ -1703,7 +1729,12 @@ impl<'o> Loader<'o> {
                 continue;
             };
             if !info.for_each {
-                push(ResourceAddr::new(kind, label.clone()), r.reason, r.span);
+                push(
+                    ResourceAddr::new(kind, label.clone()),
+                    r.reason,
+                    r.span,
+                    &mut out,
+                );
                 continue;
             }
             match &r.key {
@@ -1711,22 +1742,66 @@ impl<'o> Loader<'o> {
                     ResourceAddr::keyed(kind, label.clone(), k.clone()),
                     r.reason,
                     r.span,
+                    &mut out,
                 ),
-                RefKey::Dynamic(e) => {
-                    if let Ok(Value::String(k)) = e.evaluate(ctx) {
-                        push(
-                            ResourceAddr::keyed(kind, label.clone(), k),
-                            r.reason,
-                            r.span,
-                        );
-                    }
-                }
+                RefKey::Dynamic(e) => match e.evaluate(ctx) {
+                    Ok(Value::String(k)) => push(
+                        ResourceAddr::keyed(kind, label.clone(), k),
+                        r.reason,
+                        r.span,
+                        &mut out,
+                    ),
+                    _ => unresolved.push((r, kind, label)),
+                },
                 RefKey::None => {
                     for k in &info.keys {
                         push(
                             ResourceAddr::keyed(kind, label.clone(), k.clone()),
                             r.reason,
                             r.span,
+                            &mut out,
+                        );
+                    }
+                }
+            }
+        }
+        if !unresolved.is_empty() {
+            let mut found = Vec::new();
+            for a in &body.attrs {
+                collect_addresses(&a.value, a.span, &mut found);
+            }
+            fn walk(b: &EvalBody, found: &mut Vec<(ResourceAddr, Span)>) {
+                for blk in &b.blocks {
+                    for a in &blk.body.attrs {
+                        collect_addresses(&a.value, a.span, found);
+                    }
+                    walk(&blk.body, found);
+                }
+            }
+            walk(body, &mut found);
+            for (r, kind, label) in unresolved {
+                let before = out.len();
+                for (addr, _) in found
+                    .iter()
+                    .filter(|(a, _)| a.kind == kind && &a.name == label)
+                {
+                    push(addr.clone(), r.reason, r.span, &mut out);
+                }
+                if out.len() == before
+                    && !out.iter().any(|d| d.to.kind == kind && &d.to.name == label)
+                {
+                    // Nothing says which instances are used (`[for k in ks : protected_vm.web[k].id]`): depend on all.
+                    for k in self
+                        .blocks
+                        .get(&(kind, label.clone()))
+                        .map(|i| i.keys.as_slice())
+                        .unwrap_or_default()
+                    {
+                        push(
+                            ResourceAddr::keyed(kind, label.clone(), k.clone()),
+                            r.reason,
+                            r.span,
+                            &mut out,
                         );
                     }
                 }
@@ -1996,6 +2071,155 @@ impl<'o> Loader<'o> {
                 span: header,
             },
         );
+    }
+}
+
+/// Rewrites resource traversals (`kind.label`, `kind.label[key]`) into `__resource` calls; see `funcs::resource` for
+/// why. Names bound by `for` expressions shadow resource kinds and are left alone. String templates keep their
+/// traversals (hcl-rs parses them at evaluation time), which still work through the context.
+fn rewrite_refs(mut e: hcl::Expression) -> hcl::Expression {
+    rewrite(&mut e, &mut Vec::new());
+    e
+}
+
+fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
+    use hcl::expr::{
+        Expression as E, FuncCall, FuncName, Operation, Traversal, TraversalOperator as Op,
+    };
+    match e {
+        E::Traversal(t) => {
+            for op in t.operators.iter_mut() {
+                if let Op::Index(ix) = op {
+                    rewrite(ix, scoped);
+                }
+            }
+            let root = match &t.expr {
+                E::Variable(v) => Some(v.as_str().to_string()),
+                _ => None,
+            };
+            let Some(root) = root else {
+                rewrite(&mut t.expr, scoped);
+                return;
+            };
+            if scoped.contains(&root) {
+                return;
+            }
+            if root == "local" || root == "each" {
+                // `local.name…` → `__local("name")…`; `each.value.a.b…` → `__each("value", "a", "b")…`.
+                let attrs = t
+                    .operators
+                    .iter()
+                    .take_while(|op| matches!(op, Op::GetAttr(_)))
+                    .count();
+                let take = if root == "local" { attrs.min(1) } else { attrs };
+                if take == 0 {
+                    return;
+                }
+                let args: Vec<E> = t
+                    .operators
+                    .drain(..take)
+                    .map(|op| match op {
+                        Op::GetAttr(id) => E::String(id.as_str().to_string()),
+                        _ => E::Null,
+                    })
+                    .collect();
+                let name = if root == "local" { "__local" } else { "__each" };
+                let call = E::FuncCall(Box::new(FuncCall {
+                    name: FuncName::new(name),
+                    args,
+                    expand_final: false,
+                }));
+                let rest = std::mem::take(&mut t.operators);
+                *e = if rest.is_empty() {
+                    call
+                } else {
+                    E::Traversal(Box::new(Traversal {
+                        expr: call,
+                        operators: rest,
+                    }))
+                };
+                return;
+            }
+            if ResourceKind::from_name(&root).is_none() {
+                return;
+            }
+            let Some(Op::GetAttr(label)) = t.operators.first() else {
+                return;
+            };
+            let mut args = vec![E::String(root), E::String(label.as_str().to_string())];
+            let mut consumed = 1;
+            if let Some(Op::Index(ix)) = t.operators.get(1) {
+                args.push(ix.clone());
+                consumed = 2;
+            }
+            let call = E::FuncCall(Box::new(FuncCall {
+                name: FuncName::new("__resource"),
+                args,
+                expand_final: false,
+            }));
+            let rest: Vec<Op> = t.operators.drain(consumed..).collect();
+            *e = if rest.is_empty() {
+                call
+            } else {
+                E::Traversal(Box::new(Traversal {
+                    expr: call,
+                    operators: rest,
+                }))
+            };
+        }
+        E::Array(items) => items.iter_mut().for_each(|x| rewrite(x, scoped)),
+        E::Object(o) => o.values_mut().for_each(|x| rewrite(x, scoped)),
+        E::FuncCall(f) => f.args.iter_mut().for_each(|x| rewrite(x, scoped)),
+        E::Parenthesis(p) => rewrite(p, scoped),
+        E::Conditional(c) => {
+            rewrite(&mut c.cond_expr, scoped);
+            rewrite(&mut c.true_expr, scoped);
+            rewrite(&mut c.false_expr, scoped);
+        }
+        E::Operation(op) => match op.as_mut() {
+            Operation::Unary(u) => rewrite(&mut u.expr, scoped),
+            Operation::Binary(b) => {
+                rewrite(&mut b.lhs_expr, scoped);
+                rewrite(&mut b.rhs_expr, scoped);
+            }
+        },
+        E::ForExpr(f) => {
+            rewrite(&mut f.collection_expr, scoped);
+            let before = scoped.len();
+            if let Some(k) = &f.key_var {
+                scoped.push(k.as_str().to_string());
+            }
+            scoped.push(f.value_var.as_str().to_string());
+            if let Some(k) = &mut f.key_expr {
+                rewrite(k, scoped);
+            }
+            rewrite(&mut f.value_expr, scoped);
+            if let Some(c) = &mut f.cond_expr {
+                rewrite(c, scoped);
+            }
+            scoped.truncate(before);
+        }
+        _ => {}
+    }
+}
+
+/// Reference objects (values with an `address`) inside `v`, outermost only: a referenced VM's nested region pair is
+/// the VM's dependency, not this resource's.
+fn collect_addresses(v: &Value, span: Span, out: &mut Vec<(ResourceAddr, Span)>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(addr) = o
+                .get("address")
+                .and_then(Value::as_str)
+                .and_then(|a| a.parse().ok())
+            {
+                out.push((addr, span));
+            } else {
+                o.values().for_each(|x| collect_addresses(x, span, out));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_addresses(x, span, out)),
+        _ => {}
     }
 }
 

@@ -4,3 +4,4 @@
 mod common;
 mod config_errors;
 mod config_valid;
+mod graph_scale;
