@@ -1955,6 +1955,7 @@ impl<'o> Loader<'o> {
         if let Some(a) = attr("default") {
             chosen = self.eval_expr(&ctx, a).map(|v| (v, a.span));
         }
+        let errors_before_values = self.error_count();
         let env = self
             .opts
             .env_vars
@@ -1983,7 +1984,7 @@ impl<'o> Loader<'o> {
                 .or(chosen);
         }
         let Some((raw, value_span)) = chosen else {
-            if self.error_count() == 0 || attr("default").is_none() {
+            if self.error_count() == errors_before_values {
                 self.emit(
                     Diagnostic::error("config::missing_variable", format!("no value for variable `{name}`"))
                         .label(header, "declared here without a default")
@@ -2270,4 +2271,188 @@ fn fingerprint(files: &[SourceFile], vars: &BTreeMap<String, Variable>) -> Strin
         h.update([0]);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LoadOptions, ResourceBody, load_sources};
+    use super::*;
+
+    const HEAD: &str = r#"
+provider "azure" { subscription_id = "00000000-0000-0000-0000-000000000001" }
+resource_group "dr" {
+  name     = "rg-dr"
+  location = "westus2"
+}
+"#;
+
+    fn load(extra: &str, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+        load_sources(
+            vec![("main.asr.hcl".into(), format!("{HEAD}{extra}"))],
+            opts,
+        )
+    }
+
+    fn codes(extra: &str) -> Vec<&'static str> {
+        match load(extra, &LoadOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    fn rg_names(l: &Loaded) -> Vec<String> {
+        l.config
+            .resources
+            .values()
+            .filter_map(|r| match &r.body {
+                ResourceBody::ResourceGroup(g) => Some(g.name.value.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn templates_see_resources_locals_and_each() {
+        let l = load(
+            r#"
+locals { suffix = "x" }
+resource_group "more" {
+  for_each = toset(["a", "b"])
+  name     = "${resource_group.dr.name}-${each.key}-${local.suffix}"
+  location = resource_group.dr.location
+}
+"#,
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rg_names(&l), ["rg-dr", "rg-dr-a-x", "rg-dr-b-x"]);
+        let more = &l.config.resources[&"resource_group.more[\"a\"]".parse().unwrap()];
+        assert_eq!(
+            more.depends
+                .iter()
+                .map(|d| d.to.to_string())
+                .collect::<Vec<_>>(),
+            ["resource_group.dr"]
+        );
+    }
+
+    #[test]
+    fn for_expressions_shadow_resource_kinds_and_find_instance_edges() {
+        let l = load(
+            r#"
+locals { vault = { name = "shadow" } }
+resource_group "more" {
+  for_each = { for vault in [local.vault] : vault.name => vault }
+  name     = each.value.name
+  location = "westus2"
+}
+resource_group "last" {
+  name     = join("-", [for k, g in resource_group.more : resource_group.more[k].name])
+  location = "westus2"
+}
+"#,
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rg_names(&l), ["rg-dr", "shadow", "shadow"]);
+        let last = &l.config.resources[&"resource_group.last".parse().unwrap()];
+        assert_eq!(
+            last.depends
+                .iter()
+                .map(|d| d.to.to_string())
+                .collect::<Vec<_>>(),
+            ["resource_group.more[\"shadow\"]"]
+        );
+    }
+
+    #[test]
+    fn locals_reference_each_other_and_cycles_are_errors() {
+        assert!(codes("locals {\n  a = local.b\n  b = 1\n}\n").is_empty());
+        assert_eq!(
+            codes("locals {\n  a = local.b\n  b = local.a\n}\n"),
+            ["config::cycle"]
+        );
+        assert_eq!(codes("locals {\n  a = local.a\n}\n"), ["config::cycle"]);
+    }
+
+    #[test]
+    fn missing_instance_key_is_reported_once() {
+        let c = codes(
+            r#"
+resource_group "more" {
+  for_each = toset(["a"])
+  name     = "m"
+  location = "westus2"
+}
+resource_group "bad" {
+  name     = resource_group.more["zz"].name
+  location = "westus2"
+}
+"#,
+        );
+        assert_eq!(c, ["config::no_such_key"]);
+    }
+
+    #[test]
+    fn cli_values_are_converted_to_the_variable_type() {
+        let src = r#"
+variable "regions" { type = list(string) }
+variable "count" { type = number }
+variable "on" { type = bool }
+"#;
+        let opts = LoadOptions {
+            vars: vec![
+                ("regions".into(), "[\"eastus\", \"westus2\"]".into()),
+                ("count".into(), "3".into()),
+            ],
+            env_vars: vec![("on".into(), "true".into())],
+            ..LoadOptions::default()
+        };
+        let l = load(src, &opts).unwrap();
+        let v = &l.config.variables;
+        assert_eq!(v["regions"].value.as_array().map(Vec::len), Some(2));
+        assert_eq!(v["count"].value.as_u64(), Some(3));
+        assert_eq!(v["on"].value, Value::Bool(true));
+        let bad = LoadOptions {
+            vars: vec![("regions".into(), "[".into()), ("count".into(), "3".into())],
+            ..opts
+        };
+        let err = load(src, &bad).unwrap_err();
+        assert_eq!(
+            err.iter().map(|d| d.code).collect::<Vec<_>>(),
+            ["config::variable_value"]
+        );
+        assert_eq!(err.iter().next().unwrap().file(), Some("-var regions"));
+    }
+
+    #[test]
+    fn unknown_cli_variable_suggests_the_declared_one() {
+        let opts = LoadOptions {
+            vars: vec![("regon".into(), "x".into())],
+            ..LoadOptions::default()
+        };
+        let err = load("variable \"region\" { default = \"y\" }\n", &opts).unwrap_err();
+        let d = err.iter().next().unwrap();
+        assert_eq!(d.code, "config::unknown_variable");
+        assert_eq!(d.help.as_deref(), Some("did you mean `region`?"));
+    }
+
+    #[test]
+    fn rewrite_keeps_operators_after_the_lookup() {
+        let e: hcl::Expression = hcl_edit::parser::parse_expr("protected_vm.web[each.key].nics[0]")
+            .unwrap()
+            .into();
+        let text = hcl::format::to_string(&rewrite_refs(e)).unwrap();
+        assert_eq!(
+            text,
+            "__resource(\"protected_vm\", \"web\", __each(\"key\")).nics[0]"
+        );
+        let e: hcl::Expression = hcl_edit::parser::parse_expr("[for vault in x : vault.id]")
+            .unwrap()
+            .into();
+        assert_eq!(
+            hcl::format::to_string(&rewrite_refs(e)).unwrap(),
+            "[for vault in x : vault.id]"
+        );
+    }
 }

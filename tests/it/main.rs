@@ -3,5 +3,6 @@
 
 mod common;
 mod config_errors;
+mod config_fuzz;
 mod config_valid;
 mod graph_scale;
