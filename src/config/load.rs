@@ -850,6 +850,13 @@ impl<'o> Loader<'o> {
                     Some(Expression::String(s)) => RefKey::Literal(s.as_str().to_string()),
                     Some(other) => RefKey::Dynamic(rewrite_refs(other.into())),
                 };
+                if let Some(me) = self_var.as_ref().filter(|_| root != "var") {
+                    self.emit(
+                        Diagnostic::error("config::variable_reference", format!("variable `{me}` cannot refer to `{root}`"))
+                            .label(span, "variables can only refer to themselves, in validation conditions"),
+                    );
+                    continue;
+                }
                 let target: Option<Node> = match root.as_str() {
                     "var" => {
                         let Some(name) = path.first() else {
@@ -1877,6 +1884,9 @@ impl<'o> Loader<'o> {
             let Node::Var(name) = items[idx].node.clone() else {
                 continue;
             };
+            if items[idx].failed {
+                continue; // its references were reported in `check`
+            }
             let before = self.error_count();
             self.eval_variable(&mut items[idx], &name, &from_files);
             if self.error_count() > before {
@@ -2423,6 +2433,12 @@ variable "on" { type = bool }
             ["config::variable_value"]
         );
         assert_eq!(err.iter().next().unwrap().file(), Some("-var regions"));
+    }
+
+    #[test]
+    fn variables_cannot_refer_to_other_things() {
+        assert_eq!(codes("locals { x = 1 }\nvariable \"v\" { default = local.x }\n"), ["config::variable_reference"]);
+        assert_eq!(codes("variable \"w\" { default = 1 }\nvariable \"v\" { default = var.w }\n"), ["config::variable_reference"]);
     }
 
     #[test]
