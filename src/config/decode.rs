@@ -268,23 +268,23 @@ impl<'a> F<'a> {
         };
         match ArmId::parse(&s.value) {
             Ok(id) => {
-                if let Some(ty) = ty {
-                    if !id.is_type(ty) {
-                        let d = Diagnostic::error(
-                            "config::arm_id",
-                            format!("`{name}` must be the ARM id of a `{ty}`"),
-                        )
-                        .label(
-                            s.span,
-                            format!(
-                                "this is {}",
-                                id.resource_type()
-                                    .map_or("not a resource id".into(), |t| format!("a `{t}`"))
-                            ),
-                        );
-                        self.err(d);
-                        return None;
-                    }
+                if let Some(ty) = ty
+                    && !id.is_type(ty)
+                {
+                    let d = Diagnostic::error(
+                        "config::arm_id",
+                        format!("`{name}` must be the ARM id of a `{ty}`"),
+                    )
+                    .label(
+                        s.span,
+                        format!(
+                            "this is {}",
+                            id.resource_type()
+                                .map_or("not a resource id".into(), |t| format!("a `{t}`"))
+                        ),
+                    );
+                    self.err(d);
+                    return None;
                 }
                 Some(Spanned::new(id, s.span))
             }
@@ -788,19 +788,18 @@ pub(crate) fn resource(
                 body: ResourceBody::ReplicationPolicy(p),
                 ..
             }) = env.resources.get(&policy.value)
+                && p.vault.value != vault.value
             {
-                if p.vault.value != vault.value {
-                    f.err(
-                        Diagnostic::error(
-                            "config::vault_mismatch",
-                            format!(
-                                "`{}` belongs to `{}`, not `{}`",
-                                policy.value, p.vault.value, vault.value
-                            ),
-                        )
-                        .label(policy.span, "policy of another vault"),
-                    );
-                }
+                f.err(
+                    Diagnostic::error(
+                        "config::vault_mismatch",
+                        format!(
+                            "`{}` belongs to `{}`, not `{}`",
+                            policy.value, p.vault.value, vault.value
+                        ),
+                    )
+                    .label(policy.span, "policy of another vault"),
+                );
             }
             let vault_id = env.resources.get(&vault.value).and_then(|v| v.id.clone());
             let pair = naming::instance_name(env.label, env.key);

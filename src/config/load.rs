@@ -105,6 +105,16 @@ enum RefKey {
     Dynamic(hcl::Expression),
 }
 
+/// A reference as collected, before resolution: root, attribute path, first index, span, why, inside `for_each`.
+type RawRef = (
+    String,
+    Vec<String>,
+    Option<Expression>,
+    Span,
+    EdgeReason,
+    bool,
+);
+
 /// A reference found in an expression.
 #[derive(Clone, Debug)]
 struct Ref {
@@ -674,14 +684,7 @@ impl<'o> Loader<'o> {
         let provider_idx = by_node.get(&Node::Provider).copied();
         for idx in 0..items.len() {
             let file = items[idx].file;
-            let mut raw_refs: Vec<(
-                String,
-                Vec<String>,
-                Option<Expression>,
-                Span,
-                EdgeReason,
-                bool,
-            )> = Vec::new();
+            let mut raw_refs: Vec<RawRef> = Vec::new();
             let mut collector = RefCollector::new(file);
             match (&items[idx].node, items[idx].block, items[idx].local) {
                 (_, None, Some(attr)) => {
@@ -852,8 +855,14 @@ impl<'o> Loader<'o> {
                 };
                 if let Some(me) = self_var.as_ref().filter(|_| root != "var") {
                     self.emit(
-                        Diagnostic::error("config::variable_reference", format!("variable `{me}` cannot refer to `{root}`"))
-                            .label(span, "variables can only refer to themselves, in validation conditions"),
+                        Diagnostic::error(
+                            "config::variable_reference",
+                            format!("variable `{me}` cannot refer to `{root}`"),
+                        )
+                        .label(
+                            span,
+                            "variables can only refer to themselves, in validation conditions",
+                        ),
                     );
                     continue;
                 }
@@ -1020,21 +1029,21 @@ impl<'o> Loader<'o> {
                         }
                     }
                 };
-                if let Some(t) = target {
-                    if let Some(&d) = by_node.get(&t) {
-                        if d == idx && !matches!(t, Node::Var(_)) {
-                            self.emit(
-                                Diagnostic::error(
-                                    "config::cycle",
-                                    format!("`{}` refers to itself", items[idx].node),
-                                )
-                                .label(span, "self-reference"),
-                            );
-                            items[idx].failed = true;
-                            continue;
-                        }
-                        deps.insert(d);
+                if let Some(t) = target
+                    && let Some(&d) = by_node.get(&t)
+                {
+                    if d == idx && !matches!(t, Node::Var(_)) {
+                        self.emit(
+                            Diagnostic::error(
+                                "config::cycle",
+                                format!("`{}` refers to itself", items[idx].node),
+                            )
+                            .label(span, "self-reference"),
+                        );
+                        items[idx].failed = true;
+                        continue;
                     }
+                    deps.insert(d);
                 }
                 refs.push(Ref {
                     root,
@@ -1045,10 +1054,10 @@ impl<'o> Loader<'o> {
                     in_template,
                 });
             }
-            if matches!(items[idx].node, Node::Res(..)) {
-                if let Some(p) = provider_idx {
-                    deps.insert(p); // ids need the provider's subscription
-                }
+            if matches!(items[idx].node, Node::Res(..))
+                && let Some(p) = provider_idx
+            {
+                deps.insert(p); // ids need the provider's subscription
             }
             items[idx].refs = refs;
             items[idx].deps = deps;
@@ -1091,19 +1100,7 @@ impl<'o> Loader<'o> {
         false
     }
 
-    fn depends_on(
-        &mut self,
-        file: usize,
-        a: &Attribute,
-        out: &mut Vec<(
-            String,
-            Vec<String>,
-            Option<Expression>,
-            Span,
-            EdgeReason,
-            bool,
-        )>,
-    ) {
+    fn depends_on(&mut self, file: usize, a: &Attribute, out: &mut Vec<RawRef>) {
         let Expression::Array(arr) = &a.value else {
             self.emit(
                 Diagnostic::error(
@@ -1407,10 +1404,10 @@ impl<'o> Loader<'o> {
                 k if r.in_template => {
                     if let Some(kind) = ResourceKind::from_name(k) {
                         let entry = kinds.entry(kind.as_str()).or_default();
-                        if !entry.contains_key(name) {
-                            if let Some(v) = funcs::resource_value(kind.as_str(), name) {
-                                entry.insert(name.clone(), v);
-                            }
+                        if !entry.contains_key(name)
+                            && let Some(v) = funcs::resource_value(kind.as_str(), name)
+                        {
+                            entry.insert(name.clone(), v);
                         }
                     }
                 }
@@ -1512,10 +1509,8 @@ impl<'o> Loader<'o> {
             Node::Output(name) => {
                 let mut ok = true;
                 let eb = self.eval_body(&ctx, &body, &mut ok);
-                if ok {
-                    if let Some(o) = decode::output(&name, &eb, header, &mut self.diags) {
-                        self.outputs.insert(name, o);
-                    }
+                if ok && let Some(o) = decode::output(&name, &eb, header, &mut self.diags) {
+                    self.outputs.insert(name, o);
                 }
             }
             Node::Provider => {
@@ -2437,8 +2432,14 @@ variable "on" { type = bool }
 
     #[test]
     fn variables_cannot_refer_to_other_things() {
-        assert_eq!(codes("locals { x = 1 }\nvariable \"v\" { default = local.x }\n"), ["config::variable_reference"]);
-        assert_eq!(codes("variable \"w\" { default = 1 }\nvariable \"v\" { default = var.w }\n"), ["config::variable_reference"]);
+        assert_eq!(
+            codes("locals { x = 1 }\nvariable \"v\" { default = local.x }\n"),
+            ["config::variable_reference"]
+        );
+        assert_eq!(
+            codes("variable \"w\" { default = 1 }\nvariable \"v\" { default = var.w }\n"),
+            ["config::variable_reference"]
+        );
     }
 
     #[test]

@@ -131,15 +131,15 @@ fn pairs(ix: &Index, out: &mut Vec<Diagnostic>) {
                 .label(p.source.span, "source"),
             );
         }
-        if let Some(ResourceBody::Vault(v)) = ix.get(&p.vault.value) {
-            if v.location.value == p.source.value {
-                out.push(
+        if let Some(ResourceBody::Vault(v)) = ix.get(&p.vault.value)
+            && v.location.value == p.source.value
+        {
+            out.push(
                     Diagnostic::error("config::vault_region", format!("vault `{}` is in the source region `{}` of `{}`", p.vault.value, p.source.value, r.addr))
                         .label(v.location.span, "the vault's location")
                         .label(p.source.span, "the source region")
                         .help("ASR needs the vault outside the region it protects; put it in the target region"),
                 );
-            }
         }
     }
 }
@@ -195,15 +195,15 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
                         .help("ASR stages replication data in the SOURCE region: use a storage account there"),
                 );
             }
-            if let Some(sub) = &sa.subscription_id {
-                if !sub.eq_ignore_ascii_case(vm.source_vm.value.subscription()) {
-                    out.push(
+            if let Some(sub) = &sa.subscription_id
+                && !sub.eq_ignore_ascii_case(vm.source_vm.value.subscription())
+            {
+                out.push(
                         Diagnostic::error("config::cache_subscription", format!("cache account `{}` is in subscription {sub}, but source VM `{}` is in {}", vm.cache_storage.value, vm.source_vm.value.name(), vm.source_vm.value.subscription()))
                             .label(vm.cache_storage.span, "cache account in another subscription")
                             .label(vm.source_vm.span, "the source VM")
                             .help("set `subscription_id` on the storage account to the source VM's subscription"),
                     );
-                }
             }
         }
         // Target placement in the target region.
@@ -213,24 +213,23 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
                 ("test network", vm.test_network.as_ref()),
             ] {
                 let Some(r) = r else { continue };
-                if let Some(net) = ix.vnet(&r.value) {
-                    if net.location.value != pair.target.value {
-                        out.push(
+                if let Some(net) = ix.vnet(&r.value)
+                    && net.location.value != pair.target.value
+                {
+                    out.push(
                             Diagnostic::error("config::target_region", format!("the {what} `{}` of `{addr}` is in `{}`, not in the target region `{}`", r.value, net.location.value, pair.target.value))
                                 .label(r.span, format!("{what} in the wrong region")),
                         );
-                    }
                 }
             }
-            if let Some(av) = &vm.target_availability_set {
-                if let Some(ResourceBody::AvailabilitySet(a)) = ix.get(&av.value) {
-                    if a.location.value != pair.target.value {
-                        out.push(
+            if let Some(av) = &vm.target_availability_set
+                && let Some(ResourceBody::AvailabilitySet(a)) = ix.get(&av.value)
+                && a.location.value != pair.target.value
+            {
+                out.push(
                             Diagnostic::error("config::target_region", format!("availability set `{}` of `{addr}` is in `{}`, not in the target region `{}`", av.value, a.location.value, pair.target.value))
                                 .label(av.span, "availability set in the wrong region"),
                         );
-                    }
-                }
             }
         }
         // Subnets and static IPs.
@@ -307,14 +306,14 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
             .or_default();
         e.0 += disks;
         e.1.push(vm.source_vm.span);
-        if let Some(ResourceBody::ResourceGroup(rg)) = ix.get(&vm.target_resource_group.value) {
-            if let Some(sub) = &rg.subscription_id {
-                let e = disks_by_target_sub
-                    .entry(sub.to_ascii_lowercase())
-                    .or_default();
-                e.0 += disks;
-                e.1.push(vm.target_resource_group.span);
-            }
+        if let Some(ResourceBody::ResourceGroup(rg)) = ix.get(&vm.target_resource_group.value)
+            && let Some(sub) = &rg.subscription_id
+        {
+            let e = disks_by_target_sub
+                .entry(sub.to_ascii_lowercase())
+                .or_default();
+            e.0 += disks;
+            e.1.push(vm.target_resource_group.span);
         }
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
@@ -459,37 +458,37 @@ fn plans(ix: &Index, out: &mut Vec<Diagnostic>) {
                 .help("split the VMs over several recovery plans"),
             );
         }
-        if let Some(pair) = ix.pair(&p.region_pair.value) {
-            if pair.vault.value != p.vault.value {
-                out.push(
-                    Diagnostic::error(
-                        "config::vault_mismatch",
-                        format!(
-                            "`{addr}` is in `{}` but its region pair `{}` uses `{}`",
-                            p.vault.value, p.region_pair.value, pair.vault.value
-                        ),
-                    )
-                    .label(p.vault.span, "this vault")
-                    .label(p.region_pair.span, "region pair of another vault"),
-                );
-            }
+        if let Some(pair) = ix.pair(&p.region_pair.value)
+            && pair.vault.value != p.vault.value
+        {
+            out.push(
+                Diagnostic::error(
+                    "config::vault_mismatch",
+                    format!(
+                        "`{addr}` is in `{}` but its region pair `{}` uses `{}`",
+                        p.vault.value, p.region_pair.value, pair.vault.value
+                    ),
+                )
+                .label(p.vault.span, "this vault")
+                .label(p.region_pair.span, "region pair of another vault"),
+            );
         }
         for g in &p.groups {
             for vm in &g.vms {
-                if let Some(ResourceBody::ProtectedVm(v)) = ix.get(&vm.value) {
-                    if v.region_pair.value != p.region_pair.value {
-                        out.push(
-                            Diagnostic::error(
-                                "config::recovery_plan_pair",
-                                format!(
-                                    "`{}` replicates through `{}`, but `{addr}` fails over `{}`",
-                                    vm.value, v.region_pair.value, p.region_pair.value
-                                ),
-                            )
-                            .label(vm.span, "VM of another region pair")
-                            .label(p.region_pair.span, "the plan's region pair"),
-                        );
-                    }
+                if let Some(ResourceBody::ProtectedVm(v)) = ix.get(&vm.value)
+                    && v.region_pair.value != p.region_pair.value
+                {
+                    out.push(
+                        Diagnostic::error(
+                            "config::recovery_plan_pair",
+                            format!(
+                                "`{}` replicates through `{}`, but `{addr}` fails over `{}`",
+                                vm.value, v.region_pair.value, p.region_pair.value
+                            ),
+                        )
+                        .label(vm.span, "VM of another region pair")
+                        .label(p.region_pair.span, "the plan's region pair"),
+                    );
                 }
                 match member_of.get(&vm.value) {
                     Some((other, span)) => out.push(
@@ -525,19 +524,19 @@ fn mappings(ix: &Index, out: &mut Vec<Diagnostic>) {
                 .entry(net)
                 .or_default()
                 .push((&m.region_pair.value, &r.addr));
-            if let (Some(pair), Some(vnet)) = (ix.pair(&m.region_pair.value), ix.vnet(net)) {
-                if vnet.location.value != pair.target.value {
-                    out.push(
-                        Diagnostic::error(
-                            "config::target_region",
-                            format!(
-                                "`{}` maps into `{net}` in `{}`, but `{}` targets `{}`",
-                                r.addr, vnet.location.value, m.region_pair.value, pair.target.value
-                            ),
-                        )
-                        .label(m.target_network.span, "network outside the target region"),
-                    );
-                }
+            if let (Some(pair), Some(vnet)) = (ix.pair(&m.region_pair.value), ix.vnet(net))
+                && vnet.location.value != pair.target.value
+            {
+                out.push(
+                    Diagnostic::error(
+                        "config::target_region",
+                        format!(
+                            "`{}` maps into `{net}` in `{}`, but `{}` targets `{}`",
+                            r.addr, vnet.location.value, m.region_pair.value, pair.target.value
+                        ),
+                    )
+                    .label(m.target_network.span, "network outside the target region"),
+                );
             }
         }
     }

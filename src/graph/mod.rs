@@ -121,14 +121,11 @@ fn add_implicit_edges(g: &mut Builder, config: &Config) {
             ResourceBody::Vault(v) => Some((&v.resource_group, &v.subscription_id)),
             _ => None,
         };
-        if let Some((rg, sub)) = named_rg {
-            if rg.value.block.is_none() {
-                if let Some(addr) =
-                    rg_by_name.get(&(rg.value.name.to_ascii_lowercase(), sub.clone()))
-                {
-                    edges.push(((*addr).clone(), r.addr.clone()));
-                }
-            }
+        if let Some((rg, sub)) = named_rg
+            && rg.value.block.is_none()
+            && let Some(addr) = rg_by_name.get(&(rg.value.name.to_ascii_lowercase(), sub.clone()))
+        {
+            edges.push(((*addr).clone(), r.addr.clone()));
         }
         if let ResourceBody::ProtectedVm(vm) = &r.body {
             for m in mappings_by_pair
