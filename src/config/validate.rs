@@ -615,3 +615,94 @@ mod tests {
         assert_eq!(out[0].help.as_deref(), Some("did you mean `app`?"));
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! Each rule on a minimal configuration, in memory.
+    use crate::config::{LoadOptions, load_sources};
+
+    const BASE: &str = r#"
+provider "azure" { subscription_id = "00000000-0000-0000-0000-000000000001" }
+resource_group "dr" {
+  name     = "rg-dr"
+  location = "westus2"
+}
+vault "dr" {
+  name           = "rsv"
+  resource_group = resource_group.dr
+  location       = "westus2"
+}
+replication_policy "p" {
+  vault                    = vault.dr
+  recovery_point_retention = RETENTION
+  app_consistent_interval  = APP
+}
+region_pair "p" {
+  vault  = vault.dr
+  source = "eastus"
+  target = "westus2"
+  policy = replication_policy.p
+}
+virtual_network "dr" {
+  name           = "vnet"
+  resource_group = resource_group.dr
+  address_space  = ["10.0.0.0/16"]
+  subnet "app" { address_prefix = "10.0.1.0/24" }
+}
+storage_account "cache" {
+  name           = "stcache"
+  resource_group = "rg-app"
+  location       = CACHE_REGION
+}
+protected_vm "vm" {
+  for_each              = toset([for i in range(COUNT) : format("vm%02d", i)])
+  source_vm             = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${each.key}"
+  region_pair           = region_pair.p
+  cache_storage         = storage_account.cache
+  target_resource_group = resource_group.dr
+  target_network        = virtual_network.dr
+  target_subnet         = "app"
+  consistency_group     = "g"
+}
+"#;
+
+    fn codes(retention: &str, app: &str, cache: &str, count: usize) -> Vec<&'static str> {
+        let text = BASE
+            .replace("RETENTION", &format!("\"{retention}\""))
+            .replace("APP", app)
+            .replace("CACHE_REGION", &format!("\"{cache}\""))
+            .replace("COUNT", &count.to_string());
+        match load_sources(vec![("main.asr.hcl".into(), text)], &LoadOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_configuration_has_no_findings() {
+        assert_eq!(codes("24h", "\"4h\"", "eastus", 16), Vec::<&str>::new());
+        assert_eq!(codes("15d", "null", "eastus", 1), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn retention_and_app_consistency_limits() {
+        assert_eq!(codes("15d1s", "null", "eastus", 1), ["config::retention"]);
+        assert_eq!(
+            codes("24h", "\"59m\"", "eastus", 1),
+            ["config::app_consistent_interval"]
+        );
+        assert_eq!(
+            codes("4h", "\"4h\"", "eastus", 1),
+            ["config::app_consistent_interval"]
+        );
+    }
+
+    #[test]
+    fn cache_region_and_group_size() {
+        assert_eq!(codes("24h", "null", "westus2", 1), ["config::cache_region"]);
+        assert_eq!(
+            codes("24h", "null", "eastus", 17),
+            ["config::consistency_group_size"]
+        );
+    }
+}
