@@ -98,13 +98,25 @@ recovery_plan "first" {
     ]
 }
 
-/// Best of `runs` timings of load + graph for `n` VMs.
+/// CPU time this thread has run (Linux `/proc/thread-self/schedstat`), so a loaded machine (the build hosts are
+/// shared) does not count time spent waiting for a core; `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .map(Duration::from_nanos)
+}
+
+/// Best of `runs` CPU times (wall-clock times where CPU time is unavailable) of load + graph for `n` VMs.
 fn measure(n: usize, runs: usize) -> (Duration, Duration) {
     let sources = fleet(n);
     let mut best_load = Duration::MAX;
     let mut best_total = Duration::MAX;
     for _ in 0..runs {
         let start = Instant::now();
+        let cpu_start = cpu_time();
         let loaded = match config::load_sources(sources.clone(), &LoadOptions::default()) {
             Ok(l) => l,
             Err(d) => {
@@ -112,7 +124,10 @@ fn measure(n: usize, runs: usize) -> (Duration, Duration) {
                 std::process::exit(1);
             }
         };
-        let loaded_at = start.elapsed();
+        let loaded_at = match (cpu_start, cpu_time()) {
+            (Some(a), Some(b)) => b - a,
+            _ => start.elapsed(),
+        };
         let g = graph::build(&loaded.config).unwrap_or_else(|d| {
             eprintln!("graph of {n} VMs failed: {d}");
             std::process::exit(1);
@@ -120,7 +135,11 @@ fn measure(n: usize, runs: usize) -> (Duration, Duration) {
         assert_eq!(loaded.config.protected_vms().count(), n);
         assert!(g.len() > n);
         best_load = best_load.min(loaded_at);
-        best_total = best_total.min(start.elapsed());
+        let total = match (cpu_start, cpu_time()) {
+            (Some(a), Some(b)) => b - a,
+            _ => start.elapsed(),
+        };
+        best_total = best_total.min(total);
     }
     (best_load, best_total)
 }
@@ -128,6 +147,14 @@ fn measure(n: usize, runs: usize) -> (Duration, Duration) {
 fn main() {
     let (load_1k, total_1k) = measure(1_000, 5);
     let (load_10k, total_10k) = measure(10_000, 3);
+    println!(
+        "{}",
+        if cpu_time().is_some() {
+            "CPU time (best of runs):"
+        } else {
+            "wall-clock time (best of runs):"
+        }
+    );
     println!(
         "load+graph   1,000 VMs: {:>8.1} ms (load {:.1} ms)",
         total_1k.as_secs_f64() * 1e3,

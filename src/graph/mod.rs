@@ -44,6 +44,7 @@ fn find(graph: &DiGraph<ResourceAddr, EdgeReason>, addr: &ResourceAddr) -> Optio
 pub fn build(config: &Config) -> Result<ResourceGraph, Diagnostics> {
     let mut g = Builder {
         graph: DiGraph::with_capacity(config.resources.len(), config.resources.len() * 4),
+        index: HashMap::with_capacity(config.resources.len()),
         seen: HashSet::with_capacity(config.resources.len() * 4),
     };
     add_nodes(&mut g, config);
@@ -56,16 +57,18 @@ pub fn build(config: &Config) -> Result<ResourceGraph, Diagnostics> {
     })
 }
 
-struct Builder {
+struct Builder<'c> {
     graph: DiGraph<ResourceAddr, EdgeReason>,
+    /// Address → node, borrowing the configuration's addresses (no copies).
+    index: HashMap<&'c ResourceAddr, NodeIndex>,
     seen: HashSet<(NodeIndex, NodeIndex)>,
 }
 
-impl Builder {
+impl Builder<'_> {
     /// Adds `from → to` unless an edge between them exists (the first reason wins: reference, then depends_on,
     /// then implicit).
     fn edge(&mut self, from: &ResourceAddr, to: &ResourceAddr, reason: EdgeReason) {
-        let (Some(a), Some(b)) = (find(&self.graph, from), find(&self.graph, to)) else {
+        let (Some(&a), Some(&b)) = (self.index.get(from), self.index.get(to)) else {
             return;
         };
         if a != b && self.seen.insert((a, b)) {
@@ -75,10 +78,11 @@ impl Builder {
 }
 
 /// One node per resource instance, in address order.
-fn add_nodes(g: &mut Builder, config: &Config) {
+fn add_nodes<'c>(g: &mut Builder<'c>, config: &'c Config) {
     // BTreeMap order = address order, which `find` relies on.
     for addr in config.resources.keys() {
-        g.graph.add_node(addr.clone());
+        let n = g.graph.add_node(addr.clone());
+        g.index.insert(addr, n);
     }
 }
 
