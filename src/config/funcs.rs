@@ -71,6 +71,46 @@ pub(crate) fn local_value(name: &str) -> Option<Value> {
     with_scope_ref(|s| s.locals.get(name).cloned()).flatten()
 }
 
+/// `__ref(kind, label [, key])`: like `__resource`, but only `address`, `id` and `name` of each instance.
+fn reference(args: FuncArgs) -> Result<Value, String> {
+    fn compact(v: &Value) -> Value {
+        match v {
+            Value::Object(o) if o.contains_key("address") => Value::Object(
+                ["address", "id", "name"]
+                    .iter()
+                    .filter_map(|k| o.get(*k).map(|x| (k.to_string(), x.clone())))
+                    .collect(),
+            ),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), compact(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let kind = str_arg(&args, 0);
+    let label = str_arg(&args, 1);
+    SCOPE.with(|s| {
+        let guard = s.borrow();
+        let block = guard
+            .as_ref()
+            .and_then(|scope| scope.resources.get(&(kind.to_string(), label.to_string())))
+            .ok_or_else(|| format!("`{kind}.{label}` has no value (it failed to evaluate)"))?;
+        let Some(key) = args.get(2) else {
+            return Ok(compact(block));
+        };
+        match (block, key) {
+            (Value::Object(o), _) if o.contains_key("address") => Err(format!(
+                "`{kind}.{label}` has no `for_each`, so it cannot be indexed"
+            )),
+            (Value::Object(o), Value::String(k)) => o
+                .get(k)
+                .map(compact)
+                .ok_or_else(|| format!("`{kind}.{label}` has no instance {}", short(key))),
+            _ => Err(format!("`{kind}.{label}` has no instance {}", short(key))),
+        }
+    })
+}
+
 /// `__local(name)`: a local value (rewritten from `local.name`, for the reason given at [`resource`]).
 fn local(args: FuncArgs) -> Result<Value, String> {
     let name = str_arg(&args, 0);
@@ -265,6 +305,14 @@ pub fn declare_all(ctx: &mut Context) {
             .param(s())
             .variadic_param(Any)
             .build(resource),
+    );
+    ctx.declare_func(
+        "__ref",
+        FuncDef::builder()
+            .param(s())
+            .param(s())
+            .variadic_param(Any)
+            .build(reference),
     );
     ctx.declare_func("__local", f(local, vec![s()]));
     ctx.declare_func("__each", FuncDef::builder().variadic_param(s()).build(each));

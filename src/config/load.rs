@@ -768,9 +768,14 @@ impl<'o> Loader<'o> {
                                 }
                                 let before = collector.refs.len();
                                 collector.visit_expr(&a.value);
+                                let expr = rewrite_refs(a.value.clone().into());
                                 let attr = CAttr {
                                     name: name.to_string(),
-                                    expr: rewrite_refs(a.value.clone().into()),
+                                    expr: if lifecycle.is_some() && !meta {
+                                        compact_refs(expr)
+                                    } else {
+                                        expr
+                                    },
                                     span: span_of(file, &a.value),
                                 };
                                 if meta {
@@ -1208,7 +1213,7 @@ impl<'o> Loader<'o> {
                     collector.visit_expr(&a.value);
                     body.attrs.push(CAttr {
                         name: a.key.as_str().to_string(),
-                        expr: rewrite_refs(a.value.clone().into()),
+                        expr: compact_refs(rewrite_refs(a.value.clone().into())),
                         span: span_of(file, &a.value),
                     });
                 }
@@ -1426,7 +1431,9 @@ impl<'o> Loader<'o> {
         use hcl::eval::ErrorKind;
         let (code, message) = match e.kind() {
             ErrorKind::FuncCall(name, msg) => match name.to_string().as_str() {
-                "__resource" | "__local" | "__each" => ("config::no_such_key", msg.clone()),
+                "__resource" | "__ref" | "__local" | "__each" => {
+                    ("config::no_such_key", msg.clone())
+                }
                 "file" => ("config::file", msg.clone()),
                 "csvdecode" => ("config::csvdecode", msg.clone()),
                 "jsondecode" => ("config::jsondecode", msg.clone()),
@@ -2206,6 +2213,21 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
             scoped.truncate(before);
         }
         _ => {}
+    }
+}
+
+/// In a resource attribute, a whole-value reference (`region_pair = region_pair.primary`, `vms = [protected_vm.a]`)
+/// only needs the referenced resource's `address`, `id` and `name` (that is all the resource's own value keeps, see
+/// `decode::reference_value`), so `__resource` there becomes `__ref`, which copies just those.
+fn compact_refs(e: hcl::Expression) -> hcl::Expression {
+    use hcl::expr::Expression as E;
+    match e {
+        E::FuncCall(mut f) if f.name.name.as_str() == "__resource" => {
+            f.name = hcl::expr::FuncName::new("__ref");
+            E::FuncCall(f)
+        }
+        E::Array(items) => E::Array(items.into_iter().map(compact_refs).collect()),
+        other => other,
     }
 }
 
