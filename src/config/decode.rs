@@ -268,23 +268,23 @@ impl<'a> F<'a> {
         };
         match ArmId::parse(&s.value) {
             Ok(id) => {
-                if let Some(ty) = ty {
-                    if !id.is_type(ty) {
-                        let d = Diagnostic::error(
-                            "config::arm_id",
-                            format!("`{name}` must be the ARM id of a `{ty}`"),
-                        )
-                        .label(
-                            s.span,
-                            format!(
-                                "this is {}",
-                                id.resource_type()
-                                    .map_or("not a resource id".into(), |t| format!("a `{t}`"))
-                            ),
-                        );
-                        self.err(d);
-                        return None;
-                    }
+                if let Some(ty) = ty
+                    && !id.is_type(ty)
+                {
+                    let d = Diagnostic::error(
+                        "config::arm_id",
+                        format!("`{name}` must be the ARM id of a `{ty}`"),
+                    )
+                    .label(
+                        s.span,
+                        format!(
+                            "this is {}",
+                            id.resource_type()
+                                .map_or("not a resource id".into(), |t| format!("a `{t}`"))
+                        ),
+                    );
+                    self.err(d);
+                    return None;
                 }
                 Some(Spanned::new(id, s.span))
             }
@@ -788,19 +788,18 @@ pub(crate) fn resource(
                 body: ResourceBody::ReplicationPolicy(p),
                 ..
             }) = env.resources.get(&policy.value)
+                && p.vault.value != vault.value
             {
-                if p.vault.value != vault.value {
-                    f.err(
-                        Diagnostic::error(
-                            "config::vault_mismatch",
-                            format!(
-                                "`{}` belongs to `{}`, not `{}`",
-                                policy.value, p.vault.value, vault.value
-                            ),
-                        )
-                        .label(policy.span, "policy of another vault"),
-                    );
-                }
+                f.err(
+                    Diagnostic::error(
+                        "config::vault_mismatch",
+                        format!(
+                            "`{}` belongs to `{}`, not `{}`",
+                            policy.value, p.vault.value, vault.value
+                        ),
+                    )
+                    .label(policy.span, "policy of another vault"),
+                );
             }
             let vault_id = env.resources.get(&vault.value).and_then(|v| v.id.clone());
             let pair = naming::instance_name(env.label, env.key);
@@ -1191,7 +1190,7 @@ fn lifecycle(
 pub(crate) fn reference_value(addr: &ResourceAddr, body: &EvalBody, d: &Decoded) -> Value {
     let mut o = Map::with_capacity(body.attrs.len() + d.extras.len() + 2);
     for a in &body.attrs {
-        o.insert(a.name.clone(), a.value.clone());
+        o.insert(a.name.clone(), compact(&a.value));
     }
     for (k, v) in &d.extras {
         o.insert((*k).to_string(), v.clone());
@@ -1199,6 +1198,21 @@ pub(crate) fn reference_value(addr: &ResourceAddr, body: &EvalBody, d: &Decoded)
     o.insert("id".into(), d.id.as_ref().map_or(Value::Null, |i| s(i)));
     o.insert("address".into(), s(&addr.to_string()));
     Value::Object(o)
+}
+
+/// A referenced resource inside another resource's value keeps only `address`, `id` and `name`: enough to follow it,
+/// and it keeps a VM's value from embedding its region pair, vault and policy (10,000 times over).
+fn compact(v: &Value) -> Value {
+    match v {
+        Value::Object(o) if o.contains_key("address") => Value::Object(
+            ["address", "id", "name"]
+                .iter()
+                .filter_map(|k| o.get(*k).map(|x| (k.to_string(), x.clone())))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(compact).collect()),
+        other => other.clone(),
+    }
 }
 
 /// `description` and `sensitive` of a variable or output.

@@ -24,6 +24,166 @@ pub(crate) struct FileScope {
     pub data: BTreeMap<String, String>,
     /// Files read so far: (name, content), so errors can name a file by its content.
     pub read: Vec<(String, String)>,
+    /// Values of evaluated resource blocks by (kind, label), read by `__resource` (see [`resource`]).
+    pub resources: std::collections::HashMap<(String, String), Value>,
+    /// Evaluated local values, read by `__local`.
+    pub locals: std::collections::HashMap<String, Value>,
+    /// `each` of the instance being evaluated, read by `__each`.
+    pub each: Option<Value>,
+}
+
+fn with_scope_ref<T>(f: impl FnOnce(&FileScope) -> T) -> Option<T> {
+    SCOPE.with(|s| s.borrow().as_ref().map(f))
+}
+
+fn with_scope_mut(f: impl FnOnce(&mut FileScope)) {
+    SCOPE.with(|s| {
+        if let Some(scope) = s.borrow_mut().as_mut() {
+            f(scope);
+        }
+    });
+}
+
+/// Makes an evaluated local value visible to `__local`.
+pub(crate) fn register_local(name: &str, value: Value) {
+    with_scope_mut(|s| {
+        s.locals.insert(name.to_string(), value);
+    });
+}
+
+/// Sets (or clears) the `each` object of the instance being evaluated.
+pub(crate) fn set_each(each: Option<Value>) {
+    with_scope_mut(|s| s.each = each);
+}
+
+/// A copy of an evaluated resource block's value.
+pub(crate) fn resource_value(kind: &str, label: &str) -> Option<Value> {
+    with_scope_ref(|s| {
+        s.resources
+            .get(&(kind.to_string(), label.to_string()))
+            .cloned()
+    })
+    .flatten()
+}
+
+/// A copy of an evaluated local value.
+pub(crate) fn local_value(name: &str) -> Option<Value> {
+    with_scope_ref(|s| s.locals.get(name).cloned()).flatten()
+}
+
+/// `__ref(kind, label [, key])`: like `__resource`, but only `address`, `id` and `name` of each instance.
+fn reference(args: FuncArgs) -> Result<Value, String> {
+    fn compact(v: &Value) -> Value {
+        match v {
+            Value::Object(o) if o.contains_key("address") => Value::Object(
+                ["address", "id", "name"]
+                    .iter()
+                    .filter_map(|k| o.get(*k).map(|x| (k.to_string(), x.clone())))
+                    .collect(),
+            ),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), compact(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let kind = str_arg(&args, 0);
+    let label = str_arg(&args, 1);
+    SCOPE.with(|s| {
+        let guard = s.borrow();
+        let block = guard
+            .as_ref()
+            .and_then(|scope| scope.resources.get(&(kind.to_string(), label.to_string())))
+            .ok_or_else(|| format!("`{kind}.{label}` has no value (it failed to evaluate)"))?;
+        let Some(key) = args.get(2) else {
+            return Ok(compact(block));
+        };
+        match (block, key) {
+            (Value::Object(o), _) if o.contains_key("address") => Err(format!(
+                "`{kind}.{label}` has no `for_each`, so it cannot be indexed"
+            )),
+            (Value::Object(o), Value::String(k)) => o
+                .get(k)
+                .map(compact)
+                .ok_or_else(|| format!("`{kind}.{label}` has no instance {}", short(key))),
+            _ => Err(format!("`{kind}.{label}` has no instance {}", short(key))),
+        }
+    })
+}
+
+/// `__local(name)`: a local value (rewritten from `local.name`, for the reason given at [`resource`]).
+fn local(args: FuncArgs) -> Result<Value, String> {
+    let name = str_arg(&args, 0);
+    local_value(name)
+        .ok_or_else(|| format!("local value `{name}` has no value (it failed to evaluate)"))
+}
+
+/// `__each(path...)`: a part of `each` (rewritten from `each.value.id` so only the leaf is copied, not the whole
+/// row for every attribute that reads it).
+fn each(args: FuncArgs) -> Result<Value, String> {
+    with_scope_ref(|s| {
+        let mut v = s
+            .each
+            .as_ref()
+            .ok_or("`each` is only available in a block with `for_each`")?;
+        let mut path = String::from("each");
+        for seg in args.iter() {
+            let key = seg.as_str().unwrap_or_default();
+            path.push('.');
+            path.push_str(key);
+            v = match v {
+                Value::Object(o) => o
+                    .get(key)
+                    .ok_or_else(|| format!("no such key: `{key}` in `{path}`"))?,
+                other => return Err(format!("`{path}`: {} is not an object", short(other))),
+            };
+        }
+        Ok(v.clone())
+    })
+    .unwrap_or_else(|| Err("`each` is only available in a block with `for_each`".into()))
+}
+
+/// Makes an evaluated resource block visible to `__resource`.
+pub(crate) fn register_resource(kind: &str, label: &str, value: Value) {
+    SCOPE.with(|s| {
+        if let Some(scope) = s.borrow_mut().as_mut() {
+            scope
+                .resources
+                .insert((kind.to_string(), label.to_string()), value);
+        }
+    });
+}
+
+/// `__resource(kind, label [, key])`: the value of a resource block or of one instance of it.
+///
+/// The loader rewrites `protected_vm.web[k]` into `__resource("protected_vm", "web", k)` because hcl-rs evaluates a
+/// traversal by cloning its root variable first: `[for k in ks : protected_vm.web[k]]` over 10,000 instances would
+/// clone all 10,000 instances for every element. This lookup clones only the instance asked for.
+fn resource(args: FuncArgs) -> Result<Value, String> {
+    let kind = str_arg(&args, 0);
+    let label = str_arg(&args, 1);
+    SCOPE.with(|s| {
+        let guard = s.borrow();
+        let block = guard
+            .as_ref()
+            .and_then(|scope| scope.resources.get(&(kind.to_string(), label.to_string())))
+            .ok_or_else(|| format!("`{kind}.{label}` has no value (it failed to evaluate)"))?;
+        let Some(key) = args.get(2) else {
+            return Ok(block.clone());
+        };
+        let found = match (block, key) {
+            (Value::Object(o), Value::String(k)) if !o.contains_key("address") => o.get(k),
+            (Value::Object(o), _) if o.contains_key("address") => {
+                return Err(format!(
+                    "`{kind}.{label}` has no `for_each`, so it cannot be indexed"
+                ));
+            }
+            _ => None,
+        };
+        found
+            .cloned()
+            .ok_or_else(|| format!("`{kind}.{label}` has no instance {}", short(key)))
+    })
 }
 
 thread_local! {
@@ -138,6 +298,24 @@ pub fn declare_all(ctx: &mut Context) {
     ctx.declare_func("substr", f(substr, vec![s(), Number, Number]));
     ctx.declare_func("cidrsubnet", f(cidrsubnet, vec![s(), Number, Number]));
     ctx.declare_func("cidrhost", f(cidrhost, vec![s(), Number]));
+    ctx.declare_func(
+        "__resource",
+        FuncDef::builder()
+            .param(s())
+            .param(s())
+            .variadic_param(Any)
+            .build(resource),
+    );
+    ctx.declare_func(
+        "__ref",
+        FuncDef::builder()
+            .param(s())
+            .param(s())
+            .variadic_param(Any)
+            .build(reference),
+    );
+    ctx.declare_func("__local", f(local, vec![s()]));
+    ctx.declare_func("__each", FuncDef::builder().variadic_param(s()).build(each));
 }
 
 /// The names of all library functions (for "did you mean").

@@ -47,7 +47,7 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
     let scope = funcs::FileScope {
         dir: input.dir.clone(),
         data: input.data,
-        read: Vec::new(),
+        ..funcs::FileScope::default()
     };
     let n_config = input.config_files.len();
     let mut sources = input.config_files;
@@ -60,8 +60,6 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
         diags: Vec::new(),
         vars: HashMap::new(),
         var_values: BTreeMap::new(),
-        locals: HashMap::new(),
-        res_values: HashMap::new(),
         blocks: HashMap::new(),
         resources: BTreeMap::new(),
         outputs: BTreeMap::new(),
@@ -107,6 +105,16 @@ enum RefKey {
     Dynamic(hcl::Expression),
 }
 
+/// A reference as collected, before resolution: root, attribute path, first index, span, why, inside `for_each`.
+type RawRef = (
+    String,
+    Vec<String>,
+    Option<Expression>,
+    Span,
+    EdgeReason,
+    bool,
+);
+
 /// A reference found in an expression.
 #[derive(Clone, Debug)]
 struct Ref {
@@ -115,6 +123,9 @@ struct Ref {
     key: RefKey,
     span: Span,
     reason: EdgeReason,
+    /// Inside a string template: hcl-rs parses templates at evaluation time, so such references are not rewritten
+    /// and need their root in the evaluation context.
+    in_template: bool,
 }
 
 /// A declared item: a top-level block, or one attribute of a `locals` block.
@@ -166,8 +177,6 @@ struct Loader<'o> {
     /// Declared variables: type.
     vars: HashMap<String, VarType>,
     var_values: BTreeMap<String, Variable>,
-    locals: HashMap<String, Value>,
-    res_values: HashMap<(ResourceKind, String), Value>,
     blocks: HashMap<(ResourceKind, String), BlockInfo>,
     resources: BTreeMap<ResourceAddr, Resource>,
     outputs: BTreeMap<String, Output>,
@@ -203,6 +212,20 @@ struct RefCollector {
     scoped: Vec<String>,
     refs: Vec<(String, Vec<String>, Option<Expression>, Span)>,
     bad_funcs: Vec<(String, Span)>,
+    /// Spans of string templates and heredocs (references inside them stay as written; see [`Ref::in_template`]).
+    templates: Vec<Span>,
+}
+
+impl RefCollector {
+    fn new(file: usize) -> Self {
+        Self {
+            file,
+            scoped: Vec::new(),
+            refs: Vec::new(),
+            bad_funcs: Vec::new(),
+            templates: Vec::new(),
+        }
+    }
 }
 
 impl Visit for RefCollector {
@@ -285,6 +308,16 @@ impl Visit for RefCollector {
             }
             _ => visit_expr(self, e),
         }
+    }
+
+    fn visit_string_template(&mut self, node: &hcl_edit::template::StringTemplate) {
+        self.templates.push(span_of(self.file, node));
+        hcl_edit::visit::visit_string_template(self, node);
+    }
+
+    fn visit_heredoc_template(&mut self, node: &hcl_edit::template::HeredocTemplate) {
+        self.templates.push(span_of(self.file, node));
+        hcl_edit::visit::visit_heredoc_template(self, node);
     }
 
     fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
@@ -651,27 +684,15 @@ impl<'o> Loader<'o> {
         let provider_idx = by_node.get(&Node::Provider).copied();
         for idx in 0..items.len() {
             let file = items[idx].file;
-            let mut raw_refs: Vec<(
-                String,
-                Vec<String>,
-                Option<Expression>,
-                Span,
-                EdgeReason,
-                bool,
-            )> = Vec::new();
-            let mut collector = RefCollector {
-                file,
-                scoped: Vec::new(),
-                refs: Vec::new(),
-                bad_funcs: Vec::new(),
-            };
+            let mut raw_refs: Vec<RawRef> = Vec::new();
+            let mut collector = RefCollector::new(file);
             match (&items[idx].node, items[idx].block, items[idx].local) {
                 (_, None, Some(attr)) => {
                     collector.visit_expr(&attr.value);
                     items[idx].body = Some(CBody {
                         attrs: vec![CAttr {
                             name: attr.key.as_str().to_string(),
-                            expr: attr.value.clone().into(),
+                            expr: rewrite_refs(attr.value.clone().into()),
                             span: span_of(file, &attr.value),
                         }],
                         blocks: Vec::new(),
@@ -747,9 +768,14 @@ impl<'o> Loader<'o> {
                                 }
                                 let before = collector.refs.len();
                                 collector.visit_expr(&a.value);
+                                let expr = rewrite_refs(a.value.clone().into());
                                 let attr = CAttr {
                                     name: name.to_string(),
-                                    expr: a.value.clone().into(),
+                                    expr: if lifecycle.is_some() && !meta {
+                                        compact_refs(expr)
+                                    } else {
+                                        expr
+                                    },
                                     span: span_of(file, &a.value),
                                 };
                                 if meta {
@@ -805,6 +831,7 @@ impl<'o> Loader<'o> {
             if self.error_count() > errors_before_funcs {
                 items[idx].failed = true;
             }
+            let templates = std::mem::take(&mut collector.templates);
             for r in collector.refs {
                 raw_refs.push((r.0, r.1, r.2, r.3, EdgeReason::Reference, false));
             }
@@ -823,11 +850,27 @@ impl<'o> Loader<'o> {
             let mut refs = Vec::new();
             let mut deps = BTreeSet::new();
             for (root, path, index, span, reason, in_fe) in raw_refs {
+                let in_template = templates
+                    .iter()
+                    .any(|t| t.file == span.file && t.start <= span.start && span.end <= t.end);
                 let key = match index {
                     None => RefKey::None,
                     Some(Expression::String(s)) => RefKey::Literal(s.as_str().to_string()),
-                    Some(other) => RefKey::Dynamic(other.into()),
+                    Some(other) => RefKey::Dynamic(rewrite_refs(other.into())),
                 };
+                if let Some(me) = self_var.as_ref().filter(|_| root != "var") {
+                    self.emit(
+                        Diagnostic::error(
+                            "config::variable_reference",
+                            format!("variable `{me}` cannot refer to `{root}`"),
+                        )
+                        .label(
+                            span,
+                            "variables can only refer to themselves, in validation conditions",
+                        ),
+                    );
+                    continue;
+                }
                 let target: Option<Node> = match root.as_str() {
                     "var" => {
                         let Some(name) = path.first() else {
@@ -991,21 +1034,21 @@ impl<'o> Loader<'o> {
                         }
                     }
                 };
-                if let Some(t) = target {
-                    if let Some(&d) = by_node.get(&t) {
-                        if d == idx && !matches!(t, Node::Var(_)) {
-                            self.emit(
-                                Diagnostic::error(
-                                    "config::cycle",
-                                    format!("`{}` refers to itself", items[idx].node),
-                                )
-                                .label(span, "self-reference"),
-                            );
-                            items[idx].failed = true;
-                            continue;
-                        }
-                        deps.insert(d);
+                if let Some(t) = target
+                    && let Some(&d) = by_node.get(&t)
+                {
+                    if d == idx && !matches!(t, Node::Var(_)) {
+                        self.emit(
+                            Diagnostic::error(
+                                "config::cycle",
+                                format!("`{}` refers to itself", items[idx].node),
+                            )
+                            .label(span, "self-reference"),
+                        );
+                        items[idx].failed = true;
+                        continue;
                     }
+                    deps.insert(d);
                 }
                 refs.push(Ref {
                     root,
@@ -1013,12 +1056,13 @@ impl<'o> Loader<'o> {
                     key,
                     span,
                     reason,
+                    in_template,
                 });
             }
-            if matches!(items[idx].node, Node::Res(..)) {
-                if let Some(p) = provider_idx {
-                    deps.insert(p); // ids need the provider's subscription
-                }
+            if matches!(items[idx].node, Node::Res(..))
+                && let Some(p) = provider_idx
+            {
+                deps.insert(p); // ids need the provider's subscription
             }
             items[idx].refs = refs;
             items[idx].deps = deps;
@@ -1061,19 +1105,7 @@ impl<'o> Loader<'o> {
         false
     }
 
-    fn depends_on(
-        &mut self,
-        file: usize,
-        a: &Attribute,
-        out: &mut Vec<(
-            String,
-            Vec<String>,
-            Option<Expression>,
-            Span,
-            EdgeReason,
-            bool,
-        )>,
-    ) {
+    fn depends_on(&mut self, file: usize, a: &Attribute, out: &mut Vec<RawRef>) {
         let Expression::Array(arr) = &a.value else {
             self.emit(
                 Diagnostic::error(
@@ -1088,12 +1120,7 @@ impl<'o> Loader<'o> {
             return;
         };
         for e in arr.iter() {
-            let mut c = RefCollector {
-                file,
-                scoped: Vec::new(),
-                refs: Vec::new(),
-                bad_funcs: Vec::new(),
-            };
+            let mut c = RefCollector::new(file);
             let plain = matches!(e, Expression::Traversal(_) | Expression::Variable(_));
             c.visit_expr(e);
             if !plain || c.refs.len() != 1 {
@@ -1186,7 +1213,7 @@ impl<'o> Loader<'o> {
                     collector.visit_expr(&a.value);
                     body.attrs.push(CAttr {
                         name: a.key.as_str().to_string(),
-                        expr: a.value.clone().into(),
+                        expr: compact_refs(rewrite_refs(a.value.clone().into())),
                         span: span_of(file, &a.value),
                     });
                 }
@@ -1264,12 +1291,7 @@ impl<'o> Loader<'o> {
                 }
                 hcl::Expression::Array(names)
             } else {
-                let mut c = RefCollector {
-                    file,
-                    scoped: Vec::new(),
-                    refs: Vec::new(),
-                    bad_funcs: Vec::new(),
-                };
+                let mut c = RefCollector::new(file);
                 c.visit_expr(&a.value);
                 if !c.refs.is_empty() {
                     self.emit(
@@ -1362,6 +1384,9 @@ impl<'o> Loader<'o> {
 
     // ---- evaluation --------------------------------------------------------------------------------------
 
+    /// The evaluation context of an item: the function library, the variables it references, and the locals and
+    /// resources it references from inside string templates (everything else reaches them through the rewritten
+    /// `__local`/`__resource`/`__each` calls, which copy only what is used).
     fn context(&self, refs: &[Ref]) -> Context<'static> {
         let mut ctx = Context::new();
         funcs::declare_all(&mut ctx);
@@ -1376,23 +1401,22 @@ impl<'o> Loader<'o> {
                         var.entry(name.clone()).or_insert_with(|| v.value.clone());
                     }
                 }
-                "local" => {
-                    if let Some(v) = self.locals.get(name) {
-                        local.entry(name.clone()).or_insert_with(|| v.clone());
+                "local" if r.in_template && !local.contains_key(name) => {
+                    if let Some(v) = funcs::local_value(name) {
+                        local.insert(name.clone(), v);
                     }
                 }
-                "each" => {}
-                k => {
+                k if r.in_template => {
                     if let Some(kind) = ResourceKind::from_name(k) {
-                        if let Some(v) = self.res_values.get(&(kind, name.clone())) {
-                            kinds
-                                .entry(kind.as_str())
-                                .or_default()
-                                .entry(name.clone())
-                                .or_insert_with(|| v.clone());
+                        let entry = kinds.entry(kind.as_str()).or_default();
+                        if !entry.contains_key(name)
+                            && let Some(v) = funcs::resource_value(kind.as_str(), name)
+                        {
+                            entry.insert(name.clone(), v);
                         }
                     }
                 }
+                _ => {}
             }
         }
         ctx.declare_var("var", Value::Object(var));
@@ -1407,6 +1431,9 @@ impl<'o> Loader<'o> {
         use hcl::eval::ErrorKind;
         let (code, message) = match e.kind() {
             ErrorKind::FuncCall(name, msg) => match name.to_string().as_str() {
+                "__resource" | "__ref" | "__local" | "__each" => {
+                    ("config::no_such_key", msg.clone())
+                }
                 "file" => ("config::file", msg.clone()),
                 "csvdecode" => ("config::csvdecode", msg.clone()),
                 "jsondecode" => ("config::jsondecode", msg.clone()),
@@ -1483,16 +1510,14 @@ impl<'o> Loader<'o> {
         match items[idx].node.clone() {
             Node::Local(name) => {
                 if let Some(v) = body.attrs.first().and_then(|a| self.eval_expr(&ctx, a)) {
-                    self.locals.insert(name, v);
+                    funcs::register_local(&name, v);
                 }
             }
             Node::Output(name) => {
                 let mut ok = true;
                 let eb = self.eval_body(&ctx, &body, &mut ok);
-                if ok {
-                    if let Some(o) = decode::output(&name, &eb, header, &mut self.diags) {
-                        self.outputs.insert(name, o);
-                    }
+                if ok && let Some(o) = decode::output(&name, &eb, header, &mut self.diags) {
+                    self.outputs.insert(name, o);
                 }
             }
             Node::Provider => {
@@ -1629,9 +1654,13 @@ impl<'o> Loader<'o> {
         let mut block_value = Map::new();
         let mut keys = Vec::new();
         let mut single = Value::Null;
+        let each_in_template = refs.iter().any(|r| r.root == "each" && r.in_template);
         for (key, each) in instances {
             if let Some(each) = each {
-                ctx.declare_var("each", each);
+                if each_in_template {
+                    ctx.declare_var("each", each.clone());
+                }
+                funcs::set_each(Some(each));
             }
             let addr = ResourceAddr {
                 kind,
@@ -1643,7 +1672,7 @@ impl<'o> Loader<'o> {
             if !ok {
                 continue;
             }
-            let depends = self.instance_deps(&ctx, refs);
+            let depends = self.instance_deps(&ctx, refs, &eb);
             let env = DecodeEnv {
                 resources: &self.resources,
                 default_subscription: self.default_subscription.as_deref(),
@@ -1678,20 +1707,26 @@ impl<'o> Loader<'o> {
         } else {
             single
         };
-        self.res_values.insert((kind, label.to_string()), value);
+        funcs::set_each(None);
+        funcs::register_resource(kind.as_str(), label, value);
         if let Some(info) = self.blocks.get_mut(&(kind, label.to_string())) {
             info.keys = keys;
         }
     }
 
-    fn instance_deps(&self, ctx: &Context, refs: &[Ref]) -> Vec<Dependency> {
+    /// The resources one instance depends on. Static references give most edges; references whose key is computed
+    /// (`protected_vm.web[each.key]`) are resolved by evaluating the key, and references inside `for` expressions
+    /// (`[for k in keys : protected_vm.web[k]]`) by finding the reference objects in the evaluated values.
+    fn instance_deps(&self, ctx: &Context, refs: &[Ref], body: &EvalBody) -> Vec<Dependency> {
         let mut out: Vec<Dependency> = Vec::new();
         let mut seen: HashSet<(ResourceAddr, EdgeReason)> = HashSet::new();
-        let mut push = |to: ResourceAddr, reason: EdgeReason, span: Span| {
-            if seen.insert((to.clone(), reason)) {
-                out.push(Dependency { to, reason, span });
-            }
-        };
+        let mut push =
+            |to: ResourceAddr, reason: EdgeReason, span: Span, out: &mut Vec<Dependency>| {
+                if seen.insert((to.clone(), reason)) {
+                    out.push(Dependency { to, reason, span });
+                }
+            };
+        let mut unresolved: Vec<(&Ref, ResourceKind, &String)> = Vec::new();
         for r in refs {
             let Some(kind) = ResourceKind::from_name(&r.root) else {
                 continue;
@@ -1703,7 +1738,12 @@ impl<'o> Loader<'o> {
                 continue;
             };
             if !info.for_each {
-                push(ResourceAddr::new(kind, label.clone()), r.reason, r.span);
+                push(
+                    ResourceAddr::new(kind, label.clone()),
+                    r.reason,
+                    r.span,
+                    &mut out,
+                );
                 continue;
             }
             match &r.key {
@@ -1711,22 +1751,66 @@ impl<'o> Loader<'o> {
                     ResourceAddr::keyed(kind, label.clone(), k.clone()),
                     r.reason,
                     r.span,
+                    &mut out,
                 ),
-                RefKey::Dynamic(e) => {
-                    if let Ok(Value::String(k)) = e.evaluate(ctx) {
-                        push(
-                            ResourceAddr::keyed(kind, label.clone(), k),
-                            r.reason,
-                            r.span,
-                        );
-                    }
-                }
+                RefKey::Dynamic(e) => match e.evaluate(ctx) {
+                    Ok(Value::String(k)) => push(
+                        ResourceAddr::keyed(kind, label.clone(), k),
+                        r.reason,
+                        r.span,
+                        &mut out,
+                    ),
+                    _ => unresolved.push((r, kind, label)),
+                },
                 RefKey::None => {
                     for k in &info.keys {
                         push(
                             ResourceAddr::keyed(kind, label.clone(), k.clone()),
                             r.reason,
                             r.span,
+                            &mut out,
+                        );
+                    }
+                }
+            }
+        }
+        if !unresolved.is_empty() {
+            let mut found = Vec::new();
+            for a in &body.attrs {
+                collect_addresses(&a.value, a.span, &mut found);
+            }
+            fn walk(b: &EvalBody, found: &mut Vec<(ResourceAddr, Span)>) {
+                for blk in &b.blocks {
+                    for a in &blk.body.attrs {
+                        collect_addresses(&a.value, a.span, found);
+                    }
+                    walk(&blk.body, found);
+                }
+            }
+            walk(body, &mut found);
+            for (r, kind, label) in unresolved {
+                let before = out.len();
+                for (addr, _) in found
+                    .iter()
+                    .filter(|(a, _)| a.kind == kind && &a.name == label)
+                {
+                    push(addr.clone(), r.reason, r.span, &mut out);
+                }
+                if out.len() == before
+                    && !out.iter().any(|d| d.to.kind == kind && &d.to.name == label)
+                {
+                    // Nothing says which instances are used (`[for k in ks : protected_vm.web[k].id]`): depend on all.
+                    for k in self
+                        .blocks
+                        .get(&(kind, label.clone()))
+                        .map(|i| i.keys.as_slice())
+                        .unwrap_or_default()
+                    {
+                        push(
+                            ResourceAddr::keyed(kind, label.clone(), k.clone()),
+                            r.reason,
+                            r.span,
+                            &mut out,
                         );
                     }
                 }
@@ -1802,6 +1886,9 @@ impl<'o> Loader<'o> {
             let Node::Var(name) = items[idx].node.clone() else {
                 continue;
             };
+            if items[idx].failed {
+                continue; // its references were reported in `check`
+            }
             let before = self.error_count();
             self.eval_variable(&mut items[idx], &name, &from_files);
             if self.error_count() > before {
@@ -1880,6 +1967,7 @@ impl<'o> Loader<'o> {
         if let Some(a) = attr("default") {
             chosen = self.eval_expr(&ctx, a).map(|v| (v, a.span));
         }
+        let errors_before_values = self.error_count();
         let env = self
             .opts
             .env_vars
@@ -1908,7 +1996,7 @@ impl<'o> Loader<'o> {
                 .or(chosen);
         }
         let Some((raw, value_span)) = chosen else {
-            if self.error_count() == 0 || attr("default").is_none() {
+            if self.error_count() == errors_before_values {
                 self.emit(
                     Diagnostic::error("config::missing_variable", format!("no value for variable `{name}`"))
                         .label(header, "declared here without a default")
@@ -1999,6 +2087,170 @@ impl<'o> Loader<'o> {
     }
 }
 
+/// Rewrites resource traversals (`kind.label`, `kind.label[key]`) into `__resource` calls; see `funcs::resource` for
+/// why. Names bound by `for` expressions shadow resource kinds and are left alone. String templates keep their
+/// traversals (hcl-rs parses them at evaluation time), which still work through the context.
+fn rewrite_refs(mut e: hcl::Expression) -> hcl::Expression {
+    rewrite(&mut e, &mut Vec::new());
+    e
+}
+
+fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
+    use hcl::expr::{
+        Expression as E, FuncCall, FuncName, Operation, Traversal, TraversalOperator as Op,
+    };
+    match e {
+        E::Traversal(t) => {
+            for op in t.operators.iter_mut() {
+                if let Op::Index(ix) = op {
+                    rewrite(ix, scoped);
+                }
+            }
+            let root = match &t.expr {
+                E::Variable(v) => Some(v.as_str().to_string()),
+                _ => None,
+            };
+            let Some(root) = root else {
+                rewrite(&mut t.expr, scoped);
+                return;
+            };
+            if scoped.contains(&root) {
+                return;
+            }
+            if root == "local" || root == "each" {
+                // `local.name…` → `__local("name")…`; `each.value.a.b…` → `__each("value", "a", "b")…`.
+                let attrs = t
+                    .operators
+                    .iter()
+                    .take_while(|op| matches!(op, Op::GetAttr(_)))
+                    .count();
+                let take = if root == "local" { attrs.min(1) } else { attrs };
+                if take == 0 {
+                    return;
+                }
+                let args: Vec<E> = t
+                    .operators
+                    .drain(..take)
+                    .map(|op| match op {
+                        Op::GetAttr(id) => E::String(id.as_str().to_string()),
+                        _ => E::Null,
+                    })
+                    .collect();
+                let name = if root == "local" { "__local" } else { "__each" };
+                let call = E::FuncCall(Box::new(FuncCall {
+                    name: FuncName::new(name),
+                    args,
+                    expand_final: false,
+                }));
+                let rest = std::mem::take(&mut t.operators);
+                *e = if rest.is_empty() {
+                    call
+                } else {
+                    E::Traversal(Box::new(Traversal {
+                        expr: call,
+                        operators: rest,
+                    }))
+                };
+                return;
+            }
+            if ResourceKind::from_name(&root).is_none() {
+                return;
+            }
+            let Some(Op::GetAttr(label)) = t.operators.first() else {
+                return;
+            };
+            let mut args = vec![E::String(root), E::String(label.as_str().to_string())];
+            let mut consumed = 1;
+            if let Some(Op::Index(ix)) = t.operators.get(1) {
+                args.push(ix.clone());
+                consumed = 2;
+            }
+            let call = E::FuncCall(Box::new(FuncCall {
+                name: FuncName::new("__resource"),
+                args,
+                expand_final: false,
+            }));
+            let rest: Vec<Op> = t.operators.drain(consumed..).collect();
+            *e = if rest.is_empty() {
+                call
+            } else {
+                E::Traversal(Box::new(Traversal {
+                    expr: call,
+                    operators: rest,
+                }))
+            };
+        }
+        E::Array(items) => items.iter_mut().for_each(|x| rewrite(x, scoped)),
+        E::Object(o) => o.values_mut().for_each(|x| rewrite(x, scoped)),
+        E::FuncCall(f) => f.args.iter_mut().for_each(|x| rewrite(x, scoped)),
+        E::Parenthesis(p) => rewrite(p, scoped),
+        E::Conditional(c) => {
+            rewrite(&mut c.cond_expr, scoped);
+            rewrite(&mut c.true_expr, scoped);
+            rewrite(&mut c.false_expr, scoped);
+        }
+        E::Operation(op) => match op.as_mut() {
+            Operation::Unary(u) => rewrite(&mut u.expr, scoped),
+            Operation::Binary(b) => {
+                rewrite(&mut b.lhs_expr, scoped);
+                rewrite(&mut b.rhs_expr, scoped);
+            }
+        },
+        E::ForExpr(f) => {
+            rewrite(&mut f.collection_expr, scoped);
+            let before = scoped.len();
+            if let Some(k) = &f.key_var {
+                scoped.push(k.as_str().to_string());
+            }
+            scoped.push(f.value_var.as_str().to_string());
+            if let Some(k) = &mut f.key_expr {
+                rewrite(k, scoped);
+            }
+            rewrite(&mut f.value_expr, scoped);
+            if let Some(c) = &mut f.cond_expr {
+                rewrite(c, scoped);
+            }
+            scoped.truncate(before);
+        }
+        _ => {}
+    }
+}
+
+/// In a resource attribute, a whole-value reference (`region_pair = region_pair.primary`, `vms = [protected_vm.a]`)
+/// only needs the referenced resource's `address`, `id` and `name` (that is all the resource's own value keeps, see
+/// `decode::reference_value`), so `__resource` there becomes `__ref`, which copies just those.
+fn compact_refs(e: hcl::Expression) -> hcl::Expression {
+    use hcl::expr::Expression as E;
+    match e {
+        E::FuncCall(mut f) if f.name.name.as_str() == "__resource" => {
+            f.name = hcl::expr::FuncName::new("__ref");
+            E::FuncCall(f)
+        }
+        E::Array(items) => E::Array(items.into_iter().map(compact_refs).collect()),
+        other => other,
+    }
+}
+
+/// Reference objects (values with an `address`) inside `v`, outermost only: a referenced VM's nested region pair is
+/// the VM's dependency, not this resource's.
+fn collect_addresses(v: &Value, span: Span, out: &mut Vec<(ResourceAddr, Span)>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(addr) = o
+                .get("address")
+                .and_then(Value::as_str)
+                .and_then(|a| a.parse().ok())
+            {
+                out.push((addr, span));
+            } else {
+                o.values().for_each(|x| collect_addresses(x, span, out));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_addresses(x, span, out)),
+        _ => {}
+    }
+}
+
 /// Collapses a multi-line message (hcl-rs renders values over several lines) into one line.
 fn one_line(s: &str) -> String {
     s.split('\n')
@@ -2046,4 +2298,200 @@ fn fingerprint(files: &[SourceFile], vars: &BTreeMap<String, Variable>) -> Strin
         h.update([0]);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LoadOptions, ResourceBody, load_sources};
+    use super::*;
+
+    const HEAD: &str = r#"
+provider "azure" { subscription_id = "00000000-0000-0000-0000-000000000001" }
+resource_group "dr" {
+  name     = "rg-dr"
+  location = "westus2"
+}
+"#;
+
+    fn load(extra: &str, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+        load_sources(
+            vec![("main.asr.hcl".into(), format!("{HEAD}{extra}"))],
+            opts,
+        )
+    }
+
+    fn codes(extra: &str) -> Vec<&'static str> {
+        match load(extra, &LoadOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    fn rg_names(l: &Loaded) -> Vec<String> {
+        l.config
+            .resources
+            .values()
+            .filter_map(|r| match &r.body {
+                ResourceBody::ResourceGroup(g) => Some(g.name.value.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn templates_see_resources_locals_and_each() {
+        let l = load(
+            r#"
+locals { suffix = "x" }
+resource_group "more" {
+  for_each = toset(["a", "b"])
+  name     = "${resource_group.dr.name}-${each.key}-${local.suffix}"
+  location = resource_group.dr.location
+}
+"#,
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rg_names(&l), ["rg-dr", "rg-dr-a-x", "rg-dr-b-x"]);
+        let more = &l.config.resources[&"resource_group.more[\"a\"]".parse().unwrap()];
+        assert_eq!(
+            more.depends
+                .iter()
+                .map(|d| d.to.to_string())
+                .collect::<Vec<_>>(),
+            ["resource_group.dr"]
+        );
+    }
+
+    #[test]
+    fn for_expressions_shadow_resource_kinds_and_find_instance_edges() {
+        let l = load(
+            r#"
+locals { vault = { name = "shadow" } }
+resource_group "more" {
+  for_each = { for vault in [local.vault] : vault.name => vault }
+  name     = each.value.name
+  location = "westus2"
+}
+resource_group "last" {
+  name     = join("-", [for k, g in resource_group.more : resource_group.more[k].name])
+  location = "westus2"
+}
+"#,
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rg_names(&l), ["rg-dr", "shadow", "shadow"]);
+        let last = &l.config.resources[&"resource_group.last".parse().unwrap()];
+        assert_eq!(
+            last.depends
+                .iter()
+                .map(|d| d.to.to_string())
+                .collect::<Vec<_>>(),
+            ["resource_group.more[\"shadow\"]"]
+        );
+    }
+
+    #[test]
+    fn locals_reference_each_other_and_cycles_are_errors() {
+        assert!(codes("locals {\n  a = local.b\n  b = 1\n}\n").is_empty());
+        assert_eq!(
+            codes("locals {\n  a = local.b\n  b = local.a\n}\n"),
+            ["config::cycle"]
+        );
+        assert_eq!(codes("locals {\n  a = local.a\n}\n"), ["config::cycle"]);
+    }
+
+    #[test]
+    fn missing_instance_key_is_reported_once() {
+        let c = codes(
+            r#"
+resource_group "more" {
+  for_each = toset(["a"])
+  name     = "m"
+  location = "westus2"
+}
+resource_group "bad" {
+  name     = resource_group.more["zz"].name
+  location = "westus2"
+}
+"#,
+        );
+        assert_eq!(c, ["config::no_such_key"]);
+    }
+
+    #[test]
+    fn cli_values_are_converted_to_the_variable_type() {
+        let src = r#"
+variable "regions" { type = list(string) }
+variable "count" { type = number }
+variable "on" { type = bool }
+"#;
+        let opts = LoadOptions {
+            vars: vec![
+                ("regions".into(), "[\"eastus\", \"westus2\"]".into()),
+                ("count".into(), "3".into()),
+            ],
+            env_vars: vec![("on".into(), "true".into())],
+            ..LoadOptions::default()
+        };
+        let l = load(src, &opts).unwrap();
+        let v = &l.config.variables;
+        assert_eq!(v["regions"].value.as_array().map(Vec::len), Some(2));
+        assert_eq!(v["count"].value.as_u64(), Some(3));
+        assert_eq!(v["on"].value, Value::Bool(true));
+        let bad = LoadOptions {
+            vars: vec![("regions".into(), "[".into()), ("count".into(), "3".into())],
+            ..opts
+        };
+        let err = load(src, &bad).unwrap_err();
+        assert_eq!(
+            err.iter().map(|d| d.code).collect::<Vec<_>>(),
+            ["config::variable_value"]
+        );
+        assert_eq!(err.iter().next().unwrap().file(), Some("-var regions"));
+    }
+
+    #[test]
+    fn variables_cannot_refer_to_other_things() {
+        assert_eq!(
+            codes("locals { x = 1 }\nvariable \"v\" { default = local.x }\n"),
+            ["config::variable_reference"]
+        );
+        assert_eq!(
+            codes("variable \"w\" { default = 1 }\nvariable \"v\" { default = var.w }\n"),
+            ["config::variable_reference"]
+        );
+    }
+
+    #[test]
+    fn unknown_cli_variable_suggests_the_declared_one() {
+        let opts = LoadOptions {
+            vars: vec![("regon".into(), "x".into())],
+            ..LoadOptions::default()
+        };
+        let err = load("variable \"region\" { default = \"y\" }\n", &opts).unwrap_err();
+        let d = err.iter().next().unwrap();
+        assert_eq!(d.code, "config::unknown_variable");
+        assert_eq!(d.help.as_deref(), Some("did you mean `region`?"));
+    }
+
+    #[test]
+    fn rewrite_keeps_operators_after_the_lookup() {
+        let e: hcl::Expression = hcl_edit::parser::parse_expr("protected_vm.web[each.key].nics[0]")
+            .unwrap()
+            .into();
+        let text = hcl::format::to_string(&rewrite_refs(e)).unwrap();
+        assert_eq!(
+            text,
+            "__resource(\"protected_vm\", \"web\", __each(\"key\")).nics[0]"
+        );
+        let e: hcl::Expression = hcl_edit::parser::parse_expr("[for vault in x : vault.id]")
+            .unwrap()
+            .into();
+        assert_eq!(
+            hcl::format::to_string(&rewrite_refs(e)).unwrap(),
+            "[for vault in x : vault.id]"
+        );
+    }
 }

@@ -131,15 +131,15 @@ fn pairs(ix: &Index, out: &mut Vec<Diagnostic>) {
                 .label(p.source.span, "source"),
             );
         }
-        if let Some(ResourceBody::Vault(v)) = ix.get(&p.vault.value) {
-            if v.location.value == p.source.value {
-                out.push(
+        if let Some(ResourceBody::Vault(v)) = ix.get(&p.vault.value)
+            && v.location.value == p.source.value
+        {
+            out.push(
                     Diagnostic::error("config::vault_region", format!("vault `{}` is in the source region `{}` of `{}`", p.vault.value, p.source.value, r.addr))
                         .label(v.location.span, "the vault's location")
                         .label(p.source.span, "the source region")
                         .help("ASR needs the vault outside the region it protects; put it in the target region"),
                 );
-            }
         }
     }
 }
@@ -195,15 +195,15 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
                         .help("ASR stages replication data in the SOURCE region: use a storage account there"),
                 );
             }
-            if let Some(sub) = &sa.subscription_id {
-                if !sub.eq_ignore_ascii_case(vm.source_vm.value.subscription()) {
-                    out.push(
+            if let Some(sub) = &sa.subscription_id
+                && !sub.eq_ignore_ascii_case(vm.source_vm.value.subscription())
+            {
+                out.push(
                         Diagnostic::error("config::cache_subscription", format!("cache account `{}` is in subscription {sub}, but source VM `{}` is in {}", vm.cache_storage.value, vm.source_vm.value.name(), vm.source_vm.value.subscription()))
                             .label(vm.cache_storage.span, "cache account in another subscription")
                             .label(vm.source_vm.span, "the source VM")
                             .help("set `subscription_id` on the storage account to the source VM's subscription"),
                     );
-                }
             }
         }
         // Target placement in the target region.
@@ -213,24 +213,23 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
                 ("test network", vm.test_network.as_ref()),
             ] {
                 let Some(r) = r else { continue };
-                if let Some(net) = ix.vnet(&r.value) {
-                    if net.location.value != pair.target.value {
-                        out.push(
+                if let Some(net) = ix.vnet(&r.value)
+                    && net.location.value != pair.target.value
+                {
+                    out.push(
                             Diagnostic::error("config::target_region", format!("the {what} `{}` of `{addr}` is in `{}`, not in the target region `{}`", r.value, net.location.value, pair.target.value))
                                 .label(r.span, format!("{what} in the wrong region")),
                         );
-                    }
                 }
             }
-            if let Some(av) = &vm.target_availability_set {
-                if let Some(ResourceBody::AvailabilitySet(a)) = ix.get(&av.value) {
-                    if a.location.value != pair.target.value {
-                        out.push(
+            if let Some(av) = &vm.target_availability_set
+                && let Some(ResourceBody::AvailabilitySet(a)) = ix.get(&av.value)
+                && a.location.value != pair.target.value
+            {
+                out.push(
                             Diagnostic::error("config::target_region", format!("availability set `{}` of `{addr}` is in `{}`, not in the target region `{}`", av.value, a.location.value, pair.target.value))
                                 .label(av.span, "availability set in the wrong region"),
                         );
-                    }
-                }
             }
         }
         // Subnets and static IPs.
@@ -307,14 +306,14 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
             .or_default();
         e.0 += disks;
         e.1.push(vm.source_vm.span);
-        if let Some(ResourceBody::ResourceGroup(rg)) = ix.get(&vm.target_resource_group.value) {
-            if let Some(sub) = &rg.subscription_id {
-                let e = disks_by_target_sub
-                    .entry(sub.to_ascii_lowercase())
-                    .or_default();
-                e.0 += disks;
-                e.1.push(vm.target_resource_group.span);
-            }
+        if let Some(ResourceBody::ResourceGroup(rg)) = ix.get(&vm.target_resource_group.value)
+            && let Some(sub) = &rg.subscription_id
+        {
+            let e = disks_by_target_sub
+                .entry(sub.to_ascii_lowercase())
+                .or_default();
+            e.0 += disks;
+            e.1.push(vm.target_resource_group.span);
         }
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
@@ -459,37 +458,37 @@ fn plans(ix: &Index, out: &mut Vec<Diagnostic>) {
                 .help("split the VMs over several recovery plans"),
             );
         }
-        if let Some(pair) = ix.pair(&p.region_pair.value) {
-            if pair.vault.value != p.vault.value {
-                out.push(
-                    Diagnostic::error(
-                        "config::vault_mismatch",
-                        format!(
-                            "`{addr}` is in `{}` but its region pair `{}` uses `{}`",
-                            p.vault.value, p.region_pair.value, pair.vault.value
-                        ),
-                    )
-                    .label(p.vault.span, "this vault")
-                    .label(p.region_pair.span, "region pair of another vault"),
-                );
-            }
+        if let Some(pair) = ix.pair(&p.region_pair.value)
+            && pair.vault.value != p.vault.value
+        {
+            out.push(
+                Diagnostic::error(
+                    "config::vault_mismatch",
+                    format!(
+                        "`{addr}` is in `{}` but its region pair `{}` uses `{}`",
+                        p.vault.value, p.region_pair.value, pair.vault.value
+                    ),
+                )
+                .label(p.vault.span, "this vault")
+                .label(p.region_pair.span, "region pair of another vault"),
+            );
         }
         for g in &p.groups {
             for vm in &g.vms {
-                if let Some(ResourceBody::ProtectedVm(v)) = ix.get(&vm.value) {
-                    if v.region_pair.value != p.region_pair.value {
-                        out.push(
-                            Diagnostic::error(
-                                "config::recovery_plan_pair",
-                                format!(
-                                    "`{}` replicates through `{}`, but `{addr}` fails over `{}`",
-                                    vm.value, v.region_pair.value, p.region_pair.value
-                                ),
-                            )
-                            .label(vm.span, "VM of another region pair")
-                            .label(p.region_pair.span, "the plan's region pair"),
-                        );
-                    }
+                if let Some(ResourceBody::ProtectedVm(v)) = ix.get(&vm.value)
+                    && v.region_pair.value != p.region_pair.value
+                {
+                    out.push(
+                        Diagnostic::error(
+                            "config::recovery_plan_pair",
+                            format!(
+                                "`{}` replicates through `{}`, but `{addr}` fails over `{}`",
+                                vm.value, v.region_pair.value, p.region_pair.value
+                            ),
+                        )
+                        .label(vm.span, "VM of another region pair")
+                        .label(p.region_pair.span, "the plan's region pair"),
+                    );
                 }
                 match member_of.get(&vm.value) {
                     Some((other, span)) => out.push(
@@ -525,19 +524,19 @@ fn mappings(ix: &Index, out: &mut Vec<Diagnostic>) {
                 .entry(net)
                 .or_default()
                 .push((&m.region_pair.value, &r.addr));
-            if let (Some(pair), Some(vnet)) = (ix.pair(&m.region_pair.value), ix.vnet(net)) {
-                if vnet.location.value != pair.target.value {
-                    out.push(
-                        Diagnostic::error(
-                            "config::target_region",
-                            format!(
-                                "`{}` maps into `{net}` in `{}`, but `{}` targets `{}`",
-                                r.addr, vnet.location.value, m.region_pair.value, pair.target.value
-                            ),
-                        )
-                        .label(m.target_network.span, "network outside the target region"),
-                    );
-                }
+            if let (Some(pair), Some(vnet)) = (ix.pair(&m.region_pair.value), ix.vnet(net))
+                && vnet.location.value != pair.target.value
+            {
+                out.push(
+                    Diagnostic::error(
+                        "config::target_region",
+                        format!(
+                            "`{}` maps into `{net}` in `{}`, but `{}` targets `{}`",
+                            r.addr, vnet.location.value, m.region_pair.value, pair.target.value
+                        ),
+                    )
+                    .label(m.target_network.span, "network outside the target region"),
+                );
             }
         }
     }
@@ -614,5 +613,96 @@ mod tests {
         assert!(subnet(&net, &Spanned::new("app".into(), sp()), &addr, &mut out).is_some());
         assert!(subnet(&net, &Spanned::new("ap".into(), sp()), &addr, &mut out).is_none());
         assert_eq!(out[0].help.as_deref(), Some("did you mean `app`?"));
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    //! Each rule on a minimal configuration, in memory.
+    use crate::config::{LoadOptions, load_sources};
+
+    const BASE: &str = r#"
+provider "azure" { subscription_id = "00000000-0000-0000-0000-000000000001" }
+resource_group "dr" {
+  name     = "rg-dr"
+  location = "westus2"
+}
+vault "dr" {
+  name           = "rsv"
+  resource_group = resource_group.dr
+  location       = "westus2"
+}
+replication_policy "p" {
+  vault                    = vault.dr
+  recovery_point_retention = RETENTION
+  app_consistent_interval  = APP
+}
+region_pair "p" {
+  vault  = vault.dr
+  source = "eastus"
+  target = "westus2"
+  policy = replication_policy.p
+}
+virtual_network "dr" {
+  name           = "vnet"
+  resource_group = resource_group.dr
+  address_space  = ["10.0.0.0/16"]
+  subnet "app" { address_prefix = "10.0.1.0/24" }
+}
+storage_account "cache" {
+  name           = "stcache"
+  resource_group = "rg-app"
+  location       = CACHE_REGION
+}
+protected_vm "vm" {
+  for_each              = toset([for i in range(COUNT) : format("vm%02d", i)])
+  source_vm             = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${each.key}"
+  region_pair           = region_pair.p
+  cache_storage         = storage_account.cache
+  target_resource_group = resource_group.dr
+  target_network        = virtual_network.dr
+  target_subnet         = "app"
+  consistency_group     = "g"
+}
+"#;
+
+    fn codes(retention: &str, app: &str, cache: &str, count: usize) -> Vec<&'static str> {
+        let text = BASE
+            .replace("RETENTION", &format!("\"{retention}\""))
+            .replace("APP", app)
+            .replace("CACHE_REGION", &format!("\"{cache}\""))
+            .replace("COUNT", &count.to_string());
+        match load_sources(vec![("main.asr.hcl".into(), text)], &LoadOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_configuration_has_no_findings() {
+        assert_eq!(codes("24h", "\"4h\"", "eastus", 16), Vec::<&str>::new());
+        assert_eq!(codes("15d", "null", "eastus", 1), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn retention_and_app_consistency_limits() {
+        assert_eq!(codes("15d1s", "null", "eastus", 1), ["config::retention"]);
+        assert_eq!(
+            codes("24h", "\"59m\"", "eastus", 1),
+            ["config::app_consistent_interval"]
+        );
+        assert_eq!(
+            codes("4h", "\"4h\"", "eastus", 1),
+            ["config::app_consistent_interval"]
+        );
+    }
+
+    #[test]
+    fn cache_region_and_group_size() {
+        assert_eq!(codes("24h", "null", "westus2", 1), ["config::cache_region"]);
+        assert_eq!(
+            codes("24h", "null", "eastus", 17),
+            ["config::consistency_group_size"]
+        );
     }
 }

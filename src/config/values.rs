@@ -47,10 +47,10 @@ impl ArmId {
                     "the provider part must be `providers/<namespace>/<type>/<name>`".into(),
                 );
             }
-            if (segments.len() - p - 2) % 2 != 0 {
+            if !(segments.len() - p - 2).is_multiple_of(2) {
                 return Err("every resource type in an ARM id must be followed by a name".into());
             }
-        } else if segments.len() % 2 != 0 {
+        } else if !segments.len().is_multiple_of(2) {
             return Err("every segment type in an ARM id must be followed by a name".into());
         }
         let text = format!("/{body}");
