@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod fmt;
 pub mod graph;
 pub mod progress;
 pub mod signals;
@@ -70,6 +71,11 @@ pub enum Command {
         after_help = "Examples:\n  asrform state list examples/quickstart --kind protected_vm\n  asrform state show 'protected_vm.app[\"db01\"]' examples/quickstart\n  asrform state rm 'protected_vm.app[\"web02\"]' examples/quickstart\n  asrform state pull > backup.json\n  asrform state push backup.json --force\n  asrform state unlock 3f2c9a1e-0b7d-4c55-9a43-2d1e8f6b7c90\n\nExit status: 0 on success, 1 on errors, 3 when the state is locked by someone else."
     )]
     State(state::StateArgs),
+    /// Rewrite `*.asr.hcl` files in the canonical layout (two-space indents, aligned `=`, comments kept).
+    #[command(
+        after_help = "Examples:\n  asrform fmt\n  asrform fmt examples --recursive\n  asrform fmt --check --diff .\n\nExit status: 0 when done (or, with --check, when every file is formatted); 1 when a file does not parse or, with --check, is not formatted."
+    )]
+    Fmt(fmt::FmtArgs),
 }
 
 /// Flags of `sim`.
@@ -144,6 +150,10 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "lock-timeout",
     "verbose",
     "color",
+    "check",
+    "diff",
+    "recursive",
+    "force",
 ];
 
 /// Rewrites `-var=x` / `-var x` style arguments to their `--` form.
@@ -186,6 +196,7 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
             .map(|()| ExitCode::SUCCESS)
             .map_err(error::CliError::user),
         Command::State(args) => state::cmd_state(ui, args).await,
+        Command::Fmt(args) => fmt::cmd_fmt(ui, args),
     };
     match result {
         Ok(code) => code,
