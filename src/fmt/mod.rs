@@ -190,8 +190,11 @@ fn line_end(b: &[u8], i: usize) -> usize {
     while j < b.len() && b[j] != b'\n' {
         j += 1;
     }
-    // A CRLF file's `\r` is line-ending noise, not part of the comment.
-    if j > i && b[j - 1] == b'\r' { j - 1 } else { j }
+    // Trailing blanks (and a CRLF file's `\r`) are line-ending noise, not part of the comment.
+    while j > i && matches!(b[j - 1], b'\r' | b' ' | b'\t') {
+        j -= 1;
+    }
+    j
 }
 
 fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {

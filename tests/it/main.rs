@@ -11,6 +11,7 @@ mod cli;
 mod common;
 mod config_errors;
 mod config_valid;
+mod fmt;
 mod schemas;
 mod sim_flow;
 mod sim_scenarios;
