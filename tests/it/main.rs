@@ -13,6 +13,7 @@ mod common;
 mod config_errors;
 mod config_valid;
 mod fmt;
+mod progress_render;
 mod schemas;
 mod sim_flow;
 mod sim_scenarios;
