@@ -246,6 +246,11 @@ impl LiveHooks {
         }
     }
 
+    /// Runs `f` with the bars hidden, so whatever it prints lands above them instead of through a frame.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.multi.suspend(f)
+    }
+
     /// Applied/failed/skipped so far.
     pub fn counts(&self) -> Counts {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).counts
@@ -298,6 +303,10 @@ impl Hooks for LiveHooks {
                     None => self.multi.add(ProgressBar::new_spinner()),
                 };
                 bar.set_style(op_style());
+                if !self.multi.is_hidden() {
+                    // Keeps the spinner moving between polls, which may be a minute apart.
+                    bar.enable_steady_tick(Duration::from_millis(250));
+                }
                 bar.set_prefix(format!("{address}: {operation}"));
                 bar.set_message("started");
                 live.running

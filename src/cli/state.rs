@@ -28,6 +28,14 @@ pub struct StateArgs {
     #[arg(long, global = true, default_value = "0s", value_name = "DURATION", value_parser = parse_timeout)]
     pub lock_timeout: Duration,
 
+    /// Set a variable the configuration needs to load (repeatable), as for `validate`.
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = super::parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Read variable values from a file (repeatable), as for `validate`.
+    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: StateCommand,
@@ -105,9 +113,16 @@ pub fn state_error(e: StateError) -> CliError {
     }
 }
 
-/// The backend a configuration directory declares.
-pub fn backend_of(dir: &Path) -> Result<Backend, CliError> {
+/// The backend a configuration directory declares (the configuration must load: its variables may decide the
+/// backend's settings).
+pub fn backend_of(
+    dir: &Path,
+    vars: &[(String, String)],
+    var_files: &[PathBuf],
+) -> Result<Backend, CliError> {
     let opts = LoadOptions {
+        vars: vars.to_vec(),
+        var_files: var_files.to_vec(),
         env_vars: std::env::vars()
             .filter_map(|(k, v)| k.strip_prefix("ASRFORM_VAR_").map(|n| (n.to_string(), v)))
             .filter(|(n, _)| !n.is_empty())
@@ -119,8 +134,8 @@ pub fn backend_of(dir: &Path) -> Result<Backend, CliError> {
 }
 
 /// Opens the store of the configuration in `dir`, signing in only when an Entra token is needed.
-pub fn store_for(dir: &Path) -> Result<Box<dyn StateStore>, CliError> {
-    let backend = backend_of(dir)?;
+pub fn store_for(args: &StateArgs, dir: &Path) -> Result<Box<dyn StateStore>, CliError> {
+    let backend = backend_of(dir, &args.vars, &args.var_files)?;
     let cred = match &backend {
         Backend::AzureRm {
             sas_token_env: None,
@@ -142,7 +157,7 @@ pub async fn cmd_state(ui: &mut Ui, args: &StateArgs) -> Result<ExitCode, CliErr
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match &args.command {
         StateCommand::List { dir, kind } => {
-            let store = store_for(dir)?;
+            let store = store_for(args, dir)?;
             if let Some(k) = kind
                 && ResourceKind::from_name(k).is_none()
             {
@@ -162,7 +177,7 @@ pub async fn cmd_state(ui: &mut Ui, args: &StateArgs) -> Result<ExitCode, CliErr
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Show { address, dir } => {
-            let store = store_for(dir)?;
+            let store = store_for(args, dir)?;
             let stored = read_existing(store.as_ref()).await?;
             let Some(r) = stored.state.resources.get(address) else {
                 return Err(not_in_state(address, &stored.state, store.as_ref()));
@@ -173,7 +188,7 @@ pub async fn cmd_state(ui: &mut Ui, args: &StateArgs) -> Result<ExitCode, CliErr
         }
         StateCommand::Rm { args: words } => {
             let (addrs, dir) = split_rm_args(words);
-            let store = store_for(&dir)?;
+            let store = store_for(args, &dir)?;
             let info = LockInfo::for_this_process("state rm", clock.now());
             let guard = lock_with_timeout(store.as_ref(), &info, args.lock_timeout, clock.as_ref())
                 .await
@@ -208,7 +223,7 @@ pub async fn cmd_state(ui: &mut Ui, args: &StateArgs) -> Result<ExitCode, CliErr
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Pull { dir } => {
-            let store = store_for(dir)?;
+            let store = store_for(args, dir)?;
             match store.read().await.map_err(state_error)? {
                 Some(stored) => ui.out().write_all(stored.state.to_json().as_bytes())?,
                 None => writeln!(ui.err(), "No state is stored in {}.", store.describe())?,
@@ -220,7 +235,7 @@ pub async fn cmd_state(ui: &mut Ui, args: &StateArgs) -> Result<ExitCode, CliErr
                 CliError::user(PushError(format!("cannot read {}: {e}", file.display())))
             })?;
             let new = validate_state_document(&file.display().to_string(), &text)?;
-            let store = store_for(dir)?;
+            let store = store_for(args, dir)?;
             let info = LockInfo::for_this_process("state push", clock.now());
             let guard = lock_with_timeout(store.as_ref(), &info, args.lock_timeout, clock.as_ref())
                 .await
@@ -249,7 +264,7 @@ pub async fn cmd_state(ui: &mut Ui, args: &StateArgs) -> Result<ExitCode, CliErr
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Unlock { lock_id, dir } => {
-            let store = store_for(dir)?;
+            let store = store_for(args, dir)?;
             let info = store.force_unlock(lock_id).await.map_err(state_error)?;
             writeln!(
                 ui.out(),

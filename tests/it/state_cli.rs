@@ -292,6 +292,14 @@ fn a_bad_configuration_or_backend_is_reported() {
         err.contains("backend \"azurerm\"") && err.contains("ASRFORM_TEST_NO_SUCH_SAS"),
         "{err}"
     );
+    // Variables the configuration needs are given as for validate.
+    let dir = config_dir("variable \"needed\" {\n  type = string\n}\n");
+    let (code, _, err) = run(dir.path(), &["state", "list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("needed"), "{err}");
+    let (code, _, err) = run(dir.path(), &["state", "list", "--var", "needed=x"]);
+    assert_eq!(code, 0, "{err}");
+
     let empty = tempfile::tempdir().unwrap();
     let (code, _, err) = run(empty.path(), &["state", "list"]);
     assert_eq!(code, 1);
