@@ -155,6 +155,18 @@ mod secs {
     }
 }
 
+impl<H: Hooks + ?Sized> Hooks for std::sync::Arc<H> {
+    fn on_event(&self, event: &Event) {
+        (**self).on_event(event);
+    }
+}
+
+impl<H: Hooks + ?Sized> Hooks for &H {
+    fn on_event(&self, event: &Event) {
+        (**self).on_event(event);
+    }
+}
+
 /// Hooks that ignore every event.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoHooks;

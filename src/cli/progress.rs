@@ -144,9 +144,13 @@ pub fn plain_text(event: &Event) -> Option<String> {
 }
 
 /// Plain lines: `2026-01-01T00:00:05Z protected_vm.app["db01"]: enable_protection started`.
+///
+/// A poll that reports the same job state and percentage as the previous one for that operation prints nothing:
+/// CI logs would otherwise fill with identical lines every few seconds of a long replication.
 pub struct PlainHooks {
     out: Mutex<Box<dyn Write + Send>>,
     clock: Arc<dyn Clock>,
+    last_progress: Mutex<BTreeMap<(String, String), (Option<String>, Option<u8>)>>,
 }
 
 impl PlainHooks {
@@ -155,15 +159,32 @@ impl PlainHooks {
         Self {
             out: Mutex::new(out),
             clock,
+            last_progress: Mutex::new(BTreeMap::new()),
         }
     }
 }
 
 impl Hooks for PlainHooks {
     fn on_event(&self, event: &Event) {
-        // StateSaved after every operation would double the log for no insight; JSON consumers still get it.
-        if matches!(event, Event::StateSaved { .. }) {
-            return;
+        match event {
+            // StateSaved after every operation would double the log for no insight; JSON consumers still get it.
+            Event::StateSaved { .. } => return,
+            Event::Progress {
+                address,
+                operation,
+                job_state,
+                percent,
+                ..
+            } => {
+                let seen = (job_state.clone(), *percent);
+                let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
+                let key = (address.clone(), operation.clone());
+                if last.get(&key) == Some(&seen) {
+                    return;
+                }
+                last.insert(key, seen);
+            }
+            _ => {}
         }
         if let Some(text) = plain_text(event) {
             let line = format!("{} {text}\n", timestamp(self.clock.as_ref()));
@@ -382,6 +403,48 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(5)), "5s");
         assert_eq!(human_duration(Duration::from_secs(185)), "3m05s");
         assert_eq!(human_duration(Duration::from_secs(3720)), "1h02m");
+    }
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn plain_skips_repeated_identical_polls() {
+        let buf = Buf::default();
+        let clock = Arc::new(crate::clock::ScaledClock::new(
+            time::OffsetDateTime::UNIX_EPOCH,
+            1.0,
+        ));
+        let hooks = PlainHooks::new(Box::new(buf.clone()), clock);
+        let poll = |state: &str, percent: u8, secs: u64| Event::Progress {
+            address: "vault.dr".into(),
+            operation: "create".into(),
+            job_state: Some(state.into()),
+            percent: Some(percent),
+            elapsed: Duration::from_secs(secs),
+        };
+        for e in [
+            poll("InProgress", 10, 5),
+            poll("InProgress", 10, 10),
+            poll("InProgress", 20, 15),
+            poll("InProgress", 20, 20),
+            poll("Succeeded", 100, 25),
+        ] {
+            hooks.on_event(&e);
+        }
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[2].ends_with("vault.dr: create Succeeded 100% (25s elapsed)"));
     }
 
     #[test]
