@@ -143,6 +143,12 @@ pub fn plain_text(event: &Event) -> Option<String> {
     })
 }
 
+/// An operation: address and operation name.
+type OpKey = (String, String);
+
+/// The job state and percentage an operation's last printed poll showed.
+type LastPoll = (Option<String>, Option<u8>);
+
 /// Plain lines: `2026-01-01T00:00:05Z protected_vm.app["db01"]: enable_protection started`.
 ///
 /// A poll that reports the same job state and percentage as the previous one for that operation prints nothing:
@@ -150,7 +156,7 @@ pub fn plain_text(event: &Event) -> Option<String> {
 pub struct PlainHooks {
     out: Mutex<Box<dyn Write + Send>>,
     clock: Arc<dyn Clock>,
-    last_progress: Mutex<BTreeMap<(String, String), (Option<String>, Option<u8>)>>,
+    last_progress: Mutex<BTreeMap<OpKey, LastPoll>>,
 }
 
 impl PlainHooks {

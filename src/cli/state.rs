@@ -411,7 +411,7 @@ mod tests {
         let (a, p) = split_rm_args(&["vault.dr".into(), "protected_vm.x".into()]);
         assert_eq!(a.len(), 2);
         assert_eq!(p, PathBuf::from("."));
-        let (a, _) = split_rm_args(&[d.clone()]);
+        let (a, _) = split_rm_args(std::slice::from_ref(&d));
         assert_eq!(a, [d], "a lone word is an address");
     }
 
