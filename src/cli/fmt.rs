@@ -19,7 +19,7 @@ use crate::fmt::{FormatError, format_source};
 /// Flags of `fmt`.
 #[derive(Debug, Args)]
 pub struct FmtArgs {
-    /// Directories (their `*.asr.hcl` files) or files to format.
+    /// Directories (their `*.asr.hcl` files) or files to format; `-` formats standard input to standard output.
     #[arg(default_value = ".", value_name = "DIR|FILE")]
     pub paths: Vec<PathBuf>,
 
@@ -113,8 +113,47 @@ pub fn parse_diagnostic(name: &str, text: &str, e: &FormatError) -> Diagnostic {
     }
 }
 
+/// `fmt -`: standard input to standard output (for editors); with --check only the exit code tells.
+fn fmt_stdin(ui: &mut Ui, args: &FmtArgs) -> Result<ExitCode, CliError> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+    match format_source(&text) {
+        Ok(formatted) => {
+            if args.diff && formatted != text {
+                let diff = similar::TextDiff::from_lines(&text, &formatted);
+                write!(
+                    ui.out(),
+                    "{}",
+                    diff.unified_diff()
+                        .context_radius(3)
+                        .header("<stdin> (original)", "<stdin> (formatted)")
+                )?;
+            } else if !args.check {
+                ui.out().write_all(formatted.as_bytes())?;
+            }
+            if args.check && formatted != text {
+                Err(CliError::silent(CliErrorKind::User))
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Err(e) => {
+            ui.report(&parse_diagnostic("<stdin>", &text, &e))?;
+            Err(CliError::silent(CliErrorKind::User))
+        }
+    }
+}
+
 /// Runs `fmt`.
 pub fn cmd_fmt(ui: &mut Ui, args: &FmtArgs) -> Result<ExitCode, CliError> {
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        if args.paths.len() > 1 {
+            return Err(CliError::usage(
+                "`-` (standard input) cannot be mixed with other paths",
+            ));
+        }
+        return fmt_stdin(ui, args);
+    }
     let files = collect(&args.paths, args.recursive)?;
     let mut failed = false;
     let mut unformatted = false;

@@ -173,6 +173,40 @@ fn cli_rewrites_checks_and_diffs() {
 }
 
 #[test]
+fn cli_formats_standard_input_to_standard_output() {
+    asrform()
+        .args(["fmt", "-"])
+        .write_stdin("a=1\nbbb   =  2\n")
+        .assert()
+        .success()
+        .stdout("a   = 1\nbbb = 2\n");
+    asrform()
+        .args(["fmt", "--check", "-"])
+        .write_stdin("a = 1\n")
+        .assert()
+        .success()
+        .stdout("");
+    asrform()
+        .args(["fmt", "--check", "-"])
+        .write_stdin("a=1\n")
+        .assert()
+        .code(1);
+    let out = asrform()
+        .args(["fmt", "--color", "never", "-"])
+        .write_stdin("a = \n")
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("<stdin>") && err.contains("syntax error"),
+        "{err}"
+    );
+}
+
+#[test]
 fn cli_reports_a_parse_error_with_its_location_and_formats_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
