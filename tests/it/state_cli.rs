@@ -300,6 +300,13 @@ fn a_bad_configuration_or_backend_is_reported() {
     let (code, _, err) = run(dir.path(), &["state", "list", "--var", "needed=x"]);
     assert_eq!(code, 0, "{err}");
 
+    let (code, _, err) = run(
+        dir.path(),
+        &["state", "rm", "x.y", "--lock-timeout", "5 parsecs"],
+    );
+    assert_eq!(code, 2, "a bad --lock-timeout is a usage error: {err}");
+    assert!(err.contains("--lock-timeout"), "{err}");
+
     let empty = tempfile::tempdir().unwrap();
     let (code, _, err) = run(empty.path(), &["state", "list"]);
     assert_eq!(code, 1);
