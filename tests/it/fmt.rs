@@ -25,13 +25,24 @@ fn hcl_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn messy_input_formats_to_the_golden_output() {
-    let input = std::fs::read_to_string(common::path("tests/fixtures/fmt/messy.in.hcl")).unwrap();
-    let expected =
-        std::fs::read_to_string(common::path("tests/fixtures/fmt/messy.out.hcl")).unwrap();
-    let out = format_source(&input).unwrap();
-    similar_asserts(&expected, &out);
-    assert_eq!(format_source(&out).unwrap(), out, "idempotent");
+fn every_golden_input_formats_to_its_output() {
+    let dir = common::path("tests/fixtures/fmt");
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".in.hcl"))
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 2, "{inputs:?}");
+    for input_path in inputs {
+        let input = std::fs::read_to_string(&input_path).unwrap();
+        let expected_path = input_path.to_string_lossy().replace(".in.hcl", ".out.hcl");
+        let expected = std::fs::read_to_string(&expected_path).unwrap();
+        let out = format_source(&input).unwrap();
+        similar_asserts(&expected, &out);
+        assert_eq!(format_source(&out).unwrap(), out, "idempotent");
+        assert_ne!(input, out, "{} has something to fix", input_path.display());
+    }
 }
 
 fn similar_asserts(expected: &str, actual: &str) {
