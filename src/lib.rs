@@ -22,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod estate;
+pub mod fmt;
 pub mod graph;
 pub mod provider;
 pub mod region;

@@ -4,9 +4,14 @@
 //! option structs, call the engine, and render what comes back through [`ui::Ui`]. Failures travel as
 //! [`error::CliError`], which decides the exit code in one place.
 
+pub mod backend;
 pub mod error;
+pub mod fmt;
 pub mod graph;
+pub mod progress;
+pub mod signals;
 pub mod sim;
+pub mod state;
 pub mod ui;
 pub mod validate;
 
@@ -61,6 +66,16 @@ pub enum Command {
         after_help = "Examples:\n  asrform sim generate --vms 1000 --out estate.json\n  asrform sim --dir examples/quickstart init --estate examples/quickstart/estate.json\n  asrform sim --dir examples/quickstart status\n  asrform sim --dir examples/quickstart advance 30m\n  asrform sim --dir examples/quickstart outage eastus\n  asrform sim --dir examples/quickstart serve --port 8443\n\nThe simulator's world is stored under DIR/.asrform/sim and its clock keeps running between commands."
     )]
     Sim(SimArgs),
+    /// Inspect and repair stored state without touching Azure: list, show, rm, pull, push, unlock.
+    #[command(
+        after_help = "Examples:\n  asrform state list examples/quickstart --kind protected_vm\n  asrform state show 'protected_vm.app[\"db01\"]' examples/quickstart\n  asrform state rm 'protected_vm.app[\"web02\"]' examples/quickstart\n  asrform state pull > backup.json\n  asrform state push backup.json --force\n  asrform state unlock 3f2c9a1e-0b7d-4c55-9a43-2d1e8f6b7c90\n\nExit status: 0 on success, 1 on errors, 3 when the state is locked by someone else."
+    )]
+    State(state::StateArgs),
+    /// Rewrite `*.asr.hcl` files in the canonical layout (two-space indents, aligned `=`, comments kept).
+    #[command(
+        after_help = "Examples:\n  asrform fmt\n  asrform fmt examples --recursive\n  asrform fmt --check --diff .\n\nExit status: 0 when done (or, with --check, when every file is formatted); 1 when a file does not parse or, with --check, is not formatted."
+    )]
+    Fmt(fmt::FmtArgs),
 }
 
 /// Flags of `sim`.
@@ -110,7 +125,7 @@ impl ConfigArgs {
     }
 }
 
-fn parse_var(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() => {
             Ok((name.trim().to_string(), value.to_string()))
@@ -135,6 +150,10 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "lock-timeout",
     "verbose",
     "color",
+    "check",
+    "diff",
+    "recursive",
+    "force",
 ];
 
 /// Rewrites `-var=x` / `-var x` style arguments to their `--` form.
@@ -176,6 +195,8 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS)
             .map_err(error::CliError::user),
+        Command::State(args) => state::cmd_state(ui, args).await,
+        Command::Fmt(args) => fmt::cmd_fmt(ui, args),
     };
     match result {
         Ok(code) => code,

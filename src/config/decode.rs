@@ -1338,7 +1338,7 @@ pub(crate) fn backend(
         Backend::Local {
             path: PathBuf::from(
                 f.string("path")
-                    .map_or_else(|| "asrform.tfstate.json".to_string(), |s| s.value),
+                    .map_or_else(|| "asrform.state.json".to_string(), |s| s.value),
             ),
         }
     } else {

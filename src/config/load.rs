@@ -431,7 +431,7 @@ impl<'o> Loader<'o> {
         let backend = backend.unwrap_or_else(|| {
             Spanned::new(
                 super::model::Backend::Local {
-                    path: PathBuf::from("asrform.tfstate.json"),
+                    path: PathBuf::from("asrform.state.json"),
                 },
                 Span::default(),
             )

@@ -156,7 +156,7 @@ pub enum AzureCloud {
 pub enum Backend {
     /// A local JSON file (relative paths are relative to the configuration directory).
     Local {
-        /// State file path (default `asrform.tfstate.json`).
+        /// State file path (default `asrform.state.json`).
         path: PathBuf,
     },
     /// An Azure Blob (locked with a lease).
