@@ -213,7 +213,7 @@ impl SimEnv {
         }
         while let Some(r) = set.join_next().await {
             let status = r.unwrap().unwrap();
-            assert!(matches!(status, 200 | 201 | 202), "{status}");
+            assert!(matches!(status, 200..=202), "{status}");
         }
         env
     }
