@@ -3,6 +3,7 @@
 
 mod common;
 mod sim_flow;
+mod sim_python;
 mod sim_scenarios;
 mod sim_spec;
 mod sim_support;
