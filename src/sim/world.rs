@@ -909,14 +909,15 @@ impl World {
 
     /// Applies the effects of every job that ended at or before `now`, in end-time order.
     pub fn settle(&mut self, now: OffsetDateTime) {
-        loop {
-            let next = self
-                .jobs
-                .iter()
-                .filter(|(_, j)| !j.settled && (j.cancelled_at.is_some() || j.end() <= now))
-                .min_by_key(|(_, j)| j.cancelled_at.unwrap_or_else(|| j.end()))
-                .map(|(k, _)| k.clone());
-            let Some(k) = next else { break };
+        // Effects never start jobs, so one pass over the due jobs in end-time order is complete.
+        let mut due: Vec<(OffsetDateTime, String)> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| !j.settled && (j.cancelled_at.is_some() || j.end() <= now))
+            .map(|(k, j)| (j.cancelled_at.unwrap_or_else(|| j.end()), k.clone()))
+            .collect();
+        due.sort();
+        for (_, k) in due {
             let job = self.jobs.get_mut(&k).expect("job exists");
             job.settled = true;
             let job = job.clone();

@@ -4,6 +4,8 @@
 mod common;
 mod sim_flow;
 mod sim_python;
+mod sim_scale;
 mod sim_scenarios;
 mod sim_spec;
+mod sim_store;
 mod sim_support;
