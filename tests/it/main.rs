@@ -3,6 +3,7 @@
 
 mod common;
 mod sim_flow;
+mod sim_ops;
 mod sim_python;
 mod sim_scale;
 mod sim_scenarios;
