@@ -661,32 +661,6 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
         .map(|s| percent_decode(s))
         .collect();
     let method = req.method.to_ascii_uppercase();
-    let route = routes()
-        .iter()
-        .find(|(m, p, _, _)| (*m == "*" || *m == method) && matches(&segs, p));
-    let base = match req.url.port() {
-        Some(p) => format!(
-            "{}://{}:{p}",
-            req.url.scheme(),
-            req.url.host_str().unwrap_or("localhost")
-        ),
-        None => format!(
-            "{}://{}",
-            req.url.scheme(),
-            req.url.host_str().unwrap_or("localhost")
-        ),
-    };
-    let (op, h) = match route {
-        Some((_, _, o, h)) => (op_name(o, &method), *h),
-        None => {
-            let r = arm_error(
-                404,
-                "InvalidResourceType",
-                &format!("No route for {method} '{path}' in the simulator."),
-            );
-            return finish(w, req, &path, "Unknown", r, now, None);
-        }
-    };
     let sub = if segs
         .first()
         .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))
@@ -695,36 +669,13 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     } else {
         None
     };
-    // api-version first, as ARM does.
-    let api = req
-        .url
-        .query_pairs()
-        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
-        .map(|(_, v)| v.to_string());
-    let accepted = versions(h, &segs);
-    let api = match api {
-        None => {
-            let r = arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            );
-            return finish(w, req, &path, &op, r, now, sub.as_deref());
-        }
-        Some(v) if !accepted.contains(&v.as_str()) => {
-            let r = arm_error(
-                400,
-                "InvalidApiVersionParameter",
-                &format!(
-                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
-                    accepted.join(",")
-                ),
-            );
-            return finish(w, req, &path, &op, r, now, sub.as_deref());
-        }
-        Some(v) => v,
-    };
-    // Throttling.
+    let route = routes()
+        .iter()
+        .find(|(m, p, _, _)| (*m == "*" || *m == method) && matches(&segs, p));
+    let op_label = route
+        .map(|(_, _, o, _)| op_name(o, &method))
+        .unwrap_or_else(|| "Unknown".into());
+    // Throttling first: ARM counts every request against the buckets, whatever its fate.
     let kind = Kind::of(&method);
     let mut limit_headers = Vec::new();
     if let Some(s) = &sub {
@@ -765,11 +716,63 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                         format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
                         "0".into(),
                     ));
-                    return finish(w, req, &path, &op, r, now, None);
+                    return finish(w, req, &path, &op_label, r, now, &[]);
                 }
             }
         }
     }
+    let base = match req.url.port() {
+        Some(p) => format!(
+            "{}://{}:{p}",
+            req.url.scheme(),
+            req.url.host_str().unwrap_or("localhost")
+        ),
+        None => format!(
+            "{}://{}",
+            req.url.scheme(),
+            req.url.host_str().unwrap_or("localhost")
+        ),
+    };
+    let (op, h) = match route {
+        Some((_, _, o, h)) => (op_name(o, &method), *h),
+        None => {
+            let r = arm_error(
+                404,
+                "InvalidResourceType",
+                &format!("No route for {method} '{path}' in the simulator."),
+            );
+            return finish(w, req, &path, "Unknown", r, now, &limit_headers);
+        }
+    };
+    // api-version first, as ARM does.
+    let api = req
+        .url
+        .query_pairs()
+        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+        .map(|(_, v)| v.to_string());
+    let accepted = versions(h, &segs);
+    let api = match api {
+        None => {
+            let r = arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            );
+            return finish(w, req, &path, &op, r, now, &limit_headers);
+        }
+        Some(v) if !accepted.contains(&v.as_str()) => {
+            let r = arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                &format!(
+                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                    accepted.join(",")
+                ),
+            );
+            return finish(w, req, &path, &op, r, now, &limit_headers);
+        }
+        Some(v) => v,
+    };
     // Faults.
     let mut fail_job = None;
     if let Some(effect) = w.faults.check(&method, &path, &op) {
@@ -801,9 +804,8 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                 None
             }
         };
-        if let Some(mut r) = r {
-            r.headers.extend(limit_headers);
-            return finish(w, req, &path, &op, r, now, None);
+        if let Some(r) = r {
+            return finish(w, req, &path, &op, r, now, &limit_headers);
         }
     }
     // Region outage: the region of the addressed resource (or its vault for ASR objects, RG for RG-level calls).
@@ -814,7 +816,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                 "RegionUnavailable",
                 &format!("The region '{region}' is currently unavailable."),
             );
-            return finish(w, req, &path, &op, r, now, None);
+            return finish(w, req, &path, &op, r, now, &limit_headers);
         }
     }
     let mut cx = Cx {
@@ -832,9 +834,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     let r = match dispatch(&mut cx) {
         Ok(r) | Err(r) => r,
     };
-    let mut r = r;
-    r.headers.extend(limit_headers);
-    finish(cx.w, req, &path, &op, r, now, None)
+    finish(cx.w, req, &path, &op, r, now, &limit_headers)
 }
 
 fn op_name(o: &str, method: &str) -> String {
@@ -879,8 +879,9 @@ fn finish(
     op: &str,
     mut r: SimResponse,
     now: OffsetDateTime,
-    _sub: Option<&str>,
+    extra: &[(String, String)],
 ) -> SimResponse {
+    r.headers.extend(extra.iter().cloned());
     w.log_seq += 1;
     let seq = w.log_seq;
     r.headers
