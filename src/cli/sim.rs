@@ -6,7 +6,6 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -198,10 +197,14 @@ pub async fn run(
                         message: format!("not an RFC 3339 time: {e}"),
                     })?;
             let e = estate::load(file)?;
-            let store = SimStore::open(dir, LOCK_WAIT)?;
-            let clock = Arc::new(crate::clock::ScaledClock::new(start, *clock_speed));
-            let sim = Simulator::from_estate(&e, clock, SimConfig::default());
-            store.save_simulator(&sim, OffsetDateTime::now_utc(), *clock_speed)?;
+            SimStore::init(
+                dir,
+                &e,
+                SimConfig::default(),
+                *clock_speed,
+                start,
+                LOCK_WAIT,
+            )?;
             writeln!(
                 out,
                 "simulator initialised from {} ({} VMs) in {}",
