@@ -146,6 +146,7 @@ enum H {
     JobList,
     Job,
     JobAction,
+    Eligibility,
 }
 
 /// Route table: method (`*` any), pattern (lower case, `*` one segment, `V`/`RG` prefixes), operation name, handler.
@@ -262,6 +263,18 @@ fn routes() -> &'static [(&'static str, String, &'static str, H)] {
                 rg("/providers/microsoft.compute/virtualmachines/*"),
                 "VirtualMachines_Get",
                 H::Vm,
+            ),
+            (
+                "GET",
+                rg("/providers/microsoft.compute/virtualmachines/*/providers/microsoft.recoveryservices/replicationeligibilityresults"),
+                "ReplicationEligibilityResults_List",
+                H::Eligibility,
+            ),
+            (
+                "GET",
+                rg("/providers/microsoft.compute/virtualmachines/*/providers/microsoft.recoveryservices/replicationeligibilityresults/default"),
+                "ReplicationEligibilityResults_Get",
+                H::Eligibility,
             ),
             (
                 "POST",
@@ -1157,6 +1170,7 @@ fn dispatch(cx: &mut Cx) -> Reply {
         )),
         Vault => vault(cx, m),
         OpStatus => op_status(cx),
+        Eligibility => eligibility(cx),
         _ => {
             require_vault(cx)?;
             asr(cx, m)
@@ -5094,5 +5108,31 @@ fn plan_action_task(a: &Value, group: &str, when: &str) -> Task {
         friendly_name: format!("{group} ({when}): {name}"),
         secs: 0,
         kind: kind.to_string(),
+    }
+}
+
+/// Replication eligibility of a VM: errors for a VM that is already protected or stopped by an outage.
+fn eligibility(cx: &mut Cx) -> Reply {
+    let vm_id = format!("/{}", cx.segs[..8].join("/"));
+    let vm = cx.w.res(&vm_id).cloned().ok_or_else(|| not_found(&vm_id))?;
+    let mut errors = Vec::new();
+    if let Some(r) =
+        cx.w.rpis
+            .values()
+            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+    {
+        errors.push(json!({"code": "150085", "message": format!("The VM is already protected by '{}'.", asr_id(&r.id)),
+            "possibleCauses": "Protection is enabled.", "recommendedAction": "None.", "status": "Error"}));
+    }
+    let id = format!(
+        "{}/providers/Microsoft.RecoveryServices/replicationEligibilityResults/default",
+        vm.id
+    );
+    let one = json!({"id": id, "name": "default", "type": "Microsoft.RecoveryServices/replicationEligibilityResults",
+        "properties": {"clientRequestId": format!("sim-{}", cx.w.log_seq), "errors": errors}});
+    if cx.segs.len() == 12 {
+        Ok(resp(200, Some(one)))
+    } else {
+        Ok(resp(200, Some(json!({"value": [one]}))))
     }
 }

@@ -214,6 +214,8 @@ async fn sim_arm_lros_and_vm_power() {
     env.ok("POST", &format!("{v}/start"), None, &[202]).await;
     env.advance(600);
     assert!(env.sim.disk_content(&disk).unwrap() > before);
+    let el = env.ok("GET", &format!("{v}/providers/Microsoft.RecoveryServices/replicationEligibilityResults/default?api-version=2025-08-01"), None, &[200]).await.json();
+    assert_eq!(el["properties"]["errors"], json!([]));
     let all = env
         .get(&format!(
             "/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines"
