@@ -146,6 +146,7 @@ enum H {
     JobList,
     Job,
     JobAction,
+    Eligibility,
 }
 
 /// Route table: method (`*` any), pattern (lower case, `*` one segment, `V`/`RG` prefixes), operation name, handler.
@@ -262,6 +263,18 @@ fn routes() -> &'static [(&'static str, String, &'static str, H)] {
                 rg("/providers/microsoft.compute/virtualmachines/*"),
                 "VirtualMachines_Get",
                 H::Vm,
+            ),
+            (
+                "GET",
+                rg("/providers/microsoft.compute/virtualmachines/*/providers/microsoft.recoveryservices/replicationeligibilityresults"),
+                "ReplicationEligibilityResults_List",
+                H::Eligibility,
+            ),
+            (
+                "GET",
+                rg("/providers/microsoft.compute/virtualmachines/*/providers/microsoft.recoveryservices/replicationeligibilityresults/default"),
+                "ReplicationEligibilityResults_Get",
+                H::Eligibility,
             ),
             (
                 "POST",
@@ -556,7 +569,9 @@ fn versions(h: H, segs: &[String]) -> &'static [&'static str] {
         VaultList | Vault => VAULT_VERSIONS,
         OpStatus => {
             let ns = segs
-                .get(2)
+                .iter()
+                .position(|s| s.eq_ignore_ascii_case("providers"))
+                .and_then(|i| segs.get(i + 1))
                 .map(|s| s.to_ascii_lowercase())
                 .unwrap_or_default();
             match ns.as_str() {
@@ -659,32 +674,6 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
         .map(|s| percent_decode(s))
         .collect();
     let method = req.method.to_ascii_uppercase();
-    let route = routes()
-        .iter()
-        .find(|(m, p, _, _)| (*m == "*" || *m == method) && matches(&segs, p));
-    let base = match req.url.port() {
-        Some(p) => format!(
-            "{}://{}:{p}",
-            req.url.scheme(),
-            req.url.host_str().unwrap_or("localhost")
-        ),
-        None => format!(
-            "{}://{}",
-            req.url.scheme(),
-            req.url.host_str().unwrap_or("localhost")
-        ),
-    };
-    let (op, h) = match route {
-        Some((_, _, o, h)) => (op_name(o, &method), *h),
-        None => {
-            let r = arm_error(
-                404,
-                "InvalidResourceType",
-                &format!("No route for {method} '{path}' in the simulator."),
-            );
-            return finish(w, req, &path, "Unknown", r, now, None);
-        }
-    };
     let sub = if segs
         .first()
         .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))
@@ -693,36 +682,13 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     } else {
         None
     };
-    // api-version first, as ARM does.
-    let api = req
-        .url
-        .query_pairs()
-        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
-        .map(|(_, v)| v.to_string());
-    let accepted = versions(h, &segs);
-    let api = match api {
-        None => {
-            let r = arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            );
-            return finish(w, req, &path, &op, r, now, sub.as_deref());
-        }
-        Some(v) if !accepted.contains(&v.as_str()) => {
-            let r = arm_error(
-                400,
-                "InvalidApiVersionParameter",
-                &format!(
-                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
-                    accepted.join(",")
-                ),
-            );
-            return finish(w, req, &path, &op, r, now, sub.as_deref());
-        }
-        Some(v) => v,
-    };
-    // Throttling.
+    let route = routes()
+        .iter()
+        .find(|(m, p, _, _)| (*m == "*" || *m == method) && matches(&segs, p));
+    let op_label = route
+        .map(|(_, _, o, _)| op_name(o, &method))
+        .unwrap_or_else(|| "Unknown".into());
+    // Throttling first: ARM counts every request against the buckets, whatever its fate.
     let kind = Kind::of(&method);
     let mut limit_headers = Vec::new();
     if let Some(s) = &sub {
@@ -763,11 +729,63 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                         format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
                         "0".into(),
                     ));
-                    return finish(w, req, &path, &op, r, now, None);
+                    return finish(w, req, &path, &op_label, r, now, &[]);
                 }
             }
         }
     }
+    let base = match req.url.port() {
+        Some(p) => format!(
+            "{}://{}:{p}",
+            req.url.scheme(),
+            req.url.host_str().unwrap_or("localhost")
+        ),
+        None => format!(
+            "{}://{}",
+            req.url.scheme(),
+            req.url.host_str().unwrap_or("localhost")
+        ),
+    };
+    let (op, h) = match route {
+        Some((_, _, o, h)) => (op_name(o, &method), *h),
+        None => {
+            let r = arm_error(
+                404,
+                "InvalidResourceType",
+                &format!("No route for {method} '{path}' in the simulator."),
+            );
+            return finish(w, req, &path, "Unknown", r, now, &limit_headers);
+        }
+    };
+    // api-version first, as ARM does.
+    let api = req
+        .url
+        .query_pairs()
+        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+        .map(|(_, v)| v.to_string());
+    let accepted = versions(h, &segs);
+    let api = match api {
+        None => {
+            let r = arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            );
+            return finish(w, req, &path, &op, r, now, &limit_headers);
+        }
+        Some(v) if !accepted.contains(&v.as_str()) => {
+            let r = arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                &format!(
+                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                    accepted.join(",")
+                ),
+            );
+            return finish(w, req, &path, &op, r, now, &limit_headers);
+        }
+        Some(v) => v,
+    };
     // Faults.
     let mut fail_job = None;
     if let Some(effect) = w.faults.check(&method, &path, &op) {
@@ -799,9 +817,8 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                 None
             }
         };
-        if let Some(mut r) = r {
-            r.headers.extend(limit_headers);
-            return finish(w, req, &path, &op, r, now, None);
+        if let Some(r) = r {
+            return finish(w, req, &path, &op, r, now, &limit_headers);
         }
     }
     // Region outage: the region of the addressed resource (or its vault for ASR objects, RG for RG-level calls).
@@ -812,7 +829,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                 "RegionUnavailable",
                 &format!("The region '{region}' is currently unavailable."),
             );
-            return finish(w, req, &path, &op, r, now, None);
+            return finish(w, req, &path, &op, r, now, &limit_headers);
         }
     }
     let mut cx = Cx {
@@ -830,9 +847,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     let r = match dispatch(&mut cx) {
         Ok(r) | Err(r) => r,
     };
-    let mut r = r;
-    r.headers.extend(limit_headers);
-    finish(cx.w, req, &path, &op, r, now, None)
+    finish(cx.w, req, &path, &op, r, now, &limit_headers)
 }
 
 fn op_name(o: &str, method: &str) -> String {
@@ -877,8 +892,9 @@ fn finish(
     op: &str,
     mut r: SimResponse,
     now: OffsetDateTime,
-    _sub: Option<&str>,
+    extra: &[(String, String)],
 ) -> SimResponse {
+    r.headers.extend(extra.iter().cloned());
     w.log_seq += 1;
     let seq = w.log_seq;
     r.headers
@@ -1154,6 +1170,7 @@ fn dispatch(cx: &mut Cx) -> Reply {
         )),
         Vault => vault(cx, m),
         OpStatus => op_status(cx),
+        Eligibility => eligibility(cx),
         _ => {
             require_vault(cx)?;
             asr(cx, m)
@@ -1751,7 +1768,7 @@ fn vault(cx: &mut Cx, m: &str) -> Reply {
             }
             let id = existing.as_ref().map(|e| e.id.clone()).unwrap_or(id);
             let mut b = existing.as_ref().map(|e| e.body.clone()).unwrap_or_else(|| json!({
-                "id": id, "name": cx.segs[7], "type": "Microsoft.RecoveryServices/vaults", "location": loc,
+                "id": id, "name": cx.segs[7], "type": "Microsoft.RecoveryServices/vaults", "location": loc, "tags": {},
                 "properties": {"provisioningState": "Succeeded", "privateEndpointStateForBackup": "None",
                     "privateEndpointStateForSiteRecovery": "None", "publicNetworkAccess": "Enabled"}}));
             b["sku"] = json!({"name": sku});
@@ -4308,12 +4325,21 @@ fn rpi_action(cx: &mut Cx) -> Reply {
                 None,
             ))
         }
-        "reprotect" => Err(asr_error(
-            400,
-            "28128",
-            "Reprotect of managed-disk Azure VMs goes through the container's switchprotection action.",
-            "POST .../replicationProtectionContainers/{container}/switchprotection.",
-        )),
+        "reprotect" => {
+            // A2A reprotect through the item: same semantics as the container's switchprotection.
+            guard(cx, &r, "ReverseReplicate", "reprotect")?;
+            let mut psd = p["providerSpecificDetails"].clone();
+            if !psd.is_object() {
+                return Err(bad("properties.providerSpecificDetails", "is required"));
+            }
+            instance_type(&psd, "properties.providerSpecificDetails", &["A2A"])?;
+            if psd["recoveryContainerId"].is_null() {
+                psd["recoveryContainerId"] = json!(r.recovery_container_id);
+            }
+            let input = json!({"properties": {"replicationProtectedItemName": r.name, "providerSpecificDetails": psd}});
+            let cid = r.container_id.clone();
+            do_switch(cx, &r, input, cid)
+        }
         "repairreplication"
         | "resolvehealtherrors"
         | "updatemobilityservice"
@@ -4418,6 +4444,13 @@ fn switch_protection(cx: &mut Cx, c: &Res) -> Reply {
             .cloned()
             .ok_or_else(|| not_found(&format!("{}/replicationProtectedItems/{name}", c.id)))?;
     guard(cx, &r, "SwitchProtection", "switch protection (reprotect)")?;
+    let result = c.id.clone();
+    do_switch(cx, &r, body.clone(), result)
+}
+
+/// Validates and starts reverse replication of a committed item (container `switchprotection` and RPI `reProtect`).
+fn do_switch(cx: &mut Cx, r: &Rpi, body: Value, result: String) -> Reply {
+    let p = &body["properties"];
     let psd = &p["providerSpecificDetails"];
     if !psd.is_object() {
         return Err(bad("properties.providerSpecificDetails", "is required"));
@@ -4525,7 +4558,7 @@ fn switch_protection(cx: &mut Cx, c: &Res) -> Reply {
         tasks2("SwitchProtection", "Reverse replication", d),
         Effect::Switch(k.clone(), body.clone()),
         vec![k],
-        Some(c.id.clone()),
+        Some(result),
     ))
 }
 
@@ -5075,5 +5108,31 @@ fn plan_action_task(a: &Value, group: &str, when: &str) -> Task {
         friendly_name: format!("{group} ({when}): {name}"),
         secs: 0,
         kind: kind.to_string(),
+    }
+}
+
+/// Replication eligibility of a VM: errors for a VM that is already protected or stopped by an outage.
+fn eligibility(cx: &mut Cx) -> Reply {
+    let vm_id = format!("/{}", cx.segs[..8].join("/"));
+    let vm = cx.w.res(&vm_id).cloned().ok_or_else(|| not_found(&vm_id))?;
+    let mut errors = Vec::new();
+    if let Some(r) =
+        cx.w.rpis
+            .values()
+            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+    {
+        errors.push(json!({"code": "150085", "message": format!("The VM is already protected by '{}'.", asr_id(&r.id)),
+            "possibleCauses": "Protection is enabled.", "recommendedAction": "None.", "status": "Error"}));
+    }
+    let id = format!(
+        "{}/providers/Microsoft.RecoveryServices/replicationEligibilityResults/default",
+        vm.id
+    );
+    let one = json!({"id": id, "name": "default", "type": "Microsoft.RecoveryServices/replicationEligibilityResults",
+        "properties": {"clientRequestId": format!("sim-{}", cx.w.log_seq), "errors": errors}});
+    if cx.segs.len() == 12 {
+        Ok(resp(200, Some(one)))
+    } else {
+        Ok(resp(200, Some(json!({"value": [one]}))))
     }
 }
