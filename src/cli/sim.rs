@@ -6,7 +6,6 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -105,15 +104,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, SimError> {
         }
         let n: u64 = num.parse().map_err(|_| bad())?;
         num.clear();
-        total += n * match c {
+        let unit = match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
             'd' => 86400,
             _ => return Err(bad()),
         };
+        total = n
+            .checked_mul(unit)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(bad)?;
     }
-    if !num.is_empty() {
+    // At most 100 years: the simulated timeline must not overflow.
+    if !num.is_empty() || total > 3_200_000_000 {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
@@ -193,10 +197,14 @@ pub async fn run(
                         message: format!("not an RFC 3339 time: {e}"),
                     })?;
             let e = estate::load(file)?;
-            let store = SimStore::open(dir, LOCK_WAIT)?;
-            let clock = Arc::new(crate::clock::ScaledClock::new(start, *clock_speed));
-            let sim = Simulator::from_estate(&e, clock, SimConfig::default());
-            store.save_simulator(&sim, OffsetDateTime::now_utc(), *clock_speed)?;
+            SimStore::init(
+                dir,
+                &e,
+                SimConfig::default(),
+                *clock_speed,
+                start,
+                LOCK_WAIT,
+            )?;
             writeln!(
                 out,
                 "simulator initialised from {} ({} VMs) in {}",
@@ -322,7 +330,16 @@ pub async fn run(
             )
             .map_err(out_err)?;
             out.flush().map_err(out_err)?;
-            let _ = tokio::signal::ctrl_c().await;
+            // Save every few seconds too, so a killed server loses little simulated history.
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            let stop = tokio::signal::ctrl_c();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tick.tick() => store.save_simulator(&sim, OffsetDateTime::now_utc(), speed)?,
+                }
+            }
             handle.stop().await;
             store.save_simulator(&sim, OffsetDateTime::now_utc(), speed)?;
             writeln!(out, "simulator stopped; world saved").map_err(out_err)?;
@@ -340,7 +357,15 @@ mod tests {
         assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
-        for bad in ["", "30", "m", "3x", "1h30"] {
+        for bad in [
+            "",
+            "30",
+            "m",
+            "3x",
+            "1h30",
+            "99999999999999999999d",
+            "999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

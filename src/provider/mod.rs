@@ -115,7 +115,7 @@ pub enum ProviderError {
     #[diagnostic(code(asrform::provider::not_found))]
     NotFound {
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// The object changed or is busy (409, 412): re-read and decide again.
     #[error("conflict: {ctx}")]
@@ -127,7 +127,7 @@ pub enum ProviderError {
     )]
     Conflict {
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// Throttled (429) and the retry budget ran out.
     #[error("throttled on {scope}; retry after {retry_after:?}: {ctx}")]
@@ -141,7 +141,7 @@ pub enum ProviderError {
         /// How long the service asked us to wait.
         retry_after: Duration,
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// A failure that may succeed later (5xx, dropped connection) and the retry budget ran out.
     #[error("transient failure: {ctx}")]
@@ -151,7 +151,7 @@ pub enum ProviderError {
     )]
     Transient {
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// 401: no valid credential.
     #[error("not authenticated: {ctx}")]
@@ -163,7 +163,7 @@ pub enum ProviderError {
     )]
     Unauthorized {
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// 403: the identity lacks a role assignment.
     #[error("forbidden: {ctx}")]
@@ -175,14 +175,14 @@ pub enum ProviderError {
     )]
     Forbidden {
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// 400 and other client errors: the request was rejected as invalid.
     #[error("rejected as invalid: {ctx}")]
     #[diagnostic(code(asrform::provider::validation))]
     Validation {
         /// Request and service details.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// A long-running operation or ASR job ended in failure.
     #[error("operation failed [{code}]: {message}{}", job.as_ref().map(|j| format!(" (job {j})")).unwrap_or_default())]
@@ -195,7 +195,7 @@ pub enum ProviderError {
         /// The ASR job that records the failure, when known.
         job: Option<String>,
         /// The request that started the operation.
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     /// A long-running operation did not finish before its deadline.
     #[error("timed out after {after:?} waiting for {what}")]

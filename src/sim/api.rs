@@ -146,6 +146,7 @@ enum H {
     JobList,
     Job,
     JobAction,
+    Eligibility,
 }
 
 /// Route table: method (`*` any), pattern (lower case, `*` one segment, `V`/`RG` prefixes), operation name, handler.
@@ -262,6 +263,18 @@ fn routes() -> &'static [(&'static str, String, &'static str, H)] {
                 rg("/providers/microsoft.compute/virtualmachines/*"),
                 "VirtualMachines_Get",
                 H::Vm,
+            ),
+            (
+                "GET",
+                rg("/providers/microsoft.compute/virtualmachines/*/providers/microsoft.recoveryservices/replicationeligibilityresults"),
+                "ReplicationEligibilityResults_List",
+                H::Eligibility,
+            ),
+            (
+                "GET",
+                rg("/providers/microsoft.compute/virtualmachines/*/providers/microsoft.recoveryservices/replicationeligibilityresults/default"),
+                "ReplicationEligibilityResults_Get",
+                H::Eligibility,
             ),
             (
                 "POST",
@@ -661,32 +674,6 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
         .map(|s| percent_decode(s))
         .collect();
     let method = req.method.to_ascii_uppercase();
-    let route = routes()
-        .iter()
-        .find(|(m, p, _, _)| (*m == "*" || *m == method) && matches(&segs, p));
-    let base = match req.url.port() {
-        Some(p) => format!(
-            "{}://{}:{p}",
-            req.url.scheme(),
-            req.url.host_str().unwrap_or("localhost")
-        ),
-        None => format!(
-            "{}://{}",
-            req.url.scheme(),
-            req.url.host_str().unwrap_or("localhost")
-        ),
-    };
-    let (op, h) = match route {
-        Some((_, _, o, h)) => (op_name(o, &method), *h),
-        None => {
-            let r = arm_error(
-                404,
-                "InvalidResourceType",
-                &format!("No route for {method} '{path}' in the simulator."),
-            );
-            return finish(w, req, &path, "Unknown", r, now, None);
-        }
-    };
     let sub = if segs
         .first()
         .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))
@@ -695,36 +682,13 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     } else {
         None
     };
-    // api-version first, as ARM does.
-    let api = req
-        .url
-        .query_pairs()
-        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
-        .map(|(_, v)| v.to_string());
-    let accepted = versions(h, &segs);
-    let api = match api {
-        None => {
-            let r = arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            );
-            return finish(w, req, &path, &op, r, now, sub.as_deref());
-        }
-        Some(v) if !accepted.contains(&v.as_str()) => {
-            let r = arm_error(
-                400,
-                "InvalidApiVersionParameter",
-                &format!(
-                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
-                    accepted.join(",")
-                ),
-            );
-            return finish(w, req, &path, &op, r, now, sub.as_deref());
-        }
-        Some(v) => v,
-    };
-    // Throttling.
+    let route = routes()
+        .iter()
+        .find(|(m, p, _, _)| (*m == "*" || *m == method) && matches(&segs, p));
+    let op_label = route
+        .map(|(_, _, o, _)| op_name(o, &method))
+        .unwrap_or_else(|| "Unknown".into());
+    // Throttling first: ARM counts every request against the buckets, whatever its fate.
     let kind = Kind::of(&method);
     let mut limit_headers = Vec::new();
     if let Some(s) = &sub {
@@ -765,11 +729,63 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                         format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
                         "0".into(),
                     ));
-                    return finish(w, req, &path, &op, r, now, None);
+                    return finish(w, req, &path, &op_label, r, now, &[]);
                 }
             }
         }
     }
+    let base = match req.url.port() {
+        Some(p) => format!(
+            "{}://{}:{p}",
+            req.url.scheme(),
+            req.url.host_str().unwrap_or("localhost")
+        ),
+        None => format!(
+            "{}://{}",
+            req.url.scheme(),
+            req.url.host_str().unwrap_or("localhost")
+        ),
+    };
+    let (op, h) = match route {
+        Some((_, _, o, h)) => (op_name(o, &method), *h),
+        None => {
+            let r = arm_error(
+                404,
+                "InvalidResourceType",
+                &format!("No route for {method} '{path}' in the simulator."),
+            );
+            return finish(w, req, &path, "Unknown", r, now, &limit_headers);
+        }
+    };
+    // api-version first, as ARM does.
+    let api = req
+        .url
+        .query_pairs()
+        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+        .map(|(_, v)| v.to_string());
+    let accepted = versions(h, &segs);
+    let api = match api {
+        None => {
+            let r = arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            );
+            return finish(w, req, &path, &op, r, now, &limit_headers);
+        }
+        Some(v) if !accepted.contains(&v.as_str()) => {
+            let r = arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                &format!(
+                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                    accepted.join(",")
+                ),
+            );
+            return finish(w, req, &path, &op, r, now, &limit_headers);
+        }
+        Some(v) => v,
+    };
     // Faults.
     let mut fail_job = None;
     if let Some(effect) = w.faults.check(&method, &path, &op) {
@@ -801,9 +817,8 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                 None
             }
         };
-        if let Some(mut r) = r {
-            r.headers.extend(limit_headers);
-            return finish(w, req, &path, &op, r, now, None);
+        if let Some(r) = r {
+            return finish(w, req, &path, &op, r, now, &limit_headers);
         }
     }
     // Region outage: the region of the addressed resource (or its vault for ASR objects, RG for RG-level calls).
@@ -814,7 +829,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
                 "RegionUnavailable",
                 &format!("The region '{region}' is currently unavailable."),
             );
-            return finish(w, req, &path, &op, r, now, None);
+            return finish(w, req, &path, &op, r, now, &limit_headers);
         }
     }
     let mut cx = Cx {
@@ -832,9 +847,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     let r = match dispatch(&mut cx) {
         Ok(r) | Err(r) => r,
     };
-    let mut r = r;
-    r.headers.extend(limit_headers);
-    finish(cx.w, req, &path, &op, r, now, None)
+    finish(cx.w, req, &path, &op, r, now, &limit_headers)
 }
 
 fn op_name(o: &str, method: &str) -> String {
@@ -879,8 +892,9 @@ fn finish(
     op: &str,
     mut r: SimResponse,
     now: OffsetDateTime,
-    _sub: Option<&str>,
+    extra: &[(String, String)],
 ) -> SimResponse {
+    r.headers.extend(extra.iter().cloned());
     w.log_seq += 1;
     let seq = w.log_seq;
     r.headers
@@ -1156,6 +1170,7 @@ fn dispatch(cx: &mut Cx) -> Reply {
         )),
         Vault => vault(cx, m),
         OpStatus => op_status(cx),
+        Eligibility => eligibility(cx),
         _ => {
             require_vault(cx)?;
             asr(cx, m)
@@ -5093,5 +5108,31 @@ fn plan_action_task(a: &Value, group: &str, when: &str) -> Task {
         friendly_name: format!("{group} ({when}): {name}"),
         secs: 0,
         kind: kind.to_string(),
+    }
+}
+
+/// Replication eligibility of a VM: errors for a VM that is already protected or stopped by an outage.
+fn eligibility(cx: &mut Cx) -> Reply {
+    let vm_id = format!("/{}", cx.segs[..8].join("/"));
+    let vm = cx.w.res(&vm_id).cloned().ok_or_else(|| not_found(&vm_id))?;
+    let mut errors = Vec::new();
+    if let Some(r) =
+        cx.w.rpis
+            .values()
+            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+    {
+        errors.push(json!({"code": "150085", "message": format!("The VM is already protected by '{}'.", asr_id(&r.id)),
+            "possibleCauses": "Protection is enabled.", "recommendedAction": "None.", "status": "Error"}));
+    }
+    let id = format!(
+        "{}/providers/Microsoft.RecoveryServices/replicationEligibilityResults/default",
+        vm.id
+    );
+    let one = json!({"id": id, "name": "default", "type": "Microsoft.RecoveryServices/replicationEligibilityResults",
+        "properties": {"clientRequestId": format!("sim-{}", cx.w.log_seq), "errors": errors}});
+    if cx.segs.len() == 12 {
+        Ok(resp(200, Some(one)))
+    } else {
+        Ok(resp(200, Some(json!({"value": [one]}))))
     }
 }

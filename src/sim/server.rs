@@ -174,11 +174,12 @@ pub fn operator(sim: &Simulator, req: &SimRequest) -> SimResponse {
     };
     match (req.method.as_str(), segs.as_slice()) {
         ("POST", ["advance"]) => {
+            // Bounded so the timeline cannot overflow (100 years is far beyond any retention).
             let Some(secs) = body["seconds"]
                 .as_f64()
-                .filter(|s| *s >= 0.0 && s.is_finite())
+                .filter(|s| (0.0..=3.2e9).contains(s))
             else {
-                return err(400, "body must be {\"seconds\": N} with N >= 0");
+                return err(400, "body must be {\"seconds\": N} with 0 <= N <= 3.2e9");
             };
             sim.advance(Duration::from_secs_f64(secs));
             json_resp(200, json!({"now": super::world::ts(sim.now())}))

@@ -222,6 +222,31 @@ impl SimStore {
     }
 }
 
+impl SimStore {
+    /// Creates (or replaces) the store under `config_dir` with a world seeded from `estate`, its clock at `start`
+    /// running at `speed`. This is what `asrform sim init` does; the CLI also calls it when a configuration's
+    /// provider block asks for the simulator and no store exists yet.
+    pub fn init(
+        config_dir: &Path,
+        estate: &crate::estate::Estate,
+        config: super::SimConfig,
+        speed: f64,
+        start: OffsetDateTime,
+        wait: Duration,
+    ) -> Result<Self, StoreError> {
+        let store = Self::open(config_dir, wait)?;
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        let clock = Arc::new(ScaledClock::new(start, speed));
+        let sim = Simulator::from_estate(estate, clock, config);
+        store.save_simulator(&sim, OffsetDateTime::now_utc(), speed)?;
+        Ok(store)
+    }
+}
+
 impl Drop for SimStore {
     fn drop(&mut self) {
         let _ = FileExt::unlock(&self.lock);

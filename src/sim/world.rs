@@ -909,14 +909,15 @@ impl World {
 
     /// Applies the effects of every job that ended at or before `now`, in end-time order.
     pub fn settle(&mut self, now: OffsetDateTime) {
-        loop {
-            let next = self
-                .jobs
-                .iter()
-                .filter(|(_, j)| !j.settled && (j.cancelled_at.is_some() || j.end() <= now))
-                .min_by_key(|(_, j)| j.cancelled_at.unwrap_or_else(|| j.end()))
-                .map(|(k, _)| k.clone());
-            let Some(k) = next else { break };
+        // Effects never start jobs, so one pass over the due jobs in end-time order is complete.
+        let mut due: Vec<(OffsetDateTime, String)> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| !j.settled && (j.cancelled_at.is_some() || j.end() <= now))
+            .map(|(k, j)| (j.cancelled_at.unwrap_or_else(|| j.end()), k.clone()))
+            .collect();
+        due.sort();
+        for (_, k) in due {
             let job = self.jobs.get_mut(&k).expect("job exists");
             job.settled = true;
             let job = job.clone();
@@ -1643,5 +1644,52 @@ pub fn merge(base: &mut Value, patch: &Value) {
                 *base = patch.clone();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn running_time_counts_only_running_intervals() {
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        let mut run = VmRun {
+            intervals: vec![(t0, None)],
+            stopped_by_outage: false,
+        };
+        run.stop(t0 + time::Duration::minutes(10));
+        run.start(t0 + time::Duration::minutes(20));
+        assert_eq!(
+            run.running_secs(t0, t0 + time::Duration::minutes(30)),
+            1200.0
+        );
+        assert!(!run.running_at(t0 + time::Duration::minutes(15)));
+        assert!(run.running_at(t0 + time::Duration::minutes(25)));
+    }
+
+    #[test]
+    fn guids_are_deterministic_and_distinct() {
+        let mut a = World::default();
+        let mut b = World::default();
+        let x = a.guid("s");
+        assert_eq!(x, b.guid("s"));
+        assert_ne!(x, a.guid("s"));
+        assert_eq!(x.len(), 36);
+    }
+
+    #[test]
+    fn merge_keeps_unmentioned_fields_and_ignores_nulls() {
+        let mut base = json!({"a": 1, "o": {"x": 1, "y": 2}});
+        merge(&mut base, &json!({"o": {"y": 3}, "b": null, "c": [1]}));
+        assert_eq!(base, json!({"a": 1, "o": {"x": 1, "y": 3}, "c": [1]}));
+    }
+
+    #[test]
+    fn ids_helpers() {
+        assert_eq!(key("/Subscriptions/A/x/"), "/subscriptions/a/x");
+        assert_eq!(last_segment("/a/b/c"), "c");
+        assert_eq!(parent_id("/a/b/c/d"), "/a/b");
     }
 }

@@ -369,10 +369,7 @@ fn rpi_item(i: usize) -> Value {
 }
 
 /// A fake ARM with one vault holding `n` protected items and one resource group holding `n` VMs.
-fn estate_handler(
-    n: usize,
-    page_size: usize,
-) -> Box<dyn Fn(&Recorded, usize) -> Reply + Send + Sync> {
+fn estate_handler(n: usize, page_size: usize) -> crate::arm_fake::Handler {
     Box::new(move |r: &Recorded, _| {
         let p = r.path().to_ascii_lowercase();
         let v = vault().to_ascii_lowercase();

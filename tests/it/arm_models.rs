@@ -114,10 +114,10 @@ impl Models {
         {
             errs.push(format!("{at}: polymorphic {model} without instanceType"));
         }
-        if let Some(d) = self.models[&model]["discriminator_value"].as_str() {
-            if obj.get("instanceType").and_then(Value::as_str) != Some(d) {
-                errs.push(format!("{at}: {model} needs instanceType {d:?}"));
-            }
+        if let Some(d) = self.models[&model]["discriminator_value"].as_str()
+            && obj.get("instanceType").and_then(Value::as_str) != Some(d)
+        {
+            errs.push(format!("{at}: {model} needs instanceType {d:?}"));
         }
         let fields = self.fields(&model);
         let by_wire: BTreeMap<&str, &Value> = fields

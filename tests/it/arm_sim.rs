@@ -11,7 +11,6 @@ use asrform::provider::arm::auth::StaticCredential;
 use asrform::provider::arm::{ArmClient, ArmClientOptions, Endpoint, snapshot, wire};
 use asrform::provider::{ProviderError, SnapshotRequest};
 use asrform::sim::{FaultEffect, FaultRule, FaultSet, SimConfig, Simulator};
-use azure_core::http::Method;
 use serde_json::Value;
 
 use crate::arm_sim_env::{SimEnv, id};
@@ -149,9 +148,13 @@ async fn sim_lro_polling_survives_5xx_and_dropped_connections() {
     let net = env
         .rg("rg-dr")
         .child("providers/Microsoft.Network/virtualNetworks", "vnet-test");
-    let vnet_body = serde_json::json!({"location": "westus", "properties": {"addressSpace": {"addressPrefixes": ["10.30.0.0/16"]}, "subnets": [{"name": "snet000", "properties": {"addressPrefix": "10.30.0.0/24"}}]}});
     env.client
-        .begin(Method::Put, net.as_str(), Some(&vnet_body))
+        .create_vnet(
+            &net,
+            "westus",
+            &["10.30.0.0/16".into()],
+            &[("snet000".into(), "10.30.0.0/24".into())],
+        )
         .await
         .unwrap();
     // Wait for initial replication so a test failover is allowed.

@@ -115,17 +115,18 @@ impl SimEnv {
         c.create_resource_group(&env.rg("rg-dr"), "westus", &tags)
             .await
             .unwrap();
-        // The simulator rejects its own Network/Storage operation-status URLs (see the report), so these two are
-        // started without polling; the resources exist as soon as the PUT is accepted.
-        let vnet_body = serde_json::json!({"location": "westus", "properties": {"addressSpace": {"addressPrefixes": ["10.20.0.0/16"]}, "subnets": [{"name": "snet000", "properties": {"addressPrefix": "10.20.0.0/24"}}]}});
-        c.begin(Method::Put, env.dr_vnet().as_str(), Some(&vnet_body))
-            .await
-            .unwrap();
+        c.create_vnet(
+            &env.dr_vnet(),
+            "westus",
+            &["10.20.0.0/16".into()],
+            &[("snet000".into(), "10.20.0.0/24".into())],
+        )
+        .await
+        .unwrap();
         let cache = env
             .app_rg
             .child("providers/Microsoft.Storage/storageAccounts", "cacheeast");
-        let sa_body = serde_json::json!({"location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "properties": {}});
-        c.begin(Method::Put, cache.as_str(), Some(&sa_body))
+        c.create_storage_account(&cache, "eastus", "Standard_LRS")
             .await
             .unwrap();
         c.create_vault(&env.vault(), "westus", "Standard", &tags)
@@ -213,7 +214,7 @@ impl SimEnv {
         }
         while let Some(r) = set.join_next().await {
             let status = r.unwrap().unwrap();
-            assert!(matches!(status, 200 | 201 | 202), "{status}");
+            assert!(matches!(status, 200..=202), "{status}");
         }
         env
     }

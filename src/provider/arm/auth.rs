@@ -204,12 +204,10 @@ fn build(kind: AuthKind, opts: &AuthOptions) -> Result<Arc<dyn TokenCredential>,
             let o = WorkloadIdentityCredentialOptions {
                 credential_options: ClientAssertionCredentialOptions {
                     client_options: client_options(opts),
-                    ..Default::default()
                 },
                 client_id: Some(client),
                 tenant_id: Some(tenant),
                 token_file_path: Some(file.into()),
-                ..Default::default()
             };
             Ok(WorkloadIdentityCredential::new(Some(o))
                 .map_err(|e| not_configured(why(e), hint))?)
@@ -218,7 +216,6 @@ fn build(kind: AuthKind, opts: &AuthOptions) -> Result<Arc<dyn TokenCredential>,
             let o = ManagedIdentityCredentialOptions {
                 user_assigned_id: opts.client_id.clone().map(UserAssignedId::ClientId),
                 client_options: client_options(opts),
-                ..Default::default()
             };
             Ok(ManagedIdentityCredential::new(Some(o)).map_err(|e| {
                 not_configured(
@@ -240,7 +237,6 @@ fn build(kind: AuthKind, opts: &AuthOptions) -> Result<Arc<dyn TokenCredential>,
             let o = AzureDeveloperCliCredentialOptions {
                 tenant_id: opts.tenant_id.clone(),
                 executor: opts.executor.clone(),
-                ..Default::default()
             };
             Ok(AzureDeveloperCliCredential::new(Some(o))
                 .map_err(|e| not_configured(why(e), "run `azd auth login`"))?)
@@ -265,13 +261,16 @@ const CHAIN: [(AuthKind, &str); 5] = [
     (AuthKind::Azd, "Azure Developer CLI"),
 ];
 
+/// One source of the chain: its name, kind, and the credential or why it could not be built.
+type Source = (
+    &'static str,
+    AuthKind,
+    Result<Arc<dyn TokenCredential>, String>,
+);
+
 /// The default chain. Remembers the first source that worked and uses only it afterwards.
 pub struct ChainCredential {
-    sources: Vec<(
-        &'static str,
-        AuthKind,
-        Result<Arc<dyn TokenCredential>, String>,
-    )>,
+    sources: Vec<Source>,
     chosen: Mutex<Option<usize>>,
     mi_timeout: Duration,
     timeout: Duration,

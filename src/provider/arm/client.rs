@@ -468,12 +468,12 @@ impl ArmClient {
                 Err(e) => {
                     Counters::inc(&c.transport_errors);
                     let refused = matches!(e.kind(), ErrorKind::Connection);
-                    let ctx = ErrorContext {
+                    let ctx = Box::new(ErrorContext {
                         method: method.to_string(),
                         path: path.clone(),
                         message: format!("{e}"),
                         ..Default::default()
-                    };
+                    });
                     if matches!(e.kind(), ErrorKind::Credential) {
                         return Err(ProviderError::Unauthorized { ctx });
                     }
@@ -631,10 +631,12 @@ impl ArmClient {
         let first_body = initial.json_value().ok().flatten();
         let mut job = lro::job_id(Some(&initial.headers), first_body.as_ref());
         let started = self.inner.clock.now();
-        let op_ctx = || ErrorContext {
-            method: method.to_string(),
-            path: path.to_string(),
-            ..Default::default()
+        let op_ctx = || {
+            Box::new(ErrorContext {
+                method: method.to_string(),
+                path: path.to_string(),
+                ..Default::default()
+            })
         };
         let (url, via, mut delay, location) = match lro::start(
             initial.status,

@@ -179,6 +179,7 @@ pub fn map_status(
     scope: Option<ThrottleScope>,
     retry_after: Option<Duration>,
 ) -> ProviderError {
+    let ctx = Box::new(ctx);
     match status {
         404 => ProviderError::NotFound { ctx },
         409 | 412 => ProviderError::Conflict { ctx },

@@ -88,7 +88,7 @@ pub fn start(
     let location = headers.get_optional_string(&LOCATION);
     match (status, async_op, location) {
         (204, _, _) => Start::Done(None),
-        (200 | 201 | 202, Some(url), location) => Start::Poll {
+        (200..=202, Some(url), location) => Start::Poll {
             url,
             via: PollVia::AsyncOperation,
             delay,
@@ -338,12 +338,12 @@ impl JobTracker {
         match rx.await {
             Ok(Ok(o)) => Ok(o),
             Ok(Err(message)) => Err(ProviderError::Transient {
-                ctx: crate::provider::ErrorContext {
+                ctx: Box::new(crate::provider::ErrorContext {
                     method: "GET".into(),
                     path: format!("{job_id} (via replicationJobs list)"),
                     message,
                     ..Default::default()
-                },
+                }),
             }),
             Err(_) => Err(ProviderError::Config("job tracker stopped".into())),
         }

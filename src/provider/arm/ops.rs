@@ -615,6 +615,13 @@ impl ArmClient {
 
     // --- Jobs ----------------------------------------------------------------------------------------------------
 
+    /// The job an RPI or recovery plan is running now (`properties.currentScenario.jobId`), if any: how an
+    /// operation started with [`ArmClient::begin`] is tied to its ASR job when the LRO headers do not name it.
+    pub async fn current_job(&self, item: &ArmId) -> Result<Option<String>, ProviderError> {
+        let v = self.get_value(item.as_str()).await?;
+        Ok(super::lro::job_id(None, v.as_ref()))
+    }
+
     /// Reads a job.
     pub async fn job(&self, job: &str) -> Result<Option<wire::Job>, ProviderError> {
         self.get(job).await

@@ -1,0 +1,150 @@
+//! Conformance with the official Python SDK: `tests/python/sdk_conformance.py` runs against the simulator served
+//! over loopback by `sim::serve` in this process. Python comes from `$ASRFORM_PYTHON`, else `<repo>/.venv/bin/python`;
+//! if neither exists or the SDK is not importable the test fails with the install command.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use asrform::clock::ScaledClock;
+use asrform::sim::{SimConfig, Simulator};
+use serde_json::json;
+
+use crate::sim_support::*;
+
+const INSTALL: &str =
+    "python3 -m venv .venv && .venv/bin/pip install azure-mgmt-recoveryservicessiterecovery==2.0.0";
+
+fn python() -> std::path::PathBuf {
+    let candidate = std::env::var_os("ASRFORM_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::common::path(".venv/bin/python"));
+    assert!(
+        candidate.exists(),
+        "no Python at {} (set ASRFORM_PYTHON or run: {INSTALL})",
+        candidate.display()
+    );
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import azure.mgmt.recoveryservicessiterecovery"])
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "the SDK is not importable with {} (run: {INSTALL})",
+        candidate.display()
+    );
+    candidate
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_python_sdk_conformance() {
+    let py = python();
+    // A fast real-time clock (10 simulated minutes per second) so that the SDK's own pollers see jobs finish;
+    // Retry-After 1 keeps each SDK poll to one real second (the SDK treats 0 as "use the 30 s default").
+    let clock = Arc::new(ScaledClock::new(T0, 600.0));
+    let sim = Simulator::from_estate(
+        &estate(2, 1.0),
+        clock.clone(),
+        SimConfig {
+            retry_after_secs: 1,
+            ..SimConfig::default()
+        },
+    );
+    let env = Env {
+        sim: sim.clone(),
+        clock,
+    };
+    // Plain ARM prerequisites, in-process.
+    env.ok(
+        "PUT",
+        &rg("rg-vault"),
+        Some(json!({"location": "westus"})),
+        &[201],
+    )
+    .await;
+    env.ok(
+        "PUT",
+        &rg("rg-dr"),
+        Some(json!({"location": "westus"})),
+        &[201],
+    )
+    .await;
+    for (name, space) in [("vnet-dr", "10.20"), ("vnet-test", "10.30")] {
+        env.ok("PUT", &format!("{}/providers/Microsoft.Network/virtualNetworks/{name}", rg("rg-dr")), Some(json!({"location": "westus",
+            "properties": {"addressSpace": {"addressPrefixes": [format!("{space}.0.0/16")]},
+                "subnets": [{"name": "snet000", "properties": {"addressPrefix": format!("{space}.0.0/24")}}]}})), &[201]).await;
+    }
+    env.ok(
+        "PUT",
+        &format!(
+            "{}/providers/Microsoft.Storage/storageAccounts/cacheeast",
+            rg("rg-app")
+        ),
+        Some(json!({"location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}})),
+        &[202],
+    )
+    .await;
+    env.ok(
+        "PUT",
+        &format!(
+            "{}/providers/Microsoft.Storage/storageAccounts/cachewest",
+            rg("rg-dr")
+        ),
+        Some(json!({"location": "westus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}})),
+        &[202],
+    )
+    .await;
+    env.ok(
+        "PUT",
+        &vault(),
+        Some(json!({"location": "westus", "sku": {"name": "Standard"}})),
+        &[201],
+    )
+    .await;
+    let disks: BTreeMap<String, Vec<String>> = ["vm00001", "vm00002"]
+        .iter()
+        .map(|v| {
+            (
+                v.to_string(),
+                sim.world()
+                    .vm_disks(&vm(v))
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+            )
+        })
+        .collect();
+
+    let server = asrform::sim::serve(sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let url = server.url();
+    let script = crate::common::path("tests/python/sdk_conformance.py");
+    let out = tokio::process::Command::new(py)
+        .arg(script)
+        .env("ASRFORM_SIM_URL", &url)
+        .env("ASRFORM_SIM_SUB", SUB)
+        .env("ASRFORM_SIM_DISKS", serde_json::to_string(&disks).unwrap())
+        .output()
+        .await
+        .unwrap();
+    server.stop().await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SDK conformance failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(stdout.contains("SDK conformance: OK"));
+    // The SDK's pollers followed the simulator's LRO URLs (status polls show up in the log).
+    let log = sim.request_log();
+    assert!(
+        log.iter().any(|l| l.operation == "OperationStatus_Get"),
+        "no operation-status polls"
+    );
+    assert!(
+        log.iter()
+            .all(|l| l.status != 404 || l.path.contains("/_sim")),
+        "unexpected 404s: {:?}",
+        log.iter().filter(|l| l.status == 404).collect::<Vec<_>>()
+    );
+}
