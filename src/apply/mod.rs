@@ -5,3 +5,4 @@
 //! applier builds on it.
 
 pub mod executor;
+pub mod hooks;
