@@ -195,7 +195,35 @@ pub async fn cleanup_pending(
     let items = target_items(client, target).await?;
     let mut pending = Vec::new();
     for it in items {
-        if let Some(p) = read_item(client, &it.rpi).await? {
+        // A test failover still running (e.g. the drill was cancelled mid-way) is waited for: cleaning up is only
+        // possible once it has reached WaitingForCompletion.
+        let mut item = read_item(client, &it.rpi).await?;
+        let mut waited = std::time::Duration::ZERO;
+        while let Some(p) = item.as_ref().filter(|p| {
+            !p.is_idle()
+                && p.current_scenario
+                    .as_ref()
+                    .is_some_and(|s| s.name.eq_ignore_ascii_case("TestFailover"))
+        }) {
+            if waited >= std::time::Duration::from_secs(6 * 3600) {
+                return Err(DrError::UnexpectedState {
+                    vm: p
+                        .friendly_name
+                        .clone()
+                        .unwrap_or_else(|| p.id.name().to_string()),
+                    operation: "clean up a test failover".into(),
+                    state: "still running a test failover after 6h".into(),
+                    expected: "the test failover to finish".into(),
+                });
+            }
+            client
+                .clock()
+                .sleep(std::time::Duration::from_secs(15))
+                .await;
+            waited += std::time::Duration::from_secs(15);
+            item = read_item(client, &it.rpi).await?;
+        }
+        if let Some(p) = item {
             if p.test_failover_state
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case("WaitingForCompletion"))

@@ -532,6 +532,13 @@ pub async fn execute(
         vms: vec![],
         stopped_early: false,
     };
+    // Points are resolved for the whole target up front: a multi-VM consistency group may span boot groups and
+    // must still get one common point, and ASR picks a plan's points when the failover starts.
+    let all: Vec<ItemRef> = groups
+        .iter()
+        .flat_map(|g| g.items.iter().cloned())
+        .collect();
+    let resolved = resolve_points(client, step, &all).await;
     for g in groups {
         let g_start = clock.now();
         emit(
@@ -564,7 +571,6 @@ pub async fn execute(
             out.groups.push(timing);
             break;
         }
-        let resolved = resolve_points(client, step, &g.items).await;
         let futs = g
             .items
             .iter()

@@ -11,6 +11,8 @@ mod cli;
 mod common;
 mod config_errors;
 mod config_valid;
+mod dr_env;
+mod dr_ops;
 mod schemas;
 mod sim_flow;
 mod sim_scenarios;
