@@ -7,6 +7,7 @@
 pub mod error;
 pub mod graph;
 pub mod sim;
+pub mod status;
 pub mod ui;
 pub mod validate;
 
@@ -61,6 +62,12 @@ pub enum Command {
         after_help = "Examples:\n  asrform sim generate --vms 1000 --out estate.json\n  asrform sim --dir examples/quickstart init --estate examples/quickstart/estate.json\n  asrform sim --dir examples/quickstart status\n  asrform sim --dir examples/quickstart advance 30m\n  asrform sim --dir examples/quickstart outage eastus\n  asrform sim --dir examples/quickstart serve --port 8443\n\nThe simulator's world is stored under DIR/.asrform/sim and its clock keeps running between commands."
     )]
     Sim(SimArgs),
+    /// Show DR posture per protected VM: replication health, RPO, latest recovery point, active site and last
+    /// successful drill.
+    #[command(
+        after_help = "Examples:\n  asrform status\n  asrform status examples/quickstart --json\n\nDrill reports are read from DIR/.asrform/drills/."
+    )]
+    Status(status::StatusArgs),
 }
 
 /// Flags of `sim`.
@@ -172,6 +179,7 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::cmd_validate(ui, args),
         Command::Graph(args) => graph::cmd_graph(ui, args),
+        Command::Status(args) => status::cmd_status(ui, args).await,
         Command::Sim(args) => sim::run(&args.command, &args.dir, ui.out())
             .await
             .map(|()| ExitCode::SUCCESS)

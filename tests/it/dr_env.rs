@@ -114,8 +114,11 @@ impl DrEnv {
     }
 
     pub async fn quickstart(o: Options) -> Self {
-        let text = std::fs::read_to_string(crate::common::path("examples/quickstart/estate.json"))
-            .unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/quickstart/estate.json"
+        ))
+        .unwrap();
         let e: Estate = serde_json::from_str(&text).unwrap();
         Self::from_estate(&e, "rg-app", o).await
     }
