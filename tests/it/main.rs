@@ -13,6 +13,7 @@ mod config_errors;
 mod config_valid;
 mod dr_env;
 mod dr_ops;
+mod dr_status;
 mod schemas;
 mod sim_flow;
 mod sim_scenarios;
