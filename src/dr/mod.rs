@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use crate::apply::hooks::{Event, EventKind, Hooks, NoHooks};
-use crate::provider::arm::{ArmClient, snapshot, wire};
+use crate::provider::arm::{ArmClient, ops, snapshot, wire};
 use crate::provider::model::ProtectedItem;
 use crate::provider::{ArmId, ProviderError};
 pub use points::{ChosenPoint, NoPointError, PointInfo, PointPolicy};
@@ -505,6 +505,58 @@ pub async fn guard(
     Ok(p)
 }
 
+/// Starts an ASR action, notes the job that carries it (from the response, or from the item's current scenario
+/// right after the start, since the action's final result may be the item rather than the job), and waits for it.
+async fn act(
+    client: &ArmClient,
+    rpi: &ArmId,
+    path: &str,
+    body: Option<serde_json::Value>,
+    what: String,
+) -> Result<Option<String>, DrError> {
+    use azure_core::http::Method;
+    let initial = client
+        .begin(Method::Post, path, body.as_ref())
+        .await
+        .map_err(provider(what.clone()))?;
+    let mut job = crate::provider::arm::lro::job_id(
+        Some(&initial.headers),
+        initial.json_value().ok().flatten().as_ref(),
+    );
+    if job.is_none() {
+        if let Ok(Some(p)) = read_item(client, rpi).await {
+            job = p.current_scenario.and_then(|c| c.job_id);
+        }
+    }
+    let out = client
+        .wait(Method::Post, path, initial)
+        .await
+        .map_err(|source| match (&job, source) {
+            (
+                Some(j),
+                ProviderError::OperationFailed {
+                    code,
+                    message,
+                    job: None,
+                    ctx,
+                },
+            ) => DrError::Provider {
+                what: what.clone(),
+                source: ProviderError::OperationFailed {
+                    code,
+                    message,
+                    job: Some(j.clone()),
+                    ctx,
+                },
+            },
+            (_, source) => DrError::Provider {
+                what: what.clone(),
+                source,
+            },
+        })?;
+    Ok(job.or(out.job_id))
+}
+
 /// Executes one DR step and reports what happened. A VM that fails (unexpected state, ASR error) fails only its
 /// own entry in the outcome; in a recovery plan, a group with a failure stops the later groups (boot order must
 /// hold). Errors that stop the whole step (plan not found, an unconfirmed manual step) are `Err`.
@@ -945,11 +997,15 @@ async fn run_item_inner(
             let p = guard(client, rpi, "test failover", "TestFailover").await?;
             vm.name = display_name(&p);
             let c = point_of(point, &vm.name, recovery_point)?;
-            let o = client
-                .test_failover(rpi, DIR, network, Some(&c.point.id))
-                .await
-                .map_err(provider(what("test failover")))?;
-            vm.jobs.extend(o.job_id);
+            let job = act(
+                client,
+                rpi,
+                &rpi.join("testFailover"),
+                Some(ops::test_failover_body(DIR, network, Some(&c.point.id))),
+                what("test failover"),
+            )
+            .await?;
+            vm.jobs.extend(job);
             vm.recovery_point = Some(c);
         }
         Operation::TestFailoverCleanup => {
@@ -961,11 +1017,17 @@ async fn run_item_inner(
             )
             .await?;
             vm.name = display_name(&p);
-            let o = client
-                .test_failover_cleanup(rpi, "asrform: drill cleanup")
-                .await
-                .map_err(provider(what("test failover cleanup")))?;
-            vm.jobs.extend(o.job_id);
+            let job = act(
+                client,
+                rpi,
+                &rpi.join("testFailoverCleanup"),
+                Some(ops::body(wire::TestFailoverCleanupInputProperties {
+                    comments: Some("asrform: test failover cleanup".into()),
+                })),
+                what("test failover cleanup"),
+            )
+            .await?;
+            vm.jobs.extend(job);
         }
         Operation::Failover {
             source_site_operations,
@@ -986,31 +1048,43 @@ async fn run_item_inner(
             vm.name = display_name(&p);
             let c = point_of(point, &vm.name, recovery_point)?;
             let failover_at = p.last_successful_failover.unwrap_or(client.clock().now());
-            let o = client
-                .apply_recovery_point(rpi, &c.point.id)
-                .await
-                .map_err(provider(what("apply recovery point")))?;
-            vm.jobs.extend(o.job_id);
+            let job = act(
+                client,
+                rpi,
+                &rpi.join("applyRecoveryPoint"),
+                Some(ops::apply_recovery_point_body(&c.point.id)),
+                what("apply recovery point"),
+            )
+            .await?;
+            vm.jobs.extend(job);
             vm.data_loss_secs = Some((failover_at - c.point.time).whole_seconds().max(0) as u64);
             vm.recovery_point = Some(c);
         }
         Operation::Commit => {
             let p = guard(client, rpi, "commit", "Commit").await?;
             vm.name = display_name(&p);
-            let o = client
-                .failover_commit(rpi)
-                .await
-                .map_err(provider(what("commit")))?;
-            vm.jobs.extend(o.job_id);
+            let job = act(
+                client,
+                rpi,
+                &rpi.join("failoverCommit"),
+                None,
+                what("commit"),
+            )
+            .await?;
+            vm.jobs.extend(job);
         }
         Operation::Cancel => {
             let p = guard(client, rpi, "cancel the failover", "CancelFailover").await?;
             vm.name = display_name(&p);
-            let o = client
-                .failover_cancel(rpi)
-                .await
-                .map_err(provider(what("cancel failover")))?;
-            vm.jobs.extend(o.job_id);
+            let job = act(
+                client,
+                rpi,
+                &rpi.join("failoverCancel"),
+                None,
+                what("cancel failover"),
+            )
+            .await?;
+            vm.jobs.extend(job);
         }
         Operation::Reprotect(input) => {
             vm.new_rpi = Some(reprotect(client, rpi, input, vm).await?);
@@ -1048,11 +1122,15 @@ async fn run_item_inner(
             )
             .await?;
             guard(client, rpi, "commit", "Commit").await?;
-            let o = client
-                .failover_commit(rpi)
-                .await
-                .map_err(provider(what("commit")))?;
-            vm.jobs.extend(o.job_id);
+            let job = act(
+                client,
+                rpi,
+                &rpi.join("failoverCommit"),
+                None,
+                what("commit"),
+            )
+            .await?;
+            vm.jobs.extend(job);
             vm.new_rpi = Some(reprotect(client, rpi, input, vm).await?);
         }
     }
@@ -1078,16 +1156,19 @@ async fn failover(
         Some(point_of(point, &vm.name, policy)?)
     };
     let at = client.clock().now();
-    let o = client
-        .unplanned_failover(
-            rpi,
+    let job = act(
+        client,
+        rpi,
+        &rpi.join("unplannedFailover"),
+        Some(ops::unplanned_failover_body(
             "PrimaryToRecovery",
             planned,
             chosen.as_ref().map(|c| c.point.id.as_str()),
-        )
-        .await
-        .map_err(provider(format!("failover of {}", vm.name)))?;
-    vm.jobs.extend(o.job_id);
+        )),
+        format!("failover of {}", vm.name),
+    )
+    .await?;
+    vm.jobs.extend(job);
     match chosen {
         Some(mut c) => {
             let loss = (at - c.point.time).whole_seconds().max(0) as u64;
@@ -1183,11 +1264,17 @@ async fn reprotect(
         vm_managed_disks: disks,
         ..Default::default()
     };
-    let o = client
-        .switch_protection(rpi, sw)
-        .await
-        .map_err(provider(format!("reprotect of {}", vm.name)))?;
-    vm.jobs.extend(o.job_id);
+    let job = act(
+        client,
+        rpi,
+        &rpi.parent()
+            .ok_or_else(|| DrError::NotFound(format!("the container of {rpi}")))?
+            .join("switchprotection"),
+        Some(ops::switch_protection_body(rpi.name(), sw)),
+        format!("reprotect of {}", vm.name),
+    )
+    .await?;
+    vm.jobs.extend(job);
     let vault = vault_of(rpi).ok_or_else(|| DrError::NotFound(format!("the vault of {rpi}")))?;
     let new = find_by_lifecycle(client, &vault, &lifecycle)
         .await?

@@ -505,3 +505,41 @@ async fn dr_manual_step_is_confirmed_before_the_next_group_starts() {
         .await
         .unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn dr_outcome_names_the_asr_jobs_that_carried_each_vm() {
+    let env = DrEnv::quickstart(Options::default()).await;
+    env.sleep(3600).await;
+    let out = dr::execute(
+        &env.client,
+        &step(
+            Target::Items {
+                items: env.items()[..1].to_vec(),
+            },
+            Operation::TestFailover {
+                network: env.vnet("vnet-app-drill"),
+                recovery_point: PointPolicy::LatestProcessed,
+            },
+        ),
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    let jobs = out.jobs();
+    assert_eq!(jobs.len(), 1, "{out:#?}");
+    let job = env
+        .client
+        .job(&jobs[0])
+        .await
+        .unwrap()
+        .expect("the job exists");
+    assert_eq!(
+        job.properties.state.as_deref(),
+        Some("Succeeded"),
+        "{job:?}"
+    );
+    assert!(
+        job.properties.start_time.is_some() && job.properties.end_time.is_some(),
+        "{job:?}"
+    );
+}
