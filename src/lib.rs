@@ -21,6 +21,7 @@ pub mod apply;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dr;
 pub mod estate;
 pub mod fmt;
 pub mod graph;

@@ -12,6 +12,7 @@ pub mod progress;
 pub mod signals;
 pub mod sim;
 pub mod state;
+pub mod status;
 pub mod ui;
 pub mod validate;
 
@@ -76,6 +77,12 @@ pub enum Command {
         after_help = "Examples:\n  asrform fmt\n  asrform fmt examples --recursive\n  asrform fmt --check --diff .\n\nExit status: 0 when done (or, with --check, when every file is formatted); 1 when a file does not parse or, with --check, is not formatted."
     )]
     Fmt(fmt::FmtArgs),
+    /// Show DR posture per protected VM: replication health, RPO, latest recovery point, active site and last
+    /// successful drill.
+    #[command(
+        after_help = "Examples:\n  asrform status\n  asrform status examples/quickstart --json\n\nDrill reports are read from DIR/.asrform/drills/."
+    )]
+    Status(status::StatusArgs),
 }
 
 /// Flags of `sim`.
@@ -191,6 +198,7 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::cmd_validate(ui, args),
         Command::Graph(args) => graph::cmd_graph(ui, args),
+        Command::Status(args) => status::cmd_status(ui, args).await,
         Command::Sim(args) => sim::run(&args.command, &args.dir, ui.out())
             .await
             .map(|()| ExitCode::SUCCESS)

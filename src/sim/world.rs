@@ -1552,7 +1552,17 @@ impl World {
         }
         let (retention, app) = self.policy_knobs(r);
         let oldest = now - time::Duration::minutes(retention);
-        let s = start.unix_timestamp();
+        // Members of a multi-VM consistency group share their crash-consistent points (ASR takes them across the
+        // group at once), so their point grid is aligned to the 5-minute clock instead of each item's own start.
+        let multi_vm = r.settings["multiVmGroupName"]
+            .as_str()
+            .is_some_and(|g| !g.is_empty());
+        let s = if multi_vm {
+            (start.unix_timestamp() + CRASH_POINT_SECS - 1).div_euclid(CRASH_POINT_SECS)
+                * CRASH_POINT_SECS
+        } else {
+            start.unix_timestamp()
+        };
         let h = horizon.unix_timestamp();
         let keep_every = if retention <= 1440 { 12 } else { 24 };
         // "The last two hours" are counted back from the newest point, so a lagging replica keeps its fine points.
