@@ -3715,7 +3715,7 @@ fn enable(cx: &mut Cx) -> Reply {
     if let Some(other) =
         cx.w.rpis
             .values()
-            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+            .find(|r| r.source_vm_id.eq_ignore_ascii_case(&vm.id))
     {
         return Err(asr_error(
             400,
@@ -5119,7 +5119,7 @@ fn eligibility(cx: &mut Cx) -> Reply {
     if let Some(r) =
         cx.w.rpis
             .values()
-            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+            .find(|r| r.source_vm_id.eq_ignore_ascii_case(&vm.id))
     {
         errors.push(json!({"code": "150085", "message": format!("The VM is already protected by '{}'.", asr_id(&r.id)),
             "possibleCauses": "Protection is enabled.", "recommendedAction": "None.", "status": "Error"}));

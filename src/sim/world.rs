@@ -1128,6 +1128,9 @@ impl World {
                             c.base = content;
                             c.base_at = at;
                         }
+                        if let Some(d) = self.rpis.get_mut(k).and_then(|rr| rr.disks.get_mut(i)) {
+                            d.target_disk_id = Some(disk.clone());
+                        }
                     }
                     self.start_vm(&orig, at);
                     return Ok(orig);
