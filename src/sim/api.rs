@@ -2337,6 +2337,7 @@ fn start_job(
         }
     }
     let end = job.end();
+    cx.w.due.insert((end, jk.clone()));
     cx.w.jobs.insert(jk.clone(), job);
     let op = new_op(cx, Some(jk), end, result);
     let status_url = format!(
@@ -3733,15 +3734,12 @@ fn enable(cx: &mut Cx) -> Reply {
         .map(str::to_string)
         .or_else(|| {
             // Without recoveryContainerId ASR uses the container's mapping with this policy.
-            cx.w.resources
-                .values()
+            container_mappings(cx.w, &c.id)
+                .into_iter()
                 .find(|r| {
-                    r.kind()
-                        .ends_with("/replicationprotectioncontainermappings")
-                        && key(&parent_id(&r.id)) == key(&c.id)
-                        && r.body["properties"]["policyId"]
-                            .as_str()
-                            .is_some_and(|pp| key(pp) == key(&pol.id))
+                    r.body["properties"]["policyId"]
+                        .as_str()
+                        .is_some_and(|pp| key(pp) == key(&pol.id))
                 })
                 .and_then(|r| {
                     r.body["properties"]["targetProtectionContainerId"]
@@ -3763,13 +3761,10 @@ fn enable(cx: &mut Cx) -> Reply {
             "Create it first.",
         )
     })?;
-    let mapped = cx.w.resources.values().any(|r| {
-        r.kind()
-            .ends_with("/replicationprotectioncontainermappings")
-            && key(&parent_id(&r.id)) == key(&c.id)
-            && r.body["properties"]["targetProtectionContainerId"]
-                .as_str()
-                .is_some_and(|t| key(t) == key(&rcres.id))
+    let mapped = container_mappings(cx.w, &c.id).into_iter().any(|r| {
+        r.body["properties"]["targetProtectionContainerId"]
+            .as_str()
+            .is_some_and(|t| key(t) == key(&rcres.id))
     });
     if !mapped {
         return Err(asr_error(
@@ -4602,6 +4597,7 @@ fn job_action(cx: &mut Cx) -> Reply {
             if let Some(x) = cx.w.jobs.get_mut(&jk) {
                 x.cancelled_at = Some(cx.now);
             }
+            cx.w.due.insert((cx.now, jk.clone()));
             cx.w.settle(cx.now);
             let op = new_op(cx, None, cx.now, Some(j.id.clone()));
             let vault = vault_id(cx);
@@ -5135,4 +5131,17 @@ fn eligibility(cx: &mut Cx) -> Reply {
     } else {
         Ok(resp(200, Some(json!({"value": [one]}))))
     }
+}
+
+/// The container mappings of a container (a range scan under its id, not a scan of the world).
+fn container_mappings<'w>(w: &'w World, container_id: &str) -> Vec<&'w Res> {
+    let prefix = format!(
+        "{}/replicationprotectioncontainermappings/",
+        key(container_id)
+    );
+    w.resources
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, r)| r)
+        .collect()
 }

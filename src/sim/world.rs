@@ -434,6 +434,8 @@ pub struct World {
     pub jobs: BTreeMap<String, Job>,
     /// Operations by id.
     pub ops: BTreeMap<String, Op>,
+    /// Jobs by the time their effect is due (end, or cancellation), so settling is a pop, not a scan.
+    pub due: BTreeSet<(OffsetDateTime, String)>,
     /// VM running intervals by lower-cased VM id.
     pub vm_runs: BTreeMap<String, VmRun>,
     /// Disk content by lower-cased disk id.
@@ -489,6 +491,7 @@ impl World {
             rpis: BTreeMap::new(),
             jobs: BTreeMap::new(),
             ops: BTreeMap::new(),
+            due: BTreeSet::new(),
             vm_runs: BTreeMap::new(),
             disk_content: BTreeMap::new(),
             outages: BTreeMap::new(),
@@ -909,16 +912,18 @@ impl World {
 
     /// Applies the effects of every job that ended at or before `now`, in end-time order.
     pub fn settle(&mut self, now: OffsetDateTime) {
-        // Effects never start jobs, so one pass over the due jobs in end-time order is complete.
-        let mut due: Vec<(OffsetDateTime, String)> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| !j.settled && (j.cancelled_at.is_some() || j.end() <= now))
-            .map(|(k, j)| (j.cancelled_at.unwrap_or_else(|| j.end()), k.clone()))
-            .collect();
-        due.sort();
-        for (_, k) in due {
-            let job = self.jobs.get_mut(&k).expect("job exists");
+        // Effects never start jobs, so popping the due index in time order is complete.
+        while let Some((t, k)) = self.due.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.due.pop_first();
+            let Some(job) = self.jobs.get_mut(&k) else {
+                continue;
+            };
+            if job.settled {
+                continue;
+            }
             job.settled = true;
             let job = job.clone();
             for h in &job.holders {
