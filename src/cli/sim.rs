@@ -309,13 +309,13 @@ pub async fn run(
             writeln!(out, "{n} fault rule(s) active").map_err(out_err)?;
         }
         SimCommand::Serve { port, clock_speed } => {
-            if let Some(s) = clock_speed {
-                if !(s.is_finite() && *s > 0.0) {
-                    return Err(SimError::Input {
-                        at: "--clock-speed".into(),
-                        message: "must be a positive number".into(),
-                    });
-                }
+            if let Some(s) = clock_speed
+                && !(s.is_finite() && *s > 0.0)
+            {
+                return Err(SimError::Input {
+                    at: "--clock-speed".into(),
+                    message: "must be a positive number".into(),
+                });
             }
             // The lock is held for the whole serve so no other command changes the world underneath.
             let store = SimStore::open(dir, LOCK_WAIT)?;

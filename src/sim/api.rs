@@ -544,7 +544,6 @@ fn routes() -> &'static [(&'static str, String, &'static str, H)] {
             ),
         ]
         .into_iter()
-        .map(|(m, p, o, h)| (m, p, o, h))
         .collect()
     })
 }
@@ -671,7 +670,7 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     let segs: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect();
     let method = req.method.to_ascii_uppercase();
     let sub = if segs
@@ -691,46 +690,46 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     // Throttling first: ARM counts every request against the buckets, whatever its fate.
     let kind = Kind::of(&method);
     let mut limit_headers = Vec::new();
-    if let Some(s) = &sub {
-        if w.config.throttling {
-            let b = w
-                .buckets
-                .entry(s.to_ascii_lowercase())
-                .or_insert_with(|| Buckets::new(now));
-            match b.take(kind, now) {
-                Ok((left, global)) => {
-                    limit_headers.push((
-                        format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
-                        left.to_string(),
-                    ));
-                    limit_headers.push((
-                        format!(
-                            "x-ms-ratelimit-remaining-subscription-global-{}",
-                            kind.plural()
-                        ),
-                        global.to_string(),
-                    ));
-                }
-                Err(after) => {
-                    let mut r = arm_error(
-                        429,
-                        "SubscriptionRequestsThrottled",
-                        &format!(
-                            "Number of '{}' requests for subscription '{s}' actor 'asrform-sim' exceeded. Please try again after '{after}' seconds after additional tokens are available.",
-                            match kind {
-                                Kind::Read => "read",
-                                Kind::Write => "write",
-                                Kind::Delete => "delete",
-                            }
-                        ),
-                    );
-                    r.headers.push(("Retry-After".into(), after.to_string()));
-                    r.headers.push((
-                        format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
-                        "0".into(),
-                    ));
-                    return finish(w, req, &path, &op_label, r, now, &[]);
-                }
+    if let Some(s) = &sub
+        && w.config.throttling
+    {
+        let b = w
+            .buckets
+            .entry(s.to_ascii_lowercase())
+            .or_insert_with(|| Buckets::new(now));
+        match b.take(kind, now) {
+            Ok((left, global)) => {
+                limit_headers.push((
+                    format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
+                    left.to_string(),
+                ));
+                limit_headers.push((
+                    format!(
+                        "x-ms-ratelimit-remaining-subscription-global-{}",
+                        kind.plural()
+                    ),
+                    global.to_string(),
+                ));
+            }
+            Err(after) => {
+                let mut r = arm_error(
+                    429,
+                    "SubscriptionRequestsThrottled",
+                    &format!(
+                        "Number of '{}' requests for subscription '{s}' actor 'asrform-sim' exceeded. Please try again after '{after}' seconds after additional tokens are available.",
+                        match kind {
+                            Kind::Read => "read",
+                            Kind::Write => "write",
+                            Kind::Delete => "delete",
+                        }
+                    ),
+                );
+                r.headers.push(("Retry-After".into(), after.to_string()));
+                r.headers.push((
+                    format!("x-ms-ratelimit-remaining-subscription-{}", kind.plural()),
+                    "0".into(),
+                ));
+                return finish(w, req, &path, &op_label, r, now, &[]);
             }
         }
     }
@@ -822,15 +821,15 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
         }
     }
     // Region outage: the region of the addressed resource (or its vault for ASR objects, RG for RG-level calls).
-    if let Some(region) = region_of(w, &segs) {
-        if w.region_down(&region) {
-            let r = arm_error(
-                503,
-                "RegionUnavailable",
-                &format!("The region '{region}' is currently unavailable."),
-            );
-            return finish(w, req, &path, &op, r, now, &limit_headers);
-        }
+    if let Some(region) = region_of(w, &segs)
+        && w.region_down(&region)
+    {
+        let r = arm_error(
+            503,
+            "RegionUnavailable",
+            &format!("The region '{region}' is currently unavailable."),
+        );
+        return finish(w, req, &path, &op, r, now, &limit_headers);
     }
     let mut cx = Cx {
         w,
@@ -1245,22 +1244,21 @@ fn rg(cx: &mut Cx, m: &str) -> Reply {
                 }
                 (None, _) => location_of(&body)?,
             };
-            if let (Some(e), Some(l)) = (&existing, body["location"].as_str()) {
-                if !e
+            if let (Some(e), Some(l)) = (&existing, body["location"].as_str())
+                && !e
                     .location
                     .as_deref()
                     .unwrap_or("")
                     .eq_ignore_ascii_case(&l.replace(' ', ""))
-                {
-                    return Err(arm_error(
-                        409,
-                        "InvalidResourceGroupLocation",
-                        &format!(
-                            "Invalid resource group location '{l}'. The Resource group already exists in location '{}'.",
-                            e.location.as_deref().unwrap_or("")
-                        ),
-                    ));
-                }
+            {
+                return Err(arm_error(
+                    409,
+                    "InvalidResourceGroupLocation",
+                    &format!(
+                        "Invalid resource group location '{l}'. The Resource group already exists in location '{}'.",
+                        e.location.as_deref().unwrap_or("")
+                    ),
+                ));
             }
             let id = existing.as_ref().map(|e| e.id.clone()).unwrap_or(id);
             let name = last_segment(&id).to_string();
@@ -1781,14 +1779,13 @@ fn vault(cx: &mut Cx, m: &str) -> Reply {
                 world::merge(&mut b["properties"], &body["properties"]);
                 b["properties"]["provisioningState"] = json!("Succeeded");
             }
-            if let Some(ident) = b.get_mut("identity") {
-                if ident["type"]
+            if let Some(ident) = b.get_mut("identity")
+                && ident["type"]
                     .as_str()
                     .is_some_and(|t| t.contains("SystemAssigned"))
-                {
-                    ident["principalId"] = json!("00000000-0000-0000-0000-0000000000aa");
-                    ident["tenantId"] = json!("00000000-0000-0000-0000-0000000000bb");
-                }
+            {
+                ident["principalId"] = json!("00000000-0000-0000-0000-0000000000aa");
+                ident["tenantId"] = json!("00000000-0000-0000-0000-0000000000bb");
             }
             cx.w.put_res(Res {
                 id: id.clone(),
@@ -2337,6 +2334,7 @@ fn start_job(
         }
     }
     let end = job.end();
+    cx.w.due.insert((end, jk.clone()));
     cx.w.jobs.insert(jk.clone(), job);
     let op = new_op(cx, Some(jk), end, result);
     let status_url = format!(
@@ -3464,18 +3462,18 @@ fn get_rpi(cx: &Cx) -> Result<Rpi, SimResponse> {
 }
 
 fn busy(cx: &Cx, r: &Rpi) -> Result<(), SimResponse> {
-    if let Some(j) = r.current_job.as_ref().and_then(|j| cx.w.jobs.get(j)) {
-        if j.state(cx.now) == "InProgress" {
-            return Err(asr_error(
-                409,
-                "28095",
-                &format!(
-                    "Another operation ('{}', job '{}') is in progress on '{}'.",
-                    j.scenario, j.name, r.name
-                ),
-                "Wait for the running job to finish, then retry.",
-            ));
-        }
+    if let Some(j) = r.current_job.as_ref().and_then(|j| cx.w.jobs.get(j))
+        && j.state(cx.now) == "InProgress"
+    {
+        return Err(asr_error(
+            409,
+            "28095",
+            &format!(
+                "Another operation ('{}', job '{}') is in progress on '{}'.",
+                j.scenario, j.name, r.name
+            ),
+            "Wait for the running job to finish, then retry.",
+        ));
     }
     Ok(())
 }
@@ -3560,24 +3558,24 @@ fn rpi(cx: &mut Cx, m: &str) -> Reply {
                     "microsoft.resources/resourcegroups",
                 ),
             ] {
-                if let Some(id) = settings[k].as_str().filter(|s| !s.is_empty()) {
-                    if cx.w.res(id).is_none_or(|r| r.kind() != kind) {
-                        return Err(asr_error(
-                            400,
-                            "150070",
-                            &format!("'{k}' refers to '{id}', which does not exist."),
-                            "Create the resource first.",
-                        ));
-                    }
-                }
-            }
-            if let Some(z) = settings["recoveryAvailabilityZone"].as_str() {
-                if !["", "1", "2", "3"].contains(&z) {
-                    return Err(bad(
-                        "properties.providerSpecificDetails.recoveryAvailabilityZone",
-                        &format!("'{z}' is not one of 1, 2, 3"),
+                if let Some(id) = settings[k].as_str().filter(|s| !s.is_empty())
+                    && cx.w.res(id).is_none_or(|r| r.kind() != kind)
+                {
+                    return Err(asr_error(
+                        400,
+                        "150070",
+                        &format!("'{k}' refers to '{id}', which does not exist."),
+                        "Create the resource first.",
                     ));
                 }
+            }
+            if let Some(z) = settings["recoveryAvailabilityZone"].as_str()
+                && !["", "1", "2", "3"].contains(&z)
+            {
+                return Err(bad(
+                    "properties.providerSpecificDetails.recoveryAvailabilityZone",
+                    &format!("'{z}' is not one of 1, 2, 3"),
+                ));
             }
             let mut nics = r.vm_nics.clone();
             if let Some(list) = p["vmNics"].as_array() {
@@ -3715,7 +3713,7 @@ fn enable(cx: &mut Cx) -> Reply {
     if let Some(other) =
         cx.w.rpis
             .values()
-            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+            .find(|r| r.source_vm_id.eq_ignore_ascii_case(&vm.id))
     {
         return Err(asr_error(
             400,
@@ -3733,15 +3731,12 @@ fn enable(cx: &mut Cx) -> Reply {
         .map(str::to_string)
         .or_else(|| {
             // Without recoveryContainerId ASR uses the container's mapping with this policy.
-            cx.w.resources
-                .values()
+            container_mappings(cx.w, &c.id)
+                .into_iter()
                 .find(|r| {
-                    r.kind()
-                        .ends_with("/replicationprotectioncontainermappings")
-                        && key(&parent_id(&r.id)) == key(&c.id)
-                        && r.body["properties"]["policyId"]
-                            .as_str()
-                            .is_some_and(|pp| key(pp) == key(&pol.id))
+                    r.body["properties"]["policyId"]
+                        .as_str()
+                        .is_some_and(|pp| key(pp) == key(&pol.id))
                 })
                 .and_then(|r| {
                     r.body["properties"]["targetProtectionContainerId"]
@@ -3763,13 +3758,10 @@ fn enable(cx: &mut Cx) -> Reply {
             "Create it first.",
         )
     })?;
-    let mapped = cx.w.resources.values().any(|r| {
-        r.kind()
-            .ends_with("/replicationprotectioncontainermappings")
-            && key(&parent_id(&r.id)) == key(&c.id)
-            && r.body["properties"]["targetProtectionContainerId"]
-                .as_str()
-                .is_some_and(|t| key(t) == key(&rcres.id))
+    let mapped = container_mappings(cx.w, &c.id).into_iter().any(|r| {
+        r.body["properties"]["targetProtectionContainerId"]
+            .as_str()
+            .is_some_and(|t| key(t) == key(&rcres.id))
     });
     if !mapped {
         return Err(asr_error(
@@ -3823,24 +3815,24 @@ fn enable(cx: &mut Cx) -> Reply {
             "microsoft.storage/storageaccounts",
         ),
     ] {
-        if let Some(id) = psd[k].as_str().filter(|s| !s.is_empty()) {
-            if cx.w.res(id).is_none_or(|r| r.kind() != kind) {
-                return Err(asr_error(
-                    400,
-                    "150070",
-                    &format!("properties.providerSpecificDetails.{k} '{id}' does not exist."),
-                    "Create the resource first.",
-                ));
-            }
-        }
-    }
-    if let Some(z) = psd["recoveryAvailabilityZone"].as_str() {
-        if !["", "1", "2", "3"].contains(&z) {
-            return Err(bad(
-                "properties.providerSpecificDetails.recoveryAvailabilityZone",
-                &format!("'{z}' is not one of 1, 2, 3"),
+        if let Some(id) = psd[k].as_str().filter(|s| !s.is_empty())
+            && cx.w.res(id).is_none_or(|r| r.kind() != kind)
+        {
+            return Err(asr_error(
+                400,
+                "150070",
+                &format!("properties.providerSpecificDetails.{k} '{id}' does not exist."),
+                "Create the resource first.",
             ));
         }
+    }
+    if let Some(z) = psd["recoveryAvailabilityZone"].as_str()
+        && !["", "1", "2", "3"].contains(&z)
+    {
+        return Err(bad(
+            "properties.providerSpecificDetails.recoveryAvailabilityZone",
+            &format!("'{z}' is not one of 1, 2, 3"),
+        ));
     }
     let vm_disks = cx.w.vm_disks(&vm.id);
     let inputs = psd["vmManagedDisks"]
@@ -3926,16 +3918,16 @@ fn enable(cx: &mut Cx) -> Reply {
             "recoveryReplicaDiskAccountType",
             "recoveryTargetDiskAccountType",
         ] {
-            if let Some(v) = d[t].as_str() {
-                if !crate::estate::DISK_TYPES.contains(&v) {
-                    return Err(bad(
-                        &f(t),
-                        &format!(
-                            "'{v}' is not a disk account type ({})",
-                            crate::estate::DISK_TYPES.join(", ")
-                        ),
-                    ));
-                }
+            if let Some(v) = d[t].as_str()
+                && !crate::estate::DISK_TYPES.contains(&v)
+            {
+                return Err(bad(
+                    &f(t),
+                    &format!(
+                        "'{v}' is not a disk account type ({})",
+                        crate::estate::DISK_TYPES.join(", ")
+                    ),
+                ));
             }
         }
         disks.push(RpiDisk {
@@ -4407,10 +4399,10 @@ fn failover_plan(
         } else {
             cx.w.stop_vm(&r.source_vm_id, cx.now);
             let t = cx.now.unix_timestamp();
-            if let Some(x) = cx.w.rpis.get_mut(&k) {
-                if !x.extra_points.contains(&t) {
-                    x.extra_points.push(t);
-                }
+            if let Some(x) = cx.w.rpis.get_mut(&k)
+                && !x.extra_points.contains(&t)
+            {
+                x.extra_points.push(t);
             }
             tasks.push(task("ShutdownSourceVm", "Shut down the virtual machine", 0));
             (t, format!("{}/recoveryPoints/{t}", asr_id(&r.id)))
@@ -4498,15 +4490,15 @@ fn do_switch(cx: &mut Cx, r: &Rpi, body: Value, result: String) -> Reply {
             "Create the reverse container mapping first.",
         ));
     }
-    if let Some(pol) = psd["policyId"].as_str() {
-        if cx.w.res(pol).is_none() {
-            return Err(asr_error(
-                400,
-                "150054",
-                &format!("Policy '{pol}' was not found."),
-                "Create the policy first.",
-            ));
-        }
+    if let Some(pol) = psd["policyId"].as_str()
+        && cx.w.res(pol).is_none()
+    {
+        return Err(asr_error(
+            400,
+            "150054",
+            &format!("Policy '{pol}' was not found."),
+            "Create the policy first.",
+        ));
     }
     if let Some(f) = &r.failover {
         let target_disks = cx.w.vm_disks(&f.target_vm_id);
@@ -4602,6 +4594,7 @@ fn job_action(cx: &mut Cx) -> Reply {
             if let Some(x) = cx.w.jobs.get_mut(&jk) {
                 x.cancelled_at = Some(cx.now);
             }
+            cx.w.due.insert((cx.now, jk.clone()));
             cx.w.settle(cx.now);
             let op = new_op(cx, None, cx.now, Some(j.id.clone()));
             let vault = vault_id(cx);
@@ -4908,20 +4901,19 @@ fn plan_action(cx: &mut Cx) -> Reply {
                 &format!("properties.providerSpecificDetails[{i}]"),
                 &["A2A"],
             )?;
-            if let Some(t) = x["recoveryPointType"].as_str() {
-                if ![
+            if let Some(t) = x["recoveryPointType"].as_str()
+                && ![
                     "Latest",
                     "LatestApplicationConsistent",
                     "LatestCrashConsistent",
                     "LatestProcessed",
                 ]
                 .contains(&t)
-                {
-                    return Err(bad(
-                        &format!("properties.providerSpecificDetails[{i}].recoveryPointType"),
-                        &format!("'{t}' is not a recovery point type"),
-                    ));
-                }
+            {
+                return Err(bad(
+                    &format!("properties.providerSpecificDetails[{i}].recoveryPointType"),
+                    &format!("'{t}' is not a recovery point type"),
+                ));
             }
         }
     }
@@ -5119,7 +5111,7 @@ fn eligibility(cx: &mut Cx) -> Reply {
     if let Some(r) =
         cx.w.rpis
             .values()
-            .find(|r| key(&r.source_vm_id) == key(&vm.id))
+            .find(|r| r.source_vm_id.eq_ignore_ascii_case(&vm.id))
     {
         errors.push(json!({"code": "150085", "message": format!("The VM is already protected by '{}'.", asr_id(&r.id)),
             "possibleCauses": "Protection is enabled.", "recommendedAction": "None.", "status": "Error"}));
@@ -5135,4 +5127,17 @@ fn eligibility(cx: &mut Cx) -> Reply {
     } else {
         Ok(resp(200, Some(json!({"value": [one]}))))
     }
+}
+
+/// The container mappings of a container (a range scan under its id, not a scan of the world).
+fn container_mappings<'w>(w: &'w World, container_id: &str) -> Vec<&'w Res> {
+    let prefix = format!(
+        "{}/replicationprotectioncontainermappings/",
+        key(container_id)
+    );
+    w.resources
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, r)| r)
+        .collect()
 }

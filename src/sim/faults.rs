@@ -92,19 +92,19 @@ impl FaultSet {
         let set: FaultSet = serde_json::from_str(text)
             .map_err(|e| format!("line {} column {}: {e}", e.line(), e.column()))?;
         for (i, r) in set.rules.iter().enumerate() {
-            if let Some(p) = r.probability {
-                if !(0.0..=1.0).contains(&p) {
-                    return Err(format!(
-                        "rules[{i}].probability: {p} is not between 0 and 1"
-                    ));
-                }
+            if let Some(p) = r.probability
+                && !(0.0..=1.0).contains(&p)
+            {
+                return Err(format!(
+                    "rules[{i}].probability: {p} is not between 0 and 1"
+                ));
             }
-            if let FaultEffect::Status { status, .. } = r.effect {
-                if !(400..=599).contains(&status) {
-                    return Err(format!(
-                        "rules[{i}].effect.status: {status} is not an error status (400-599)"
-                    ));
-                }
+            if let FaultEffect::Status { status, .. } = r.effect
+                && !(400..=599).contains(&status)
+            {
+                return Err(format!(
+                    "rules[{i}].effect.status: {status} is not an error status (400-599)"
+                ));
             }
         }
         Ok(set)

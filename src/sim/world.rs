@@ -155,10 +155,10 @@ impl VmRun {
             .sum()
     }
     fn stop(&mut self, t: OffsetDateTime) {
-        if let Some(last) = self.intervals.last_mut() {
-            if last.1.is_none() {
-                last.1 = Some(t.max(last.0));
-            }
+        if let Some(last) = self.intervals.last_mut()
+            && last.1.is_none()
+        {
+            last.1 = Some(t.max(last.0));
         }
     }
     fn start(&mut self, t: OffsetDateTime) {
@@ -434,6 +434,8 @@ pub struct World {
     pub jobs: BTreeMap<String, Job>,
     /// Operations by id.
     pub ops: BTreeMap<String, Op>,
+    /// Jobs by the time their effect is due (end, or cancellation), so settling is a pop, not a scan.
+    pub due: BTreeSet<(OffsetDateTime, String)>,
     /// VM running intervals by lower-cased VM id.
     pub vm_runs: BTreeMap<String, VmRun>,
     /// Disk content by lower-cased disk id.
@@ -489,6 +491,7 @@ impl World {
             rpis: BTreeMap::new(),
             jobs: BTreeMap::new(),
             ops: BTreeMap::new(),
+            due: BTreeSet::new(),
             vm_runs: BTreeMap::new(),
             disk_content: BTreeMap::new(),
             outages: BTreeMap::new(),
@@ -909,31 +912,33 @@ impl World {
 
     /// Applies the effects of every job that ended at or before `now`, in end-time order.
     pub fn settle(&mut self, now: OffsetDateTime) {
-        // Effects never start jobs, so one pass over the due jobs in end-time order is complete.
-        let mut due: Vec<(OffsetDateTime, String)> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| !j.settled && (j.cancelled_at.is_some() || j.end() <= now))
-            .map(|(k, j)| (j.cancelled_at.unwrap_or_else(|| j.end()), k.clone()))
-            .collect();
-        due.sort();
-        for (_, k) in due {
-            let job = self.jobs.get_mut(&k).expect("job exists");
+        // Effects never start jobs, so popping the due index in time order is complete.
+        while let Some((t, k)) = self.due.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.due.pop_first();
+            let Some(job) = self.jobs.get_mut(&k) else {
+                continue;
+            };
+            if job.settled {
+                continue;
+            }
             job.settled = true;
             let job = job.clone();
             for h in &job.holders {
-                if let Some(r) = self.rpis.get_mut(h) {
-                    if r.current_job.as_deref() == Some(k.as_str()) {
-                        r.current_job = None;
-                    }
+                if let Some(r) = self.rpis.get_mut(h)
+                    && r.current_job.as_deref() == Some(k.as_str())
+                {
+                    r.current_job = None;
                 }
             }
             if job.cancelled_at.is_none() && job.fail.is_none() {
                 let end = job.end();
-                if let Err((code, msg)) = self.apply(&job.effect, end) {
-                    if let Some(j) = self.jobs.get_mut(&k) {
-                        j.fail = Some((code, msg));
-                    }
+                if let Err((code, msg)) = self.apply(&job.effect, end)
+                    && let Some(j) = self.jobs.get_mut(&k)
+                {
+                    j.fail = Some((code, msg));
                 }
             }
         }
@@ -1114,25 +1119,27 @@ impl World {
             ));
         }
         // Failback writes onto the original VM: its disks take the replicated content and it starts again.
-        if test_network.is_none() {
-            if let Some(orig) = r.failback_vm_id.clone() {
-                if self.res(&orig).is_some() {
-                    for (i, (disk, _)) in self.vm_disks(&orig).iter().enumerate() {
-                        let src_disk = r
-                            .disks
-                            .get(i)
-                            .map(|d| d.disk_id.clone())
-                            .unwrap_or_default();
-                        let content = self.disk_content(&src_disk, pt).unwrap_or(0) as f64;
-                        if let Some(c) = self.disk_content.get_mut(&key(disk)) {
-                            c.base = content;
-                            c.base_at = at;
-                        }
-                    }
-                    self.start_vm(&orig, at);
-                    return Ok(orig);
+        if test_network.is_none()
+            && let Some(orig) = r.failback_vm_id.clone()
+            && self.res(&orig).is_some()
+        {
+            for (i, (disk, _)) in self.vm_disks(&orig).iter().enumerate() {
+                let src_disk = r
+                    .disks
+                    .get(i)
+                    .map(|d| d.disk_id.clone())
+                    .unwrap_or_default();
+                let content = self.disk_content(&src_disk, pt).unwrap_or(0) as f64;
+                if let Some(c) = self.disk_content.get_mut(&key(disk)) {
+                    c.base = content;
+                    c.base_at = at;
+                }
+                if let Some(d) = self.rpis.get_mut(k).and_then(|rr| rr.disks.get_mut(i)) {
+                    d.target_disk_id = Some(disk.clone());
                 }
             }
+            self.start_vm(&orig, at);
+            return Ok(orig);
         }
         let base_name = r.settings["recoveryAzureVMName"]
             .as_str()
@@ -1298,10 +1305,10 @@ impl World {
                 },
             );
             disks.push((disk_id.clone(), name, lun));
-            if test_network.is_none() {
-                if let Some(rr) = self.rpis.get_mut(k) {
-                    rr.disks[lun].target_disk_id = Some(disk_id);
-                }
+            if test_network.is_none()
+                && let Some(rr) = self.rpis.get_mut(k)
+            {
+                rr.disks[lun].target_disk_id = Some(disk_id);
             }
         }
         self.put_vm(

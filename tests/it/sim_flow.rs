@@ -180,6 +180,19 @@ async fn sim_lifecycle_enable_to_failback() {
         Some(vm("vm00001").to_ascii_lowercase()),
         "failback lands on the original VM"
     );
+    // The original VM's disks hold the failed-over VM's content at the failback point: nothing lost (Required).
+    for d in back["properties"]["providerSpecificDetails"]["protectedManagedDisks"]
+        .as_array()
+        .unwrap()
+    {
+        let src = d["diskId"].as_str().unwrap();
+        let tgt = d["recoveryTargetDiskId"]
+            .as_str()
+            .expect("target disk recorded");
+        // The source (the failed-over VM) is stopped, so its content now is its content at the final point.
+        let at_failback = env.sim.world().disk_content_at_base(tgt);
+        assert_eq!(at_failback, env.sim.disk_content(src), "{tgt} vs {src}");
+    }
     let sw2 = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
         "recoveryContainerId": container("src", "src-c"), "policyId": format!("{}/replicationPolicies/pol", vault()),
         "recoveryResourceGroupId": rg("rg-dr")}}});
