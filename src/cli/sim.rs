@@ -86,41 +86,18 @@ pub enum SimCommand {
     },
 }
 
-/// Parses `30m`, `2h`, `90s`, `1d`, `1h30m`.
+/// Parses `30m`, `2h`, `90s`, `1d`, `1h30m` (the configuration language's durations), at most 100 years so the
+/// simulated timeline cannot overflow.
 pub fn parse_duration(text: &str) -> Result<Duration, SimError> {
-    let bad = || SimError::Input {
+    let bad = |message: String| SimError::Input {
         at: format!("duration `{text}`"),
-        message: "expected e.g. 90s, 30m, 2h, 1d or 1h30m".into(),
+        message,
     };
-    let mut total = 0u64;
-    let mut num = String::new();
-    if text.is_empty() {
-        return Err(bad());
+    let d = crate::config::values::parse_duration(text).map_err(bad)?;
+    if d.as_secs() > 3_200_000_000 {
+        return Err(bad("at most 100 years".into()));
     }
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(unit)
-            .and_then(|x| total.checked_add(x))
-            .ok_or_else(bad)?;
-    }
-    // At most 100 years: the simulated timeline must not overflow.
-    if !num.is_empty() || total > 3_200_000_000 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    Ok(d)
 }
 
 fn out_err(e: std::io::Error) -> SimError {

@@ -79,9 +79,11 @@ impl FromStr for PointPolicy {
             _ => {}
         }
         if let Some(rest) = t.strip_prefix("not-older-than=") {
-            let d = parse_duration(rest).ok_or_else(|| {
-                err("the age must be a number with a unit: s, m, h or d (e.g. 15m)")
-            })?;
+            let d = crate::config::values::parse_duration(rest)
+                .ok()
+                .ok_or_else(|| {
+                    err("the age must be a number with a unit: s, m, h or d (e.g. 15m)")
+                })?;
             if d.is_zero() {
                 return Err(err("the age must be greater than zero"));
             }
@@ -96,36 +98,9 @@ impl FromStr for PointPolicy {
     }
 }
 
-fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult).map(Duration::from_secs)
-}
-
-/// Renders a duration as `1h2m3s` (zero units left out).
+/// Renders a duration as the configuration language writes it (`1d2h3m`), so ages and policies read alike.
 pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if sec > 0 || out.is_empty() {
-        out.push_str(&format!("{sec}s"));
-    }
-    out
+    crate::config::values::format_duration(d)
 }
 
 /// One listed recovery point of one RPI.

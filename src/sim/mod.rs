@@ -290,8 +290,3 @@ impl Simulator {
         server::operator(self, req)
     }
 }
-
-// The CLI module lives in `src/cli/sim.rs` (the integrator's tree); until `src/cli/mod.rs` declares it, it is
-// compiled from here so that it builds and its tests run. The integrator replaces this with `pub mod sim;` there.
-#[path = "../cli/sim.rs"]
-pub mod cli;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use asrform::sim::cli::{SimCommand, run};
+use asrform::cli::sim::{SimCommand, run};
 use asrform::sim::{SimStore, StoreError};
 
 async fn cmd(c: SimCommand, dir: &std::path::Path) -> Result<String, asrform::sim::SimError> {
