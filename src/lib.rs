@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod estate;
 pub mod graph;
+pub mod plan;
 pub mod provider;
 pub mod region;
 pub mod sim;
