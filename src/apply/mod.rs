@@ -336,3 +336,35 @@ pub(crate) enum StateUpdate {
 pub(crate) fn writes(a: Action) -> bool {
     matches!(a, Action::Create | Action::Update | Action::Replace)
 }
+
+/// Reads live state for `config` (vault- and resource-group-scope lists) and diffs it: the I/O half of planning,
+/// shared by `plan`, `apply` and the tests. Returns the plan and the snapshot it used.
+pub async fn plan_live(
+    config: &Config,
+    graph: &crate::graph::ResourceGraph,
+    client: &ArmClient,
+    state: Option<&State>,
+    opts: &crate::plan::PlanOptions,
+) -> Result<(Plan, crate::provider::Snapshot), PlanLiveError> {
+    let req = crate::plan::snapshot_request(config);
+    let snap = crate::provider::arm::snapshot::read(client, &req).await?;
+    let mut opts = opts.clone();
+    if opts.now.is_none() {
+        opts.now = Some(client.clock().now());
+    }
+    let plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
+    Ok((plan, snap))
+}
+
+/// Why a live plan failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanLiveError {
+    /// Reading live state failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Provider(#[from] ProviderError),
+    /// A guard (prevent_destroy / prevent_reseed) refused the plan.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refused(#[from] crate::config::Diagnostics),
+}
