@@ -140,7 +140,7 @@ fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions) {
             _ if changed => {
                 if is_nested(a) || is_nested(b) {
                     let _ = writeln!(out, "      {} {k} = {note}", paint("~", "33", opts.color));
-                    let (ob, oa) = (pretty(b), pretty(a));
+                    let (ob, oa) = (pretty(b) + "\n", pretty(a) + "\n");
                     let diff = TextDiff::from_lines(&ob, &oa);
                     for line in diff.unified_diff().context_radius(2).to_string().lines() {
                         if line.starts_with("@@") {
