@@ -17,3 +17,5 @@ mod sim_scenarios;
 mod sim_spec;
 mod sim_support;
 mod state_blob;
+mod plan_env;
+mod plan_golden;
