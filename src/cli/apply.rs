@@ -66,7 +66,9 @@ struct LineHooks {
 impl Hooks for LineHooks {
     fn on_event(&self, e: &Event) {
         let line = match e {
-            Event::OperationStarted { address, operation } => format!("{address}: {operation} started"),
+            Event::OperationStarted { address, operation } => {
+                format!("{address}: {operation} started")
+            }
             Event::OperationFinished {
                 address,
                 operation,
@@ -103,7 +105,9 @@ pub async fn cmd_apply(ui: &mut Ui, args: &ApplyArgs) -> Result<ExitCode, CliErr
 pub async fn run(ui: &mut Ui, args: &ApplyArgs, mode: PlanMode) -> Result<ExitCode, CliError> {
     let saved_plan = if args.path.is_file() {
         if mode == PlanMode::Destroy {
-            return Err(CliError::usage("destroy takes a configuration directory, not a plan file"));
+            return Err(CliError::usage(
+                "destroy takes a configuration directory, not a plan file",
+            ));
         }
         Some(saved::read(&args.path).map_err(CliError::user)?)
     } else {
@@ -137,11 +141,20 @@ async fn run_in(
     targets: Vec<crate::addr::ResourceAddr>,
     dir: &Path,
 ) -> Result<ExitCode, CliError> {
-    let op = if mode == PlanMode::Destroy { "destroy" } else { "apply" };
+    let op = if mode == PlanMode::Destroy {
+        "destroy"
+    } else {
+        "apply"
+    };
     let info = LockInfo::for_this_process(op, time::OffsetDateTime::now_utc());
-    let guard = lock_with_timeout(session.store.as_ref(), &info, args.lock_timeout, &crate::clock::SystemClock)
-        .await
-        .map_err(lock_err)?;
+    let guard = lock_with_timeout(
+        session.store.as_ref(),
+        &info,
+        args.lock_timeout,
+        &crate::clock::SystemClock,
+    )
+    .await
+    .map_err(lock_err)?;
     let outcome = locked(ui, session, args, mode, saved_plan, targets, dir).await;
     guard.release().await.map_err(CliError::user)?;
     outcome
@@ -245,9 +258,16 @@ fn confirm(ui: &mut Ui, plan: &Plan, mode: PlanMode, title: &str) -> Result<(), 
     writeln!(
         ui.err(),
         "\nDo you want to {} {title}? {}Only 'yes' will be accepted.",
-        if mode == PlanMode::Destroy { "destroy everything asrform manages in" } else { "apply these changes to" },
+        if mode == PlanMode::Destroy {
+            "destroy everything asrform manages in"
+        } else {
+            "apply these changes to"
+        },
         if risky > 0 {
-            format!("This includes {} re-seed(s), {} deletion(s) and {} DR operation(s). ", s.reseed, s.destroy, s.dr)
+            format!(
+                "This includes {} re-seed(s), {} deletion(s) and {} DR operation(s). ",
+                s.reseed, s.destroy, s.dr
+            )
         } else {
             String::new()
         }

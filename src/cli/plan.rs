@@ -75,14 +75,19 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
 pub fn parse_targets(list: &[String]) -> Result<Vec<ResourceAddr>, CliError> {
     list.iter()
         .map(|t| {
-            t.parse::<ResourceAddr>()
-                .map_err(|e| CliError::usage(format!("--target `{t}` is not a resource address: {e}")))
+            t.parse::<ResourceAddr>().map_err(|e| {
+                CliError::usage(format!("--target `{t}` is not a resource address: {e}"))
+            })
         })
         .collect()
 }
 
 /// Reads state under the lock (released at once).
-pub async fn read_state(session: &Session, op: &str, timeout: Duration) -> Result<Option<Stored>, CliError> {
+pub async fn read_state(
+    session: &Session,
+    op: &str,
+    timeout: Duration,
+) -> Result<Option<Stored>, CliError> {
     let info = LockInfo::for_this_process(op, time::OffsetDateTime::now_utc());
     let clock = crate::clock::SystemClock;
     let guard = lock_with_timeout(session.store.as_ref(), &info, timeout, &clock)
@@ -104,7 +109,13 @@ pub fn lock_err(e: crate::state::StateError) -> CliError {
 }
 
 /// Renders a plan in a format.
-pub fn render_plan(plan: &Plan, format: PlanFormat, verbose: bool, color: bool, title: &str) -> String {
+pub fn render_plan(
+    plan: &Plan,
+    format: PlanFormat,
+    verbose: bool,
+    color: bool,
+    title: &str,
+) -> String {
     match format {
         PlanFormat::Text => render::text(plan, TextOptions { verbose, color }),
         PlanFormat::Json => saved::to_json(plan),
@@ -128,8 +139,18 @@ pub async fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<ExitCode, CliError
     let closed = session.close();
     let plan = result?;
     closed?;
-    let format = if args.json { PlanFormat::Json } else { args.format };
-    let text = render_plan(&plan, format, args.verbose, ui.color_out, &title_of(&args.config.dir));
+    let format = if args.json {
+        PlanFormat::Json
+    } else {
+        args.format
+    };
+    let text = render_plan(
+        &plan,
+        format,
+        args.verbose,
+        ui.color_out,
+        &title_of(&args.config.dir),
+    );
     write!(ui.out(), "{text}")?;
     if let Some(out) = &args.out {
         std::fs::write(out, saved::to_json(&plan))?;
@@ -149,7 +170,11 @@ pub async fn cmd_plan(ui: &mut Ui, args: &PlanArgs) -> Result<ExitCode, CliError
     })
 }
 
-async fn plan_in(session: &Session, args: &PlanArgs, targets: Vec<ResourceAddr>) -> Result<Plan, CliError> {
+async fn plan_in(
+    session: &Session,
+    args: &PlanArgs,
+    targets: Vec<ResourceAddr>,
+) -> Result<Plan, CliError> {
     let stored = read_state(session, "plan", args.lock_timeout).await?;
     let opts = PlanOptions {
         mode: if args.refresh_only {

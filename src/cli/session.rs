@@ -111,7 +111,8 @@ impl Session {
                 clock_speed,
                 ..
             } => {
-                let sim_store = SimStore::open(&dir, Duration::from_secs(30)).map_err(CliError::user)?;
+                let sim_store =
+                    SimStore::open(&dir, Duration::from_secs(30)).map_err(CliError::user)?;
                 let wall = OffsetDateTime::now_utc();
                 let (sim, speed) = if SimStore::exists(&dir) {
                     sim_store.simulator(wall, None).map_err(CliError::user)?

@@ -30,7 +30,11 @@ pub struct ShowArgs {
 /// Runs `show`.
 pub fn cmd_show(ui: &mut Ui, args: &ShowArgs) -> Result<ExitCode, CliError> {
     let plan = saved::read(&args.file).map_err(CliError::user)?;
-    let format = if args.json { PlanFormat::Json } else { args.format };
+    let format = if args.json {
+        PlanFormat::Json
+    } else {
+        args.format
+    };
     let title = args
         .file
         .file_stem()

@@ -341,18 +341,19 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
         let _ = writeln!(table, "| --- | --- | --- | --- | --- |");
         for (g, cs) in &groups {
             for c in cs {
-                let rp =
-                    c.dr.as_ref()
-                        .and_then(|d| d.recovery_point.as_ref())
-                        .map(|r| {
-                            format!(
-                                "{}{}",
-                                r.choice,
-                                r.age_seconds
-                                    .map_or(String::new(), |a| format!(" ({})", format_secs(a)))
-                            )
-                        })
-                        .unwrap_or_default();
+                let rp = c
+                    .dr
+                    .as_ref()
+                    .and_then(|d| d.recovery_point.as_ref())
+                    .map(|r| {
+                        format!(
+                            "{}{}",
+                            r.choice,
+                            r.age_seconds
+                                .map_or(String::new(), |a| format!(" (age {})", format_secs(a)))
+                        )
+                    })
+                    .unwrap_or_default();
                 let why = if c.change.replace_paths.is_empty() {
                     c.changed_attributes.join(", ")
                 } else {

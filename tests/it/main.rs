@@ -1,6 +1,7 @@
 //! The integration test binary. One binary links the crate once; each area of the product has a module here.
 //! Add a `mod` line for a new area (keep the list sorted).
 
+mod apply_saved;
 mod arm_auth;
 mod arm_client;
 mod arm_fake;
@@ -11,11 +12,11 @@ mod cli;
 mod common;
 mod config_errors;
 mod config_valid;
+mod plan_env;
+mod plan_golden;
 mod schemas;
 mod sim_flow;
 mod sim_scenarios;
 mod sim_spec;
 mod sim_support;
 mod state_blob;
-mod plan_env;
-mod plan_golden;

@@ -128,7 +128,10 @@ pub fn checked_json(plan: &Plan) -> Value {
         .iter_errors(&doc)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "plan JSON does not match its schema: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "plan JSON does not match its schema: {errors:#?}"
+    );
     redact(doc)
 }
 
@@ -153,7 +156,13 @@ fn redact(mut v: Value) -> Value {
     }
     if let Some(vms) = r["vms"].as_array_mut() {
         for vm in vms {
-            for k in ["rpo_seconds", "latest_recovery_point", "replication_health", "protection_state", "last_test_failover"] {
+            for k in [
+                "rpo_seconds",
+                "latest_recovery_point",
+                "replication_health",
+                "protection_state",
+                "last_test_failover",
+            ] {
                 if !vm[k].is_null() {
                     vm[k] = "[volatile]".into();
                 }
@@ -183,7 +192,13 @@ pub fn masked(s: &str) -> String {
     let mut out = String::new();
     for line in s.lines() {
         let mut l = line.to_string();
-        for (k, end) in [("worst RPO ", " "), ("healthy ", "/"), ("(age ", ")"), ("fingerprint ", "\n"), ("config ", " ")] {
+        for (k, end) in [
+            ("worst RPO ", " "),
+            ("healthy ", "/"),
+            ("(age ", ")"),
+            ("fingerprint ", "\n"),
+            ("config ", " "),
+        ] {
             if let Some(i) = l.find(k) {
                 let start = i + k.len();
                 let stop = l[start..].find(end).map_or(l.len(), |j| start + j);

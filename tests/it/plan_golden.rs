@@ -30,7 +30,10 @@ async fn first_plan_of_the_quickstart() {
     let env = Env::new("quickstart");
     let p = env.plan().await;
     assert_eq!(p.summary.add, 13);
-    assert_eq!(p.summary.destroy + p.summary.change + p.summary.reseed + p.summary.dr, 0);
+    assert_eq!(
+        p.summary.destroy + p.summary.change + p.summary.reseed + p.summary.dr,
+        0
+    );
     assert_snapshot!("quickstart_first_text", text(&p));
     assert_json_snapshot!("quickstart_first_json", checked_json(&p));
     assert_snapshot!("quickstart_first_markdown", md(&p));
@@ -40,14 +43,24 @@ async fn first_plan_of_the_quickstart() {
 async fn no_op_after_apply_then_update_in_place() {
     let mut env = applied_quickstart().await;
     let p = env.plan().await;
-    assert!(!p.has_changes(), "{}", render::text(&p, TextOptions::default()));
+    assert!(
+        !p.has_changes(),
+        "{}",
+        render::text(&p, TextOptions::default())
+    );
     assert_snapshot!("quickstart_noop_text", text(&p));
     checked_json(&p);
 
     env.edit(r#"size = "Standard_D4s_v5""#, r#"size = "Standard_D8s_v5""#);
     let p = env.plan().await;
-    let changed: Vec<_> = p.effective_changes().map(|c| (c.address.clone(), c.action)).collect();
-    assert_eq!(changed, [(r#"protected_vm.app["app01"]"#.to_string(), Action::Update)]);
+    let changed: Vec<_> = p
+        .effective_changes()
+        .map(|c| (c.address.clone(), c.action))
+        .collect();
+    assert_eq!(
+        changed,
+        [(r#"protected_vm.app["app01"]"#.to_string(), Action::Update)]
+    );
     assert_snapshot!("quickstart_update_text", text(&p));
     assert_json_snapshot!("quickstart_update_json", checked_json(&p));
     assert_snapshot!("quickstart_update_markdown", md(&p));
@@ -59,7 +72,10 @@ async fn no_op_after_apply_then_update_in_place() {
 #[tokio::test(start_paused = true)]
 async fn reseed_is_refused_by_prevent_reseed_and_planned_without_it() {
     let mut env = applied_quickstart().await;
-    env.edit(r#"consistency_group     = "app-tier""#, r#"consistency_group     = "app-tier-2""#);
+    env.edit(
+        r#"consistency_group     = "app-tier""#,
+        r#"consistency_group     = "app-tier-2""#,
+    );
     let err = env.plan_with(Default::default()).await.unwrap_err();
     let msg = format!("{err}");
     let all: Vec<String> = match &err {
@@ -72,7 +88,10 @@ async fn reseed_is_refused_by_prevent_reseed_and_planned_without_it() {
     env.edit("prevent_reseed = true", "prevent_reseed = false");
     let p = env.plan().await;
     assert_eq!(p.summary.reseed, 4);
-    assert!(p.effective_changes().all(|c| c.reseed_required && c.change.replace_paths == ["consistency_group"]));
+    assert!(
+        p.effective_changes()
+            .all(|c| c.reseed_required && c.change.replace_paths == ["consistency_group"])
+    );
     assert_snapshot!("quickstart_reseed_text", text(&p));
     assert_json_snapshot!("quickstart_reseed_json", checked_json(&p));
     assert_snapshot!("quickstart_reseed_markdown", md(&p));
@@ -86,7 +105,10 @@ async fn deleting_a_block_plans_a_delete_and_applies_it() {
     let end = text_now.find("output \"protected_vms\"").unwrap();
     env.edit(&text_now[start..end].to_string(), "");
     let p = env.plan().await;
-    let changed: Vec<_> = p.effective_changes().map(|c| (c.address.clone(), c.action)).collect();
+    let changed: Vec<_> = p
+        .effective_changes()
+        .map(|c| (c.address.clone(), c.action))
+        .collect();
     assert_eq!(changed, [("recovery_plan.app".to_string(), Action::Delete)]);
     assert_snapshot!("quickstart_delete_text", text(&p));
     assert_json_snapshot!("quickstart_delete_json", checked_json(&p));
@@ -94,7 +116,14 @@ async fn deleting_a_block_plans_a_delete_and_applies_it() {
     let report = env.apply(&p, WaitFor::Accepted).await;
     assert!(report.success(), "{report:#?}");
     assert!(!env.plan().await.has_changes());
-    assert!(!env.stored().await.unwrap().state.resources.contains_key("recovery_plan.app"));
+    assert!(
+        !env.stored()
+            .await
+            .unwrap()
+            .state
+            .resources
+            .contains_key("recovery_plan.app")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -136,7 +165,11 @@ async fn failover_via_active_site_then_ordinary_plans_leave_the_workload_alone()
     let report = env.apply(&p, WaitFor::Accepted).await;
     assert!(report.success(), "{report:#?}");
     let again = env.plan().await;
-    assert!(!again.has_changes(), "{}", render::text(&again, TextOptions::default()));
+    assert!(
+        !again.has_changes(),
+        "{}",
+        render::text(&again, TextOptions::default())
+    );
 
     // Without active_site a plan never moves workloads: no change to the failed-over VMs.
     env.edit(r#"active_site = "recovery""#, "");
@@ -146,5 +179,10 @@ async fn failover_via_active_site_then_ordinary_plans_leave_the_workload_alone()
         .filter(|c| c.kind == "protected_vm" || c.dr.is_some())
         .map(|c| c.key.clone())
         .collect();
-    assert_eq!(vm_changes, Vec::<String>::new(), "{}", render::text(&p, TextOptions::default()));
+    assert_eq!(
+        vm_changes,
+        Vec::<String>::new(),
+        "{}",
+        render::text(&p, TextOptions::default())
+    );
 }
