@@ -489,7 +489,7 @@ async fn wait_protected(
                 .map(|p| p.clamp(0, 100) as u8),
             elapsed: (cx.now() - started).try_into().unwrap_or_default(),
         });
-        cx.client.clock().sleep(Duration::from_secs(60)).await;
+        cx.client.clock().sleep(Duration::from_secs(300)).await;
     }
 }
 
