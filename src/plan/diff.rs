@@ -408,12 +408,8 @@ pub fn diff(
                     change.change.before = obs.clone();
                     change.change.after = desired.clone();
                     if !ch.is_empty() {
-                        let forced: Vec<String> = ch
-                            .iter()
-                            .filter(|k| attrs::force_new(addr.kind).contains(&k.as_str()))
-                            .cloned()
-                            .collect();
-                        if forced.is_empty() {
+                        let (action, forced) = classify(addr.kind, &ch);
+                        if action == Action::Update {
                             change.action = Action::Update;
                             change.action_reason = Some("update_in_place".into());
                         } else {
@@ -763,6 +759,23 @@ pub fn diff(
     })
 }
 
+/// Update or replace, for changed attributes of a kind (design.md §4): replace when any of them forces it, with
+/// those attributes.
+pub fn classify(kind: ResourceKind, changed: &[String]) -> (Action, Vec<String>) {
+    let forced: Vec<String> = changed
+        .iter()
+        .filter(|k| attrs::force_new(kind).contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        (Action::NoOp, forced)
+    } else if forced.is_empty() {
+        (Action::Update, forced)
+    } else {
+        (Action::Replace, forced)
+    }
+}
+
 /// Hex of bytes.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -975,4 +988,151 @@ pub fn object_keys(v: &Value) -> Vec<String> {
     v.as_object()
         .map(|m: &Map<String, Value>| m.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kind: ResourceKind, updates: &[&str], replaces: &[&str]) {
+        for a in updates {
+            assert_eq!(
+                classify(kind, &[a.to_string()]).0,
+                Action::Update,
+                "{kind}.{a} must update in place"
+            );
+        }
+        for a in replaces {
+            let (action, forced) = classify(kind, &[a.to_string(), updates.first().unwrap_or(a).to_string()]);
+            assert_eq!(action, Action::Replace, "{kind}.{a} must force a replacement");
+            assert!(forced.contains(&a.to_string()), "{kind}.{a} must be named in replace_paths");
+        }
+    }
+
+    #[test]
+    fn resource_group_updates_tags_and_replaces_on_location() {
+        check(ResourceKind::ResourceGroup, &["tags"], &["location"]);
+    }
+
+    #[test]
+    fn virtual_network_updates_address_space_and_subnets() {
+        check(ResourceKind::VirtualNetwork, &["address_space", "subnets", "tags"], &["location"]);
+    }
+
+    #[test]
+    fn storage_account_replaces_on_location_and_kind() {
+        check(ResourceKind::StorageAccount, &["tags"], &["location", "kind"]);
+    }
+
+    #[test]
+    fn availability_set_replaces_on_fault_domains() {
+        check(ResourceKind::AvailabilitySet, &["tags", "update_domains"], &["location", "fault_domains"]);
+    }
+
+    #[test]
+    fn vault_replaces_only_on_location() {
+        check(ResourceKind::Vault, &["tags"], &["location"]);
+    }
+
+    #[test]
+    fn policy_updates_retention_and_replaces_on_multi_vm_sync() {
+        check(
+            ResourceKind::ReplicationPolicy,
+            &["recovery_point_retention_minutes", "app_consistent_frequency_minutes"],
+            &["multi_vm_sync"],
+        );
+    }
+
+    #[test]
+    fn region_pair_updates_policy_and_agent_and_replaces_on_regions() {
+        check(ResourceKind::RegionPair, &["policy", "agent_auto_update"], &["source", "target"]);
+    }
+
+    #[test]
+    fn network_mapping_updates_target_and_replaces_on_source() {
+        check(ResourceKind::NetworkMapping, &["target_network"], &["source_network"]);
+    }
+
+    #[test]
+    fn protected_vm_reseeds_only_for_identity_attributes() {
+        check(
+            ResourceKind::ProtectedVm,
+            &[
+                "target_vm_size",
+                "target_vm_name",
+                "nics",
+                "target_availability_set",
+                "test_network",
+                "disks",
+                "target_resource_group",
+                "target_network",
+                "target_zone",
+            ],
+            &["source_vm", "source_region", "target_region", "cache_storage", "consistency_group"],
+        );
+    }
+
+    #[test]
+    fn recovery_plan_updates_groups_and_replaces_on_region_pair() {
+        check(ResourceKind::RecoveryPlan, &["groups", "actions"], &["source_region", "target_region"]);
+    }
+
+    #[test]
+    fn nothing_changed_is_a_no_op() {
+        assert_eq!(classify(ResourceKind::Vault, &[]).0, Action::NoOp);
+    }
+
+    #[test]
+    fn live_site_follows_the_item_direction() {
+        let mut i = ProtectedItem {
+            id: ArmId::parse("/subscriptions/s/resourceGroups/r/providers/X/y/z").unwrap(),
+            lifecycle_id: None,
+            instance_type: None,
+            source_vm_id: None,
+            friendly_name: None,
+            policy_id: None,
+            recovery_container_id: None,
+            recovery_fabric_id: None,
+            protection_state: Some("Protected".into()),
+            vm_protection_state: None,
+            active_location: Some("Primary".into()),
+            replication_health: None,
+            failover_health: None,
+            health_errors: vec![],
+            rpo_seconds: None,
+            last_rpo_calculated: None,
+            allowed_operations: Default::default(),
+            current_scenario: None,
+            test_failover_state: None,
+            last_successful_failover: None,
+            last_successful_test_failover: None,
+            monitoring_percentage: None,
+            target_resource_group_id: None,
+            target_network_id: None,
+            tfo_network_id: None,
+            target_subnet: None,
+            target_vm_size: None,
+            target_vm_name: None,
+            target_availability_set_id: None,
+            target_zone: None,
+            target_ppg_id: None,
+            nics: vec![],
+            disks: vec![],
+            multi_vm_group: None,
+            recovery_vm_id: None,
+            primary_location: Some("eastus".into()),
+            recovery_location: Some("westus".into()),
+            etag: None,
+        };
+        assert_eq!(live_site(&i, "eastus"), LiveSite::Primary);
+        i.active_location = Some("Recovery".into());
+        i.protection_state = Some("UnplannedFailoverCommitPendingStatesBegin".into());
+        assert_eq!(live_site(&i, "eastus"), LiveSite::FailedOver);
+        i.protection_state = Some("UnplannedFailoverCommitted".into());
+        assert_eq!(live_site(&i, "eastus"), LiveSite::Committed);
+        // Reprotected: the item now replicates westus → eastus and runs in westus.
+        i.primary_location = Some("westus".into());
+        i.active_location = Some("Primary".into());
+        assert_eq!(live_site(&i, "eastus"), LiveSite::Recovery);
+    }
 }

@@ -15,6 +15,7 @@ mod config_errors;
 mod config_valid;
 mod plan_env;
 mod plan_golden;
+mod plan_scale;
 mod schemas;
 mod sim_flow;
 mod sim_scenarios;
