@@ -1003,9 +1003,19 @@ mod tests {
             );
         }
         for a in replaces {
-            let (action, forced) = classify(kind, &[a.to_string(), updates.first().unwrap_or(a).to_string()]);
-            assert_eq!(action, Action::Replace, "{kind}.{a} must force a replacement");
-            assert!(forced.contains(&a.to_string()), "{kind}.{a} must be named in replace_paths");
+            let (action, forced) = classify(
+                kind,
+                &[a.to_string(), updates.first().unwrap_or(a).to_string()],
+            );
+            assert_eq!(
+                action,
+                Action::Replace,
+                "{kind}.{a} must force a replacement"
+            );
+            assert!(
+                forced.contains(&a.to_string()),
+                "{kind}.{a} must be named in replace_paths"
+            );
         }
     }
 
@@ -1016,17 +1026,29 @@ mod tests {
 
     #[test]
     fn virtual_network_updates_address_space_and_subnets() {
-        check(ResourceKind::VirtualNetwork, &["address_space", "subnets", "tags"], &["location"]);
+        check(
+            ResourceKind::VirtualNetwork,
+            &["address_space", "subnets", "tags"],
+            &["location"],
+        );
     }
 
     #[test]
     fn storage_account_replaces_on_location_and_kind() {
-        check(ResourceKind::StorageAccount, &["tags"], &["location", "kind"]);
+        check(
+            ResourceKind::StorageAccount,
+            &["tags"],
+            &["location", "kind"],
+        );
     }
 
     #[test]
     fn availability_set_replaces_on_fault_domains() {
-        check(ResourceKind::AvailabilitySet, &["tags", "update_domains"], &["location", "fault_domains"]);
+        check(
+            ResourceKind::AvailabilitySet,
+            &["tags", "update_domains"],
+            &["location", "fault_domains"],
+        );
     }
 
     #[test]
@@ -1038,19 +1060,30 @@ mod tests {
     fn policy_updates_retention_and_replaces_on_multi_vm_sync() {
         check(
             ResourceKind::ReplicationPolicy,
-            &["recovery_point_retention_minutes", "app_consistent_frequency_minutes"],
+            &[
+                "recovery_point_retention_minutes",
+                "app_consistent_frequency_minutes",
+            ],
             &["multi_vm_sync"],
         );
     }
 
     #[test]
     fn region_pair_updates_policy_and_agent_and_replaces_on_regions() {
-        check(ResourceKind::RegionPair, &["policy", "agent_auto_update"], &["source", "target"]);
+        check(
+            ResourceKind::RegionPair,
+            &["policy", "agent_auto_update"],
+            &["source", "target"],
+        );
     }
 
     #[test]
     fn network_mapping_updates_target_and_replaces_on_source() {
-        check(ResourceKind::NetworkMapping, &["target_network"], &["source_network"]);
+        check(
+            ResourceKind::NetworkMapping,
+            &["target_network"],
+            &["source_network"],
+        );
     }
 
     #[test]
@@ -1068,13 +1101,23 @@ mod tests {
                 "target_network",
                 "target_zone",
             ],
-            &["source_vm", "source_region", "target_region", "cache_storage", "consistency_group"],
+            &[
+                "source_vm",
+                "source_region",
+                "target_region",
+                "cache_storage",
+                "consistency_group",
+            ],
         );
     }
 
     #[test]
     fn recovery_plan_updates_groups_and_replaces_on_region_pair() {
-        check(ResourceKind::RecoveryPlan, &["groups", "actions"], &["source_region", "target_region"]);
+        check(
+            ResourceKind::RecoveryPlan,
+            &["groups", "actions"],
+            &["source_region", "target_region"],
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod config_errors;
 mod config_valid;
+mod plan_cli;
 mod plan_env;
 mod plan_golden;
 mod plan_scale;

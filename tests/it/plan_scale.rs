@@ -131,24 +131,44 @@ pub fn scaled(n: usize) -> asrform::config::Config {
     let subs = n.div_ceil(VMS_PER_SUBSCRIPTION).max(1);
     let mut config = load(subs.max(1)).config;
     // `load(subs)` has `subs` VMs (vm00001…) all in subscription 1; use vm00001 and rp000 as templates.
-    let vm_t = config.resources[&ResourceAddr::keyed(ResourceKind::ProtectedVm, "vm", "vm00001")].clone();
+    let vm_t =
+        config.resources[&ResourceAddr::keyed(ResourceKind::ProtectedVm, "vm", "vm00001")].clone();
     let rp_t = config.resources[&ResourceAddr::new(ResourceKind::RecoveryPlan, "rp000")].clone();
-    config.resources.retain(|a, _| !matches!(a.kind, ResourceKind::ProtectedVm | ResourceKind::RecoveryPlan));
+    config.resources.retain(|a, _| {
+        !matches!(
+            a.kind,
+            ResourceKind::ProtectedVm | ResourceKind::RecoveryPlan
+        )
+    });
     for i in 0..n {
         let sub = asrform::estate::subscription_id(i / VMS_PER_SUBSCRIPTION + 1);
         let name = format!("vm{:05}", i + 1);
         let mut r = vm_t.clone();
         r.addr = ResourceAddr::keyed(ResourceKind::ProtectedVm, "vm", name.clone());
-        let ResourceBody::ProtectedVm(vm) = &mut r.body else { unreachable!() };
-        let source = format!("/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/{name}");
+        let ResourceBody::ProtectedVm(vm) = &mut r.body else {
+            unreachable!()
+        };
+        let source = format!(
+            "/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/{name}"
+        );
         vm.source_vm.value = asrform::config::ArmId::parse(&source).unwrap();
         vm.target_vm_name.value = name.clone();
-        let key = |k: &str| ResourceAddr::keyed(k.parse::<ResourceAddr>().unwrap().kind, k.split('.').nth(1).unwrap().split('[').next().unwrap(), sub.clone());
+        let key = |k: &str| {
+            ResourceAddr::keyed(
+                k.parse::<ResourceAddr>().unwrap().kind,
+                k.split('.').nth(1).unwrap().split('[').next().unwrap(),
+                sub.clone(),
+            )
+        };
         vm.cache_storage.value = key("storage_account.cache");
         vm.target_resource_group.value = key("resource_group.dr");
         vm.target_network.value = key("virtual_network.dr");
         for d in &mut r.depends {
-            if d.to.key.as_deref().is_some_and(|k| k.starts_with("00000000-")) {
+            if d.to
+                .key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("00000000-"))
+            {
                 d.to.key = Some(sub.clone());
             }
         }
@@ -161,9 +181,13 @@ pub fn scaled(n: usize) -> asrform::config::Config {
         r.addr = ResourceAddr::new(ResourceKind::RecoveryPlan, label.clone());
         r.id = r.id.map(|id| id.replace("rp000", &label));
         let members: Vec<ResourceAddr> = (p * 100..((p + 1) * 100).min(n))
-            .map(|i| ResourceAddr::keyed(ResourceKind::ProtectedVm, "vm", format!("vm{:05}", i + 1)))
+            .map(|i| {
+                ResourceAddr::keyed(ResourceKind::ProtectedVm, "vm", format!("vm{:05}", i + 1))
+            })
             .collect();
-        let ResourceBody::RecoveryPlan(plan) = &mut r.body else { unreachable!() };
+        let ResourceBody::RecoveryPlan(plan) = &mut r.body else {
+            unreachable!()
+        };
         plan.name.value = label.clone();
         let span = plan.groups[0].span;
         plan.groups[0].vms = members
@@ -191,17 +215,41 @@ mod tests {
     fn markdown_of_a_5000_vm_first_plan_fits_a_comment_and_counts_everything() {
         let config = super::scaled(5000);
         let graph = asrform::graph::build(&config).unwrap();
-        let plan = diff(&config, &graph, &Snapshot::default(), None, &PlanOptions::default()).unwrap();
+        let plan = diff(
+            &config,
+            &graph,
+            &Snapshot::default(),
+            None,
+            &PlanOptions::default(),
+        )
+        .unwrap();
         assert_eq!(plan.summary.add, config.resources.len());
         assert_eq!(
-            plan.effective_changes().filter(|c| c.kind == "protected_vm").count(),
+            plan.effective_changes()
+                .filter(|c| c.kind == "protected_vm")
+                .count(),
             5000
         );
         let md = markdown(&plan, "synthetic");
-        assert!(md.chars().count() <= MARKDOWN_LIMIT, "{} characters", md.chars().count());
-        assert!(md.contains(&plan.summary.line()), "the summary line is missing");
+        assert!(
+            md.chars().count() <= MARKDOWN_LIMIT,
+            "{} characters",
+            md.chars().count()
+        );
+        assert!(
+            md.contains(&plan.summary.line()),
+            "the summary line is missing"
+        );
         // Counts per recovery plan instead of rows: 50 plans of 100 VMs each, nothing cut mid-table.
-        assert!(md.contains("| recovery_plan.rp000 | + create | 101 |"), "{}", &md[..md.len().min(3000)]);
-        assert!(md.lines().filter(|l| l.starts_with('|')).all(|l| l.ends_with('|')));
+        assert!(
+            md.contains("| recovery_plan.rp000 | + create | 101 |"),
+            "{}",
+            &md[..md.len().min(3000)]
+        );
+        assert!(
+            md.lines()
+                .filter(|l| l.starts_with('|'))
+                .all(|l| l.ends_with('|'))
+        );
     }
 }
