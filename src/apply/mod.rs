@@ -252,8 +252,35 @@ pub async fn apply(
             Outcome::NotStarted => report.not_started.push(c.key.clone()),
         }
     }
-    // Applying always records itself, so the same saved plan cannot apply twice.
-    let serial = cx.commit(|_| {}).await?;
+    // A refresh-only plan accepts drift: the observed values become the last applied ones. Applying always
+    // records itself (the serial moves), so the same saved plan cannot apply twice.
+    let accept: Vec<(String, serde_json::Value)> =
+        if plan.mode == crate::plan::PlanMode::RefreshOnly {
+            plan.resource_drift
+                .iter()
+                .map(|d| (d.address.clone(), d.after.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let serial = cx
+        .commit(|s| {
+            for (addr, observed) in accept {
+                if let Some(r) = s.resources.get_mut(&addr) {
+                    match (r.attributes.as_object_mut(), observed.as_object()) {
+                        (Some(last), Some(obs)) => {
+                            for (k, v) in obs {
+                                if last.contains_key(k) {
+                                    last.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        _ => r.attributes = observed,
+                    }
+                }
+            }
+        })
+        .await?;
     report.serial = serial;
     report.deferred = cx.deferred.lock().expect("deferred lock").clone();
     Ok(report)

@@ -53,6 +53,9 @@ pub struct ApplyArgs {
     /// How long to wait for the state lock.
     #[arg(long, default_value = "0s", value_parser = parse_timeout)]
     pub lock_timeout: Duration,
+    /// Accept drift into state instead of changing anything.
+    #[arg(long)]
+    pub refresh_only: bool,
     /// Print progress events as JSON lines.
     #[arg(long)]
     pub json: bool,
@@ -98,7 +101,12 @@ fn config_args(args: &ApplyArgs, dir: PathBuf) -> ConfigArgs {
 
 /// Runs `apply`.
 pub async fn cmd_apply(ui: &mut Ui, args: &ApplyArgs) -> Result<ExitCode, CliError> {
-    run(ui, args, PlanMode::Normal).await
+    let mode = if args.refresh_only {
+        PlanMode::RefreshOnly
+    } else {
+        PlanMode::Normal
+    };
+    run(ui, args, mode).await
 }
 
 /// `apply` or `destroy`.

@@ -186,3 +186,40 @@ async fn failover_via_active_site_then_ordinary_plans_leave_the_workload_alone()
         render::text(&p, TextOptions::default())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn refresh_only_accepts_drift_into_state() {
+    let env = applied_quickstart().await;
+    let state = env.stored().await.unwrap().state;
+    let rpi = state.resources[r#"protected_vm.app["db01"]"#].arm_ids["rpi"].clone();
+    env.client
+        .update_protected_item(
+            &asrform::provider::ArmId::parse(&rpi).unwrap(),
+            asrform::provider::arm::wire::UpdateReplicationProtectedItemInputProperties {
+                recovery_azure_vm_size: Some("Standard_E8s_v5".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let p = env
+        .plan_with(asrform::plan::PlanOptions {
+            mode: asrform::plan::PlanMode::RefreshOnly,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.effective_changes().count(), 0);
+    assert_eq!(p.resource_drift.len(), 1);
+    assert!(p.has_changes());
+    assert!(env.apply(&p, WaitFor::Accepted).await.success());
+    let after = env.stored().await.unwrap().state;
+    assert_eq!(
+        after.resources[r#"protected_vm.app["db01"]"#].attributes["target_vm_size"],
+        "Standard_E8s_v5"
+    );
+    // The drift is accepted: no drift any more, and the configuration still asks to change it back.
+    let p = env.plan().await;
+    assert!(p.resource_drift.is_empty());
+    assert_eq!(p.summary.change, 1);
+}
