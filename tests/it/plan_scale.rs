@@ -206,6 +206,7 @@ pub fn scaled(n: usize) -> asrform::config::Config {
 }
 
 #[cfg(test)]
+#[allow(unused_imports)]
 mod tests {
     use asrform::plan::render::{MARKDOWN_LIMIT, markdown};
     use asrform::plan::{PlanOptions, diff};
