@@ -1,8 +1,402 @@
 //! Apply: carrying out a plan against the cloud, crash-safely and with bounded concurrency.
 //!
-//! The orchestration lives here and reaches the cloud only through the provider and the state store traits; the
-//! CLI chooses the concrete backends. So far this holds the generic executor (`executor`); the plan-driven
-//! applier builds on it.
+//! [`apply`] walks the plan's changes with the generic [`executor::walk`] (dependencies from the plan, deletes in
+//! reverse order), maps each change to ARM client operations (`ops`), and writes state through one writer after
+//! every completed operation, recording an operation as in flight before it starts so a re-run adopts it (every
+//! create reads first and adopts what exists) instead of repeating it. DR operations go through `dr_ops` (to be
+//! routed to the DR engine). It reaches the cloud only through [`ArmClient`] and state only through
+//! [`StateStore`]; it never prints (progress goes to [`hooks::Hooks`]).
 
+pub mod dr_ops;
 pub mod executor;
 pub mod hooks;
+mod ops;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::config::model::Config;
+use crate::plan::{Action, Plan, ResourceChange};
+use crate::provider::ProviderError;
+use crate::provider::arm::ArmClient;
+use crate::state::{InFlight, ResourceState, State, StateError, StateStore, Stored, Version};
+use executor::{Outcome, Stop};
+use hooks::{Event, Hooks};
+
+/// What apply waits for after enabling protection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum WaitFor {
+    /// Return when ASR accepted the enable jobs (NIC/IP settings that need initial replication are left for the
+    /// next apply).
+    #[default]
+    Accepted,
+    /// Wait for initial replication to finish, then apply NIC/IP settings.
+    Protected,
+}
+
+/// Apply options.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Operations at once (default 10).
+    pub parallelism: usize,
+    /// What to wait for after enabling protection.
+    pub wait: WaitFor,
+    /// Ctrl-C: nothing new starts once fired.
+    pub stop: Stop,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            parallelism: 10,
+            wait: WaitFor::Accepted,
+            stop: Stop::new(),
+        }
+    }
+}
+
+/// What happened to the plan's changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplyReport {
+    /// Keys of the changes applied.
+    pub applied: Vec<String>,
+    /// Changes that failed, with the error.
+    pub failed: Vec<(String, String)>,
+    /// Changes skipped because a dependency failed (with that dependency's key).
+    pub skipped: Vec<(String, String)>,
+    /// Changes not started because apply was stopped.
+    pub not_started: Vec<String>,
+    /// Settings left for a later apply (e.g. NIC settings before initial replication completes).
+    pub deferred: Vec<String>,
+    /// The state serial after apply.
+    pub serial: u64,
+    /// Counts of applied changes per action.
+    pub counts: std::collections::BTreeMap<String, usize>,
+}
+
+impl ApplyReport {
+    /// Whether everything applied.
+    pub fn success(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+    }
+
+    /// `Apply complete! 4 applied, 0 failed, 0 skipped.`
+    pub fn line(&self) -> String {
+        let head = if self.success() {
+            "Apply complete!"
+        } else {
+            "Apply finished with errors."
+        };
+        format!(
+            "{head} {} applied, {} failed, {} skipped, {} not started.",
+            self.applied.len(),
+            self.failed.len(),
+            self.skipped.len(),
+            self.not_started.len()
+        )
+    }
+}
+
+/// Errors that stop an apply as a whole (per-change errors go into the report).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ApplyError {
+    /// State could not be written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+    /// A cloud call failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Provider(#[from] ProviderError),
+    /// The plan and configuration disagree.
+    #[error("{0}")]
+    #[diagnostic(code(asrform::apply::plan))]
+    Plan(String),
+}
+
+/// The single writer of state during an apply: every write moves the serial and is conditional on the version read.
+pub(crate) struct Writer {
+    store: Arc<dyn StateStore>,
+    state: State,
+    version: Option<Version>,
+}
+
+impl Writer {
+    async fn commit(
+        &mut self,
+        hooks: &dyn Hooks,
+        f: impl FnOnce(&mut State),
+    ) -> Result<u64, StateError> {
+        f(&mut self.state);
+        self.state.serial += 1;
+        let v = self.store.write(&self.state, self.version.as_ref()).await?;
+        self.version = Some(v);
+        hooks.on_event(&Event::StateSaved {
+            serial: self.state.serial,
+        });
+        Ok(self.state.serial)
+    }
+}
+
+/// Everything an operation needs, shared by the tasks of the walk.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub client: ArmClient,
+    pub config: Arc<Config>,
+    pub hooks: Arc<dyn Hooks>,
+    pub writer: Arc<tokio::sync::Mutex<Writer>>,
+    pub wait: WaitFor,
+    pub deferred: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Ctx {
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.client.clock().now()
+    }
+
+    /// Reads a managed address's state entry.
+    pub(crate) async fn entry(&self, address: &str) -> Option<ResourceState> {
+        self.writer
+            .lock()
+            .await
+            .state
+            .resources
+            .get(address)
+            .cloned()
+    }
+
+    pub(crate) async fn commit(&self, f: impl FnOnce(&mut State)) -> Result<u64, StateError> {
+        let mut w = self.writer.lock().await;
+        w.commit(self.hooks.as_ref(), f).await
+    }
+
+    pub(crate) fn defer(&self, what: String) {
+        self.hooks.on_event(&Event::Message {
+            level: hooks::Level::Info,
+            text: what.clone(),
+        });
+        self.deferred.lock().expect("deferred lock").push(what);
+    }
+}
+
+/// Applies `plan`. `stored` is the state read under the lock (None when there is none yet); the configuration must
+/// be the one the plan was made from (a saved plan's binding is checked by the caller).
+pub async fn apply(
+    plan: &Plan,
+    config: Arc<Config>,
+    client: ArmClient,
+    store: Arc<dyn StateStore>,
+    stored: Option<Stored>,
+    hooks: Arc<dyn Hooks>,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    let (state, version) = match stored {
+        Some(s) => (s.state, Some(s.version)),
+        None => (State::new(), None),
+    };
+    let writer = Arc::new(tokio::sync::Mutex::new(Writer {
+        store,
+        state,
+        version,
+    }));
+    let cx = Ctx {
+        client,
+        config,
+        hooks: hooks.clone(),
+        writer: writer.clone(),
+        wait: opts.wait,
+        deferred: Arc::default(),
+    };
+    let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
+    let index: HashMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.as_str(), i))
+        .collect();
+    let deps: Vec<Vec<usize>> = changes
+        .iter()
+        .map(|c| {
+            c.depends_on
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    hooks.on_event(&Event::ApplyStarted {
+        total: changes.len(),
+    });
+    let shared = Arc::new(changes);
+    let outcomes: Vec<Outcome<String>> = {
+        let shared = shared.clone();
+        let cx = cx.clone();
+        executor::walk(&deps, opts.parallelism, &opts.stop, move |i| {
+            let cx = cx.clone();
+            let shared = shared.clone();
+            async move { run_change(&cx, &shared[i]).await }
+        })
+        .await
+    };
+    let mut report = ApplyReport::default();
+    for (c, o) in shared.iter().zip(outcomes) {
+        match o {
+            Outcome::Applied => {
+                report.applied.push(c.key.clone());
+                *report
+                    .counts
+                    .entry(c.action.as_str().to_string())
+                    .or_default() += 1;
+            }
+            Outcome::Failed(e) => report.failed.push((c.key.clone(), e)),
+            Outcome::Skipped { because } => report
+                .skipped
+                .push((c.key.clone(), shared[because].key.clone())),
+            Outcome::NotStarted => report.not_started.push(c.key.clone()),
+        }
+    }
+    // A refresh-only plan accepts drift: the observed values become the last applied ones. Applying always
+    // records itself (the serial moves), so the same saved plan cannot apply twice.
+    let accept: Vec<(String, serde_json::Value)> =
+        if plan.mode == crate::plan::PlanMode::RefreshOnly {
+            plan.resource_drift
+                .iter()
+                .map(|d| (d.address.clone(), d.after.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let serial = cx
+        .commit(|s| {
+            for (addr, observed) in accept {
+                if let Some(r) = s.resources.get_mut(&addr) {
+                    match (r.attributes.as_object_mut(), observed.as_object()) {
+                        (Some(last), Some(obs)) => {
+                            for (k, v) in obs {
+                                if last.contains_key(k) {
+                                    last.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        _ => r.attributes = observed,
+                    }
+                }
+            }
+        })
+        .await?;
+    report.serial = serial;
+    report.deferred = cx.deferred.lock().expect("deferred lock").clone();
+    Ok(report)
+}
+
+async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
+    let op = c.action.as_str().to_string();
+    cx.hooks.on_event(&Event::OperationStarted {
+        address: c.address.clone(),
+        operation: op.clone(),
+    });
+    let started = cx.now();
+    cx.commit(|s| {
+        s.in_flight.push(InFlight {
+            address: c.address.clone(),
+            operation: op.clone(),
+            operation_id: None,
+            started_at: started,
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let result = if c.action.is_dr() {
+        dr_ops::execute(cx, c).await
+    } else {
+        ops::execute(cx, c).await
+    };
+    let now = cx.now();
+    let outcome = match &result {
+        Ok(_) => hooks::OperationOutcome::Applied,
+        Err(e) => hooks::OperationOutcome::Failed(e.to_string()),
+    };
+    let elapsed: std::time::Duration = (now - started).try_into().unwrap_or_default();
+    // The in-flight record goes away either way: a failed operation is not running any more.
+    let write = cx
+        .commit(|s| {
+            s.in_flight
+                .retain(|f| !(f.address == c.address && f.operation == op));
+            if let Ok(update) = &result {
+                match update {
+                    StateUpdate::Set(rs) => {
+                        let mut rs = rs.clone();
+                        rs.updated_at = now;
+                        s.resources.insert(c.address.clone(), rs);
+                    }
+                    StateUpdate::Remove => {
+                        s.resources.remove(&c.address);
+                    }
+                    StateUpdate::Many(list) => {
+                        for (a, rs) in list {
+                            let mut rs = rs.clone();
+                            rs.updated_at = now;
+                            s.resources.insert(a.clone(), rs);
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+    cx.hooks.on_event(&Event::OperationFinished {
+        address: c.address.clone(),
+        operation: op,
+        outcome,
+        elapsed,
+    });
+    write.map_err(|e| e.to_string())?;
+    result.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// What a completed operation changes in state.
+#[derive(Clone, Debug)]
+pub(crate) enum StateUpdate {
+    /// Record the address.
+    Set(ResourceState),
+    /// Forget the address.
+    Remove,
+    /// Record several addresses (DR steps update the plan and its VMs).
+    Many(Vec<(String, ResourceState)>),
+}
+
+/// Whether an action creates or changes the object (as opposed to deleting it).
+pub(crate) fn writes(a: Action) -> bool {
+    matches!(a, Action::Create | Action::Update | Action::Replace)
+}
+
+/// Reads live state for `config` (vault- and resource-group-scope lists) and diffs it: the I/O half of planning,
+/// shared by `plan`, `apply` and the tests. Returns the plan and the snapshot it used.
+pub async fn plan_live(
+    config: &Config,
+    graph: &crate::graph::ResourceGraph,
+    client: &ArmClient,
+    state: Option<&State>,
+    opts: &crate::plan::PlanOptions,
+) -> Result<(Plan, crate::provider::Snapshot), PlanLiveError> {
+    let req = crate::plan::snapshot_request(config);
+    let snap = crate::provider::arm::snapshot::read(client, &req).await?;
+    let mut opts = opts.clone();
+    if opts.now.is_none() {
+        opts.now = Some(client.clock().now());
+    }
+    let plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
+    Ok((plan, snap))
+}
+
+/// Why a live plan failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanLiveError {
+    /// Reading live state failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Provider(#[from] ProviderError),
+    /// A guard (prevent_destroy / prevent_reseed) refused the plan.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refused(#[from] crate::config::Diagnostics),
+}

@@ -4,11 +4,16 @@
 //! option structs, call the engine, and render what comes back through [`ui::Ui`]. Failures travel as
 //! [`error::CliError`], which decides the exit code in one place.
 
+pub mod apply;
 pub mod backend;
+pub mod destroy;
 pub mod error;
 pub mod fmt;
 pub mod graph;
+pub mod plan;
 pub mod progress;
+pub mod session;
+pub mod show;
 pub mod signals;
 pub mod sim;
 pub mod state;
@@ -83,6 +88,26 @@ pub enum Command {
         after_help = "Examples:\n  asrform status\n  asrform status examples/quickstart --json\n\nDrill reports are read from DIR/.asrform/drills/."
     )]
     Status(status::StatusArgs),
+    /// Show what apply would change: creates, updates, re-seeds, deletes, DR operations and drift.
+    #[command(
+        after_help = "Examples:\n  asrform plan examples/quickstart\n  asrform plan --out plan.json --detailed-exitcode\n  asrform plan --format markdown > comment.md\n  asrform plan --target 'protected_vm.app[\"db01\"]'\n  asrform plan --refresh-only\n\nExit status with --detailed-exitcode: 0 no changes, 2 changes, 1 error."
+    )]
+    Plan(plan::PlanArgs),
+    /// Apply the configuration (after showing the plan and asking), or apply a saved plan file.
+    #[command(
+        after_help = "Examples:\n  asrform apply examples/quickstart\n  asrform apply --auto-approve --wait protected\n  asrform plan --out plan.json && asrform apply plan.json\n\nA saved plan is refused when the state, the configuration or the live objects it relied on changed."
+    )]
+    Apply(apply::ApplyArgs),
+    /// Render a saved plan file as text, JSON or Markdown.
+    #[command(
+        after_help = "Examples:\n  asrform show plan.json\n  asrform show plan.json --json\n  asrform show plan.json --format markdown"
+    )]
+    Show(show::ShowArgs),
+    /// Disable protection and remove everything asrform manages.
+    #[command(
+        after_help = "Examples:\n  asrform destroy examples/quickstart\n  asrform destroy --auto-approve"
+    )]
+    Destroy(apply::ApplyArgs),
 }
 
 /// Flags of `sim`.
@@ -132,6 +157,7 @@ impl ConfigArgs {
     }
 }
 
+/// `NAME=VALUE` parser shared by commands with their own flags.
 pub(crate) fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() => {
@@ -161,6 +187,8 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "diff",
     "recursive",
     "force",
+    "wait",
+    "config-dir",
 ];
 
 /// Rewrites `-var=x` / `-var x` style arguments to their `--` form.
@@ -205,6 +233,10 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
             .map_err(error::CliError::user),
         Command::State(args) => state::cmd_state(ui, args).await,
         Command::Fmt(args) => fmt::cmd_fmt(ui, args),
+        Command::Plan(args) => plan::cmd_plan(ui, args).await,
+        Command::Apply(args) => apply::cmd_apply(ui, args).await,
+        Command::Show(args) => show::cmd_show(ui, args),
+        Command::Destroy(args) => destroy::cmd_destroy(ui, args).await,
     };
     match result {
         Ok(code) => code,

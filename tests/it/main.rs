@@ -1,6 +1,8 @@
 //! The integration test binary. One binary links the crate once; each area of the product has a module here.
 //! Add a `mod` line for a new area (keep the list sorted).
 
+mod apply_fleet;
+mod apply_saved;
 mod arm_auth;
 mod arm_client;
 mod arm_fake;
@@ -18,6 +20,10 @@ mod dr_ops;
 mod dr_status;
 mod fmt;
 mod graph_scale;
+mod plan_cli;
+mod plan_env;
+mod plan_golden;
+mod plan_scale;
 mod progress_render;
 mod schemas;
 mod sim_flow;

@@ -1,0 +1,592 @@
+//! One configuration change → the ARM client operations that carry it out (asr-api.md §1 order within a change).
+//!
+//! Every create reads first and adopts an object that already exists (a re-run after a crash converges without
+//! duplicate writes); deletes treat "not found" as done. Owns the mapping from configuration values to the typed
+//! operation inputs of `provider::arm::ops`; it must not decide what to change (the plan did) or touch state
+//! directly (it returns a [`StateUpdate`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use globset::Glob;
+use serde_json::Value;
+
+use super::{ApplyError, Ctx, StateUpdate, writes};
+use crate::addr::ResourceAddr;
+use crate::config::model::{NetworkRef, ProtectedVm, Resource, ResourceBody};
+use crate::plan::{Action, ResourceChange, attrs};
+use crate::provider::arm::{snapshot, wire};
+use crate::provider::model::ProtectedItem;
+use crate::provider::{ArmId, ProviderError};
+use crate::state::ResourceState;
+
+fn id(s: &str) -> Result<ArmId, ApplyError> {
+    ArmId::parse(s).map_err(|e| ApplyError::Plan(e.to_string()))
+}
+
+fn need<'a>(
+    ids: &'a BTreeMap<String, String>,
+    role: &str,
+    addr: &str,
+) -> Result<&'a str, ApplyError> {
+    ids.get(role)
+        .map(String::as_str)
+        .ok_or_else(|| ApplyError::Plan(format!("{addr}: the ARM id of its {role} is unknown")))
+}
+
+async fn exists(cx: &Ctx, id: &ArmId) -> Result<bool, ApplyError> {
+    Ok(cx.client.get_value(id.as_str()).await?.is_some())
+}
+
+fn ignore_missing(
+    r: Result<crate::provider::arm::LroOutcome, ProviderError>,
+) -> Result<(), ApplyError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads a protected item in the planner's view.
+pub(crate) async fn read_item(cx: &Ctx, rpi: &ArmId) -> Result<Option<ProtectedItem>, ApplyError> {
+    Ok(cx
+        .client
+        .get::<wire::ReplicationProtectedItem>(rpi.as_str())
+        .await?
+        .and_then(snapshot::protected_item))
+}
+
+/// Carries out one configuration change.
+pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate, ApplyError> {
+    if c.action == Action::Delete {
+        delete(cx, c).await?;
+        return Ok(StateUpdate::Remove);
+    }
+    debug_assert!(writes(c.action));
+    let addr: ResourceAddr = c
+        .address
+        .parse()
+        .map_err(|_| ApplyError::Plan(format!("`{}` is not an address", c.address)))?;
+    let config = cx.config.clone();
+    let r = config.get(&addr).ok_or_else(|| {
+        ApplyError::Plan(format!(
+            "{} is in the plan but not in the configuration",
+            c.address
+        ))
+    })?;
+    let ids = &c.arm_ids;
+    let mut state_ids = ids.clone();
+    let mut lifecycle_id = None;
+    match &r.body {
+        ResourceBody::ResourceGroup(g) => {
+            cx.client
+                .create_resource_group(
+                    &id(need(ids, "id", &c.address)?)?,
+                    &g.location.value,
+                    &g.tags,
+                )
+                .await?;
+        }
+        ResourceBody::VirtualNetwork(n) => {
+            let prefixes: Vec<String> = n
+                .address_space
+                .iter()
+                .map(|a| a.value.to_string())
+                .collect();
+            let subnets: Vec<(String, String)> = n
+                .subnets
+                .iter()
+                .map(|s| (s.name.value.clone(), s.address_prefix.value.to_string()))
+                .collect();
+            cx.client
+                .create_vnet(
+                    &id(need(ids, "id", &c.address)?)?,
+                    &n.location.value,
+                    &prefixes,
+                    &subnets,
+                )
+                .await?;
+        }
+        ResourceBody::StorageAccount(s) => {
+            cx.client
+                .create_storage_account(
+                    &id(need(ids, "id", &c.address)?)?,
+                    &s.location.value,
+                    "Standard_LRS",
+                )
+                .await?;
+        }
+        ResourceBody::AvailabilitySet(a) => {
+            cx.client
+                .create_availability_set(
+                    &id(need(ids, "id", &c.address)?)?,
+                    &a.location.value,
+                    i64::from(a.fault_domains),
+                    i64::from(a.update_domains),
+                )
+                .await?;
+        }
+        ResourceBody::Vault(v) => {
+            cx.client
+                .create_vault(
+                    &id(need(ids, "id", &c.address)?)?,
+                    &v.location.value,
+                    "Standard",
+                    &v.tags,
+                )
+                .await?;
+        }
+        ResourceBody::ReplicationPolicy(p) => {
+            let input = wire::A2APolicyCreationInput {
+                recovery_point_history: Some(
+                    (p.recovery_point_retention.value.as_secs() / 60) as i64,
+                ),
+                crash_consistent_frequency_in_minutes: Some(5),
+                app_consistent_frequency_in_minutes: Some(
+                    p.app_consistent_interval
+                        .as_ref()
+                        .map_or(0, |a| a.value.as_secs() / 60) as i64,
+                ),
+                multi_vm_sync_status: if p.multi_vm_sync.value {
+                    "Enable"
+                } else {
+                    "Disable"
+                }
+                .into(),
+            };
+            let pid = id(need(ids, "id", &c.address)?)?;
+            if exists(cx, &pid).await? {
+                cx.client.update_policy(&pid, &input).await?;
+            } else {
+                cx.client.create_policy(&pid, &input).await?;
+            }
+        }
+        ResourceBody::RegionPair(p) => {
+            let auto = if p.agent_auto_update.value {
+                "Enabled"
+            } else {
+                "Disabled"
+            };
+            let account = p
+                .automation_account
+                .as_ref()
+                .map(|a| a.value.as_str().to_string());
+            for (fabric, container, region) in [
+                ("source_fabric", "source_container", &p.source.value),
+                ("target_fabric", "target_container", &p.target.value),
+            ] {
+                let f = id(need(ids, fabric, &c.address)?)?;
+                if !exists(cx, &f).await? {
+                    cx.client.create_fabric(&f, region).await?;
+                }
+                let k = id(need(ids, container, &c.address)?)?;
+                if !exists(cx, &k).await? {
+                    cx.client.create_container(&k).await?;
+                }
+            }
+            let policy = id(need(ids, "policy", &c.address)?)?;
+            for (mapping, target) in [
+                ("forward_mapping", "target_container"),
+                ("reverse_mapping", "source_container"),
+            ] {
+                let m = id(need(ids, mapping, &c.address)?)?;
+                if exists(cx, &m).await? {
+                    cx.client
+                        .update_container_mapping(
+                            &m,
+                            wire::A2AUpdateContainerMappingInput {
+                                agent_auto_update_status: Some(auto.into()),
+                                automation_account_arm_id: account.clone(),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                } else {
+                    cx.client
+                        .create_container_mapping(
+                            &m,
+                            &id(need(ids, target, &c.address)?)?,
+                            &policy,
+                            wire::A2AContainerMappingInput {
+                                agent_auto_update_status: Some(auto.into()),
+                                automation_account_arm_id: account.clone(),
+                                automation_account_authentication_type: account
+                                    .as_ref()
+                                    .map(|_| "SystemAssignedIdentity".into()),
+                            },
+                        )
+                        .await?;
+                }
+            }
+        }
+        ResourceBody::NetworkMapping(_) => {
+            let fwd = id(need(ids, "id", &c.address)?)?;
+            let rev = id(need(ids, "reverse", &c.address)?)?;
+            let src = id(need(ids, "source_network", &c.address)?)?;
+            let tgt = id(need(ids, "target_network", &c.address)?)?;
+            let tf = id(need(ids, "target_fabric", &c.address)?)?;
+            let sf = id(need(ids, "source_fabric", &c.address)?)?;
+            if c.action == Action::Replace {
+                ignore_missing(cx.client.delete(&fwd).await)?;
+                ignore_missing(cx.client.delete(&rev).await)?;
+            }
+            if !exists(cx, &fwd).await? || c.action == Action::Update {
+                cx.client
+                    .create_network_mapping(&fwd, tf.name(), &src, &tgt)
+                    .await?;
+            }
+            if !exists(cx, &rev).await? || c.action == Action::Update {
+                cx.client
+                    .create_network_mapping(&rev, sf.name(), &tgt, &src)
+                    .await?;
+            }
+        }
+        ResourceBody::ProtectedVm(vm) => {
+            let (rpi, item) = protected_vm(cx, c, r, vm).await?;
+            state_ids.insert("rpi".into(), rpi.to_string());
+            lifecycle_id = item.and_then(|i| i.lifecycle_id);
+            if let Some(l) = &lifecycle_id {
+                state_ids.insert("lifecycle_id".into(), l.clone());
+            }
+        }
+        ResourceBody::RecoveryPlan(p) => {
+            let mut groups = vec![group("Shutdown", vec![]), group("Failover", vec![])];
+            for g in &p.groups {
+                let mut members = Vec::new();
+                for a in &g.vms {
+                    let key = a.value.to_string();
+                    let rpi = cx
+                        .entry(&key)
+                        .await
+                        .and_then(|e| e.arm_ids.get("rpi").cloned())
+                        .or_else(|| cx.config.get(&a.value).and_then(|x| x.id.clone()))
+                        .ok_or_else(|| {
+                            ApplyError::Plan(format!("{key} has no protected item yet"))
+                        })?;
+                    members.push(rpi);
+                }
+                groups.push(group("Boot", members));
+            }
+            let plan_id = id(need(ids, "id", &c.address)?)?;
+            let pair = attrs::pair_ids(&cx.config, &p.region_pair.value);
+            if c.action == Action::Update && exists(cx, &plan_id).await? {
+                cx.client.update_recovery_plan(&plan_id, groups).await?;
+            } else {
+                if c.action == Action::Replace {
+                    ignore_missing(cx.client.delete(&plan_id).await)?;
+                }
+                let body = crate::provider::arm::ops::recovery_plan_body(
+                    &id(need(&pair, "source_fabric", &c.address)?)?,
+                    &id(need(&pair, "target_fabric", &c.address)?)?,
+                    groups,
+                    None,
+                );
+                cx.client.create_recovery_plan(&plan_id, body).await?;
+            }
+        }
+    }
+    Ok(StateUpdate::Set(ResourceState {
+        kind: c.kind.clone(),
+        arm_ids: state_ids,
+        lifecycle_id,
+        attributes: c.change.after.clone(),
+        active_site: matches!(
+            r.body,
+            ResourceBody::ProtectedVm(_) | ResourceBody::RecoveryPlan(_)
+        )
+        .then_some(crate::state::Site::Primary),
+        updated_at: cx.now(),
+    }))
+}
+
+fn group(kind: &str, members: Vec<String>) -> wire::RecoveryPlanGroup {
+    wire::RecoveryPlanGroup {
+        group_type: kind.into(),
+        replication_protected_items: members
+            .into_iter()
+            .map(|m| wire::RecoveryPlanProtectedItem {
+                id: Some(m),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn disk_ids(vm: &wire::VirtualMachine) -> Vec<String> {
+    let sp = &vm.properties.storage_profile;
+    std::iter::once(&sp["osDisk"])
+        .chain(sp["dataDisks"].as_array().into_iter().flatten())
+        .filter_map(|d| d["managedDisk"]["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn glob(pattern: &str, name: &str) -> bool {
+    Glob::new(pattern).is_ok_and(|g| g.compile_matcher().is_match(name))
+}
+
+/// Enables (or re-seeds, or updates) one protected VM; returns its item id and the item as read at the end.
+async fn protected_vm(
+    cx: &Ctx,
+    c: &ResourceChange,
+    r: &Resource,
+    vm: &ProtectedVm,
+) -> Result<(ArmId, Option<ProtectedItem>), ApplyError> {
+    let config = &cx.config;
+    let pair = attrs::pair_ids(config, &vm.region_pair.value);
+    let rid = |a: &ResourceAddr| config.get(a).and_then(|x| x.id.clone());
+    let target_rg = rid(&vm.target_resource_group.value);
+    let target_net = rid(&vm.target_network.value);
+    let test_net = vm.test_network.as_ref().and_then(|a| rid(&a.value));
+    let avset = vm
+        .target_availability_set
+        .as_ref()
+        .and_then(|a| rid(&a.value));
+    let cache = rid(&vm.cache_storage.value).ok_or_else(|| {
+        ApplyError::Plan(format!(
+            "{}: the cache storage account has no id",
+            c.address
+        ))
+    })?;
+    let mut rpi = c
+        .arm_ids
+        .get("rpi")
+        .or_else(|| c.arm_ids.get("id"))
+        .map(|s| id(s))
+        .transpose()?
+        .ok_or_else(|| {
+            ApplyError::Plan(format!("{}: its protected item id is unknown", c.address))
+        })?;
+
+    if c.action == Action::Replace {
+        // Re-seed: disable protection, then enable it again from scratch.
+        ignore_missing(cx.client.disable_protection(&rpi).await)?;
+        rpi = id(need(&c.arm_ids, "id", &c.address)?)?;
+    }
+    let existing = read_item(cx, &rpi).await?;
+    if existing.is_none() {
+        let source = vm.source_vm.value.as_str();
+        let machine: wire::VirtualMachine = cx.client.get(source).await?.ok_or_else(|| {
+            ApplyError::Plan(format!("{}: source VM {source} does not exist", c.address))
+        })?;
+        let disks = disk_ids(&machine)
+            .into_iter()
+            .map(|d| {
+                let name = d.rsplit('/').next().unwrap_or_default().to_string();
+                let settings = vm.disks.iter().find(|s| glob(&s.selector.value, &name));
+                wire::A2AVmManagedDiskInputDetails {
+                    disk_id: d,
+                    primary_staging_azure_storage_account_id: cache.clone(),
+                    recovery_resource_group_id: target_rg.clone().unwrap_or_default(),
+                    recovery_target_disk_account_type: settings
+                        .map(|s| s.target_disk_type.value.to_string()),
+                    recovery_replica_disk_account_type: settings
+                        .and_then(|s| s.replica_disk_type.as_ref())
+                        .map(|t| t.value.to_string()),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let a2a = wire::A2AEnableProtectionInput {
+            fabric_object_id: source.to_string(),
+            recovery_container_id: pair.get("target_container").cloned(),
+            recovery_resource_group_id: target_rg.clone(),
+            recovery_availability_set_id: avset.clone(),
+            recovery_availability_zone: vm.target_zone.as_ref().map(|z| z.value.clone()),
+            recovery_azure_network_id: target_net.clone(),
+            recovery_subnet_name: Some(vm.target_subnet.value.clone()),
+            vm_managed_disks: disks,
+            multi_vm_group_name: vm.consistency_group.as_ref().map(|g| g.value.clone()),
+            ..Default::default()
+        };
+        let policy = id(need(&pair, "policy", &c.address)?)?;
+        cx.client.enable_protection(&rpi, &policy, a2a).await?;
+    }
+
+    // Settings ASR takes only through an update of the item.
+    let mut update = wire::UpdateReplicationProtectedItemInputProperties {
+        recovery_azure_vm_name: Some(vm.target_vm_name.value.clone()),
+        recovery_azure_vm_size: vm.target_vm_size.as_ref().map(|s| s.value.clone()),
+        selected_recovery_azure_network_id: target_net.clone(),
+        selected_tfo_azure_network_id: test_net.clone(),
+        recovery_availability_set_id: avset.clone(),
+        ..Default::default()
+    };
+    if existing.is_some() {
+        update.provider_specific_details = Some(wire::Poly::Known(
+            wire::A2AUpdateReplicationProtectedItemInput {
+                recovery_resource_group_id: target_rg.clone(),
+                recovery_availability_zone: vm.target_zone.as_ref().map(|z| z.value.clone()),
+                ..Default::default()
+            },
+        ));
+    }
+    cx.client.update_protected_item(&rpi, update).await?;
+
+    if !vm.nics.is_empty() {
+        let mut item = read_item(cx, &rpi).await?;
+        if cx.wait == super::WaitFor::Protected {
+            item = wait_protected(cx, &rpi, &c.address).await?;
+        }
+        let protected = item
+            .as_ref()
+            .and_then(|i| i.vm_protection_state.as_deref())
+            .is_some_and(|s| s.eq_ignore_ascii_case("Protected"));
+        if protected {
+            let item = item.expect("checked above");
+            let nics = nic_inputs(vm, &item);
+            if !nics.is_empty() {
+                cx.client
+                    .update_protected_item(
+                        &rpi,
+                        wire::UpdateReplicationProtectedItemInputProperties {
+                            vm_nics: nics,
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+            }
+        } else {
+            cx.defer(format!(
+                "{}: NIC/IP settings wait for initial replication; run apply again (or use --wait protected)",
+                c.address
+            ));
+        }
+    }
+    let _ = r;
+    let item = read_item(cx, &rpi).await?;
+    Ok((rpi, item))
+}
+
+async fn wait_protected(
+    cx: &Ctx,
+    rpi: &ArmId,
+    addr: &str,
+) -> Result<Option<ProtectedItem>, ApplyError> {
+    let started = cx.now();
+    loop {
+        let item = read_item(cx, rpi).await?;
+        let state = item.as_ref().and_then(|i| i.vm_protection_state.clone());
+        if state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("Protected"))
+        {
+            return Ok(item);
+        }
+        if item.is_none() {
+            return Err(ApplyError::Plan(format!(
+                "{addr}: protected item {rpi} disappeared"
+            )));
+        }
+        cx.hooks.on_event(&super::hooks::Event::Progress {
+            address: addr.to_string(),
+            operation: "initial_replication".into(),
+            job_state: Some(state.unwrap_or_else(|| "Enabling".into())),
+            percent: item
+                .as_ref()
+                .and_then(|i| i.monitoring_percentage)
+                .map(|p| p.clamp(0, 100) as u8),
+            elapsed: (cx.now() - started).try_into().unwrap_or_default(),
+        });
+        cx.client.clock().sleep(Duration::from_secs(300)).await;
+    }
+}
+
+fn nic_inputs(vm: &ProtectedVm, item: &ProtectedItem) -> Vec<wire::VmNicInputDetails> {
+    let mut out = Vec::new();
+    for (i, n) in item.nics.iter().enumerate() {
+        let name = n
+            .source_nic_id
+            .as_ref()
+            .map(|x| x.name().to_string())
+            .unwrap_or_default();
+        let Some(s) = vm
+            .nics
+            .iter()
+            .find(|s| s.selector.value == format!("nic{i}") || glob(&s.selector.value, &name))
+        else {
+            continue;
+        };
+        let ip_name = n
+            .ip_configs
+            .iter()
+            .find(|(_, c)| c.is_primary)
+            .or_else(|| n.ip_configs.iter().next())
+            .map(|(k, _)| k.clone());
+        out.push(wire::VmNicInputDetails {
+            nic_id: n.asr_nic_id.clone(),
+            ip_configs: vec![wire::IpConfigInputDetails {
+                ip_config_name: ip_name,
+                is_primary: Some(true),
+                recovery_subnet_name: Some(
+                    s.target_subnet
+                        .as_ref()
+                        .map_or(vm.target_subnet.value.clone(), |x| x.value.clone()),
+                ),
+                recovery_static_ip_address: s
+                    .target_static_ip
+                    .as_ref()
+                    .map(|x| x.value.to_string()),
+                tfo_subnet_name: s.test_subnet.as_ref().map(|x| x.value.clone()),
+                tfo_static_ip_address: s.test_static_ip.as_ref().map(|x| x.value.to_string()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+    }
+    out
+}
+
+async fn delete(cx: &Ctx, c: &ResourceChange) -> Result<(), ApplyError> {
+    let ids = &c.arm_ids;
+    let get = |k: &str| ids.get(k).and_then(|s| ArmId::parse(s).ok());
+    match c.kind.as_str() {
+        "protected_vm" => {
+            if let Some(rpi) = get("rpi").or_else(|| get("id")) {
+                ignore_missing(cx.client.disable_protection(&rpi).await)?;
+            }
+        }
+        "region_pair" => {
+            for m in ["forward_mapping", "reverse_mapping"] {
+                if let Some(m) = get(m) {
+                    ignore_missing(cx.client.remove(&m).await)?;
+                }
+            }
+            // Fabrics and containers are named per region and may serve another pair: a refusal to remove them
+            // (still in use) is not a failure of this delete.
+            for k in [
+                "source_container",
+                "target_container",
+                "source_fabric",
+                "target_fabric",
+            ] {
+                if let Some(x) = get(k) {
+                    if let Err(e) = cx.client.remove(&x).await {
+                        if !e.is_not_found() {
+                            cx.hooks.on_event(&super::hooks::Event::Message {
+                                level: super::hooks::Level::Warn,
+                                text: format!("{}: kept {x}: {e}", c.address),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        "network_mapping" => {
+            for k in ["id", "reverse"] {
+                if let Some(x) = get(k) {
+                    ignore_missing(cx.client.delete(&x).await)?;
+                }
+            }
+        }
+        _ => {
+            if let Some(x) = get("id") {
+                ignore_missing(cx.client.delete(&x).await)?;
+            }
+        }
+    }
+    let _ = Value::Null;
+    let _ = NetworkRef::Id;
+    Ok(())
+}

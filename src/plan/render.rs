@@ -1,0 +1,523 @@
+//! Renderers of one [`Plan`] value: human text (Terraform-like, concise by default) and Markdown for a pull
+//! request comment (always under [`MARKDOWN_LIMIT`] characters).
+//!
+//! Both take the plan value itself, which is also the JSON form, so `show` of a saved plan prints exactly what
+//! `plan` printed. Colour is ANSI escapes chosen by the caller. Pure string building; the CLI prints.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+use similar::TextDiff;
+
+use super::{Action, Plan, ResourceChange, format_secs};
+
+/// GitHub's comment limit is 65,536; stay below with margin.
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+/// Text rendering options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    /// Show every attribute, not only the changed ones.
+    pub verbose: bool,
+    /// ANSI colours.
+    pub color: bool,
+}
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+fn action_color(a: Action) -> &'static str {
+    match a {
+        Action::Create => "32",
+        Action::Update => "33",
+        Action::Replace | Action::Delete => "31",
+        Action::NoOp => "0",
+        _ => "35",
+    }
+}
+
+fn headline(c: &ResourceChange) -> String {
+    let a = &c.address;
+    match c.action {
+        Action::NoOp => format!("{a} has no changes"),
+        Action::Create => format!("{a} will be created"),
+        Action::Update => format!("{a} will be updated in place"),
+        Action::Replace if c.reseed_required => format!(
+            "{a} must be RE-SEEDED (protection disabled and enabled again: full initial replication, no recovery points meanwhile)"
+        ),
+        Action::Replace => format!("{a} must be replaced"),
+        Action::Delete if c.kind == "protected_vm" => {
+            format!("{a} will be destroyed (protection disabled)")
+        }
+        Action::Delete => format!("{a} will be destroyed"),
+        op => {
+            let n = c.dr.as_ref().map_or(0, |d| d.vms.len());
+            format!(
+                "{a}: {} of {n} VM{}",
+                op.as_str().replace('_', " "),
+                if n == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn is_nested(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty())
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions) {
+    let before = c.change.before.as_object();
+    let after = c.change.after.as_object();
+    let unknown = c.change.after_unknown.as_object();
+    let mut keys: Vec<&String> = after
+        .into_iter()
+        .chain(before)
+        .flat_map(|m| m.keys())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+    for k in keys {
+        let b = before.and_then(|m| m.get(k)).unwrap_or(&Value::Null);
+        let a = after.and_then(|m| m.get(k)).unwrap_or(&Value::Null);
+        let is_unknown = unknown.is_some_and(|u| u.contains_key(k));
+        let changed = c.changed_attributes.iter().any(|x| x == k);
+        let forces = c.change.replace_paths.iter().any(|x| x == k);
+        let note = if forces {
+            if c.reseed_required {
+                paint(" # forces re-seed", "31", opts.color)
+            } else {
+                paint(" # forces replacement", "31", opts.color)
+            }
+        } else {
+            String::new()
+        };
+        match c.action {
+            Action::Create => {
+                let v = if is_unknown {
+                    "(known after apply)".into()
+                } else {
+                    scalar_or_block(a)
+                };
+                if a.is_null() && !is_unknown && !opts.verbose {
+                    continue;
+                }
+                let _ = writeln!(
+                    out,
+                    "      {} {k:width$} = {v}",
+                    paint("+", "32", opts.color)
+                );
+            }
+            Action::Delete => {
+                if b.is_null() && !opts.verbose {
+                    continue;
+                }
+                let _ = writeln!(
+                    out,
+                    "      {} {k:width$} = {}",
+                    paint("-", "31", opts.color),
+                    scalar_or_block(b)
+                );
+            }
+            _ if changed => {
+                if is_nested(a) || is_nested(b) {
+                    let _ = writeln!(out, "      {} {k} = {note}", paint("~", "33", opts.color));
+                    let (ob, oa) = (pretty(b) + "\n", pretty(a) + "\n");
+                    let diff = TextDiff::from_lines(&ob, &oa);
+                    for line in diff.unified_diff().context_radius(2).to_string().lines() {
+                        if line.starts_with("@@") {
+                            continue;
+                        }
+                        let colored = match line.chars().next() {
+                            Some('+') => paint(line, "32", opts.color),
+                            Some('-') => paint(line, "31", opts.color),
+                            _ => line.to_string(),
+                        };
+                        let _ = writeln!(out, "          {colored}");
+                    }
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "      {} {k:width$} = {} -> {}{note}",
+                        paint("~", "33", opts.color),
+                        scalar(b),
+                        scalar(a)
+                    );
+                }
+            }
+            _ if opts.verbose => {
+                let _ = writeln!(out, "        {k:width$} = {}", scalar_or_block(a));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn scalar_or_block(v: &Value) -> String {
+    if is_nested(v) {
+        pretty(v).replace('\n', "\n        ")
+    } else {
+        scalar(v)
+    }
+}
+
+/// The plan as text.
+pub fn text(plan: &Plan, opts: TextOptions) -> String {
+    let mut out = String::new();
+    if !plan.resource_drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint("Objects have changed outside asrform:", "1", opts.color)
+        );
+        let _ = writeln!(out);
+        for d in &plan.resource_drift {
+            let _ = writeln!(
+                out,
+                "  # {} has changed: {}",
+                d.address,
+                d.changed_attributes.join(", ")
+            );
+            for k in &d.changed_attributes {
+                let b = d.before.get(k).unwrap_or(&Value::Null);
+                let a = d.after.get(k).unwrap_or(&Value::Null);
+                let _ = writeln!(out, "      ~ {k} = {} -> {}", scalar(b), scalar(a));
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let effective: Vec<&ResourceChange> = plan
+        .resource_changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp || opts.verbose)
+        .collect();
+    if plan
+        .resource_changes
+        .iter()
+        .all(|c| c.action == Action::NoOp)
+    {
+        let _ = writeln!(out, "No changes. Live state matches the configuration.");
+    } else {
+        let _ = writeln!(out, "asrform will perform the following actions:");
+        let _ = writeln!(out);
+        for c in effective {
+            if c.action == Action::NoOp {
+                continue;
+            }
+            let _ = writeln!(out, "  # {}", headline(c));
+            let glyph = paint(c.action.glyph(), action_color(c.action), opts.color);
+            if let Some(dr) = &c.dr {
+                let _ = writeln!(out, "  {glyph} {} {{", c.key);
+                let _ = writeln!(out, "        direction          = {:?}", dr.direction);
+                if let Some(rp) = &dr.recovery_point {
+                    let age = rp
+                        .age_seconds
+                        .map_or(String::new(), |a| format!(" (age {})", format_secs(a)));
+                    let _ = writeln!(out, "        recovery_point     = {}{age}", rp.choice);
+                }
+                if let Some(l) = &dr.expected_data_loss {
+                    let _ = writeln!(out, "        expected_data_loss = {l}");
+                }
+                let names: Vec<&str> = dr.vms.iter().map(|v| v.address.as_str()).collect();
+                let shown = if names.len() > 8 && !opts.verbose {
+                    format!("{} … and {} more", names[..8].join(", "), names.len() - 8)
+                } else {
+                    names.join(", ")
+                };
+                let _ = writeln!(out, "        vms                = [{shown}]");
+                let _ = writeln!(out, "    }}");
+            } else {
+                let _ = writeln!(out, "  {glyph} {} {{", c.address);
+                attr_lines(&mut out, c, opts);
+                let _ = writeln!(out, "    }}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{} {w}", paint("Warning:", "33", opts.color));
+    }
+    if plan.readiness.protected > 0 || !plan.readiness.vms.is_empty() {
+        let _ = writeln!(out, "Readiness: {}", plan.readiness.line());
+    }
+    let _ = writeln!(out, "{}", paint(&plan.summary.line(), "1", opts.color));
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The plan as Markdown for a pull request comment, titled `title`: always at most [`MARKDOWN_LIMIT`] characters.
+/// When the full table would not fit, it is replaced by counts per recovery plan and action (never cut mid-table).
+pub fn markdown(plan: &Plan, title: &str) -> String {
+    let s = &plan.summary;
+    let mut head = String::new();
+    let _ = writeln!(head, "## DR plan: {title}");
+    let _ = writeln!(head);
+    if s.reseed > 0 {
+        let _ = writeln!(
+            head,
+            "> ⚠️ **Re-seed required for {} VM{}** (full initial replication; no recovery points until it completes)",
+            s.reseed,
+            if s.reseed == 1 { "" } else { "s" }
+        );
+    }
+    if s.destroy > 0 {
+        let _ = writeln!(
+            head,
+            "> ⚠️ **{} resource{} will be destroyed** — check the plan carefully",
+            s.destroy,
+            if s.destroy == 1 { "" } else { "s" }
+        );
+    }
+    let failovers = plan
+        .resource_changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Failover | Action::Failback))
+        .count();
+    if failovers > 0 {
+        let _ = writeln!(
+            head,
+            "> ⚠️ **{failovers} failover/failback operation{}** will move workloads between regions",
+            if failovers == 1 { "" } else { "s" }
+        );
+    }
+    if s.reseed + s.destroy + failovers > 0 {
+        let _ = writeln!(head);
+    }
+    let _ = writeln!(head, "**{}**", s.line());
+    let _ = writeln!(head);
+    let _ = writeln!(head, "Readiness: {}", plan.readiness.line());
+    let _ = writeln!(head);
+    let _ = writeln!(
+        head,
+        "Binds to state serial {} · config {} · live fingerprint {}",
+        plan.binding.serial,
+        short(&plan.binding.config_hash),
+        short(&plan.binding.live_fingerprint)
+    );
+    let _ = writeln!(head);
+    for w in &plan.warnings {
+        let _ = writeln!(head, "- ⚠️ {}", md_escape(w));
+    }
+
+    // Rows grouped by recovery plan.
+    let mut groups: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
+    for c in plan.effective_changes() {
+        groups
+            .entry(
+                c.recovery_plan
+                    .clone()
+                    .unwrap_or_else(|| "(infrastructure)".into()),
+            )
+            .or_default()
+            .push(c);
+    }
+    let mut table = String::new();
+    if !groups.is_empty() {
+        let _ = writeln!(
+            table,
+            "| Recovery plan | Resource | Action | Recovery point (age) | Why |"
+        );
+        let _ = writeln!(table, "| --- | --- | --- | --- | --- |");
+        for (g, cs) in &groups {
+            for c in cs {
+                let rp = c
+                    .dr
+                    .as_ref()
+                    .and_then(|d| d.recovery_point.as_ref())
+                    .map(|r| {
+                        format!(
+                            "{}{}",
+                            r.choice,
+                            r.age_seconds
+                                .map_or(String::new(), |a| format!(" (age {})", format_secs(a)))
+                        )
+                    })
+                    .unwrap_or_default();
+                let why = if c.change.replace_paths.is_empty() {
+                    c.changed_attributes.join(", ")
+                } else {
+                    format!("forced by {}", c.change.replace_paths.join(", "))
+                };
+                let _ = writeln!(
+                    table,
+                    "| {} | `{}` | {} {} | {} | {} |",
+                    md_escape(g),
+                    md_escape(&c.key),
+                    c.action.glyph(),
+                    c.action.as_str(),
+                    rp,
+                    md_escape(&why)
+                );
+            }
+        }
+        let _ = writeln!(table);
+    }
+    let mut details = String::new();
+    let changed: Vec<&ResourceChange> = plan
+        .effective_changes()
+        .filter(|c| matches!(c.action, Action::Update | Action::Replace))
+        .collect();
+    if !changed.is_empty() {
+        let _ = writeln!(
+            details,
+            "<details><summary>Attribute changes ({})</summary>",
+            changed.len()
+        );
+        let _ = writeln!(details);
+        let _ = writeln!(details, "```diff");
+        for c in &changed {
+            let _ = writeln!(details, "~ {}", c.address);
+            for k in &c.changed_attributes {
+                let b = c.change.before.get(k).unwrap_or(&Value::Null);
+                let a = c.change.after.get(k).unwrap_or(&Value::Null);
+                let _ = writeln!(
+                    details,
+                    "-   {k} = {}",
+                    serde_json::to_string(b).unwrap_or_default()
+                );
+                let _ = writeln!(
+                    details,
+                    "+   {k} = {}",
+                    serde_json::to_string(a).unwrap_or_default()
+                );
+            }
+        }
+        let _ = writeln!(details, "```");
+        let _ = writeln!(details, "</details>");
+        let _ = writeln!(details);
+    }
+    let mut drift = String::new();
+    if !plan.resource_drift.is_empty() {
+        let _ = writeln!(
+            drift,
+            "<details><summary>Changed outside asrform (drift: {})</summary>",
+            plan.resource_drift.len()
+        );
+        let _ = writeln!(drift);
+        for d in &plan.resource_drift {
+            let _ = writeln!(
+                drift,
+                "- `{}`: {}",
+                md_escape(&d.address),
+                md_escape(&d.changed_attributes.join(", "))
+            );
+        }
+        let _ = writeln!(drift, "</details>");
+        let _ = writeln!(drift);
+    }
+    let mermaid = mermaid(plan);
+
+    let full = format!("{head}{table}{details}{drift}{mermaid}");
+    if full.chars().count() <= MARKDOWN_LIMIT {
+        return full;
+    }
+    // Too big: counts per recovery plan and action instead of one row per change.
+    let mut counts = String::new();
+    let _ = writeln!(
+        counts,
+        "_The plan has {} changes: too many to list here; counts per recovery plan follow. Run `asrform show PLANFILE` for every change._",
+        plan.effective_changes().count()
+    );
+    let _ = writeln!(counts);
+    let _ = writeln!(counts, "| Recovery plan | Action | Count |");
+    let _ = writeln!(counts, "| --- | --- | ---: |");
+    for (g, cs) in &groups {
+        let mut by: BTreeMap<Action, usize> = BTreeMap::new();
+        for c in cs {
+            *by.entry(c.action).or_default() += 1;
+        }
+        for (a, n) in by {
+            let _ = writeln!(
+                counts,
+                "| {} | {} {} | {n} |",
+                md_escape(g),
+                a.glyph(),
+                a.as_str()
+            );
+        }
+    }
+    let _ = writeln!(counts);
+    let mut out = format!("{head}{counts}");
+    for extra in [drift, mermaid] {
+        if out.chars().count() + extra.chars().count() <= MARKDOWN_LIMIT {
+            out.push_str(&extra);
+        }
+    }
+    if out.chars().count() > MARKDOWN_LIMIT {
+        // Only the per-group table can still be large (thousands of recovery plans): keep the head and say so.
+        out = format!(
+            "{head}_The change table is too large for a comment; run `asrform show PLANFILE`._\n"
+        );
+    }
+    out
+}
+
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
+}
+
+/// A mermaid flowchart of the operation order, aggregated by kind and action so it stays small at any size.
+fn mermaid(plan: &Plan) -> String {
+    let mut nodes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut node_of: BTreeMap<&str, String> = BTreeMap::new();
+    for c in plan.effective_changes() {
+        let n = if c.dr.is_some() {
+            format!("{} {}", c.address, c.action.as_str())
+        } else {
+            format!("{} {}", c.kind, c.action.as_str())
+        };
+        *nodes.entry(n.clone()).or_default() += 1;
+        node_of.insert(c.key.as_str(), n);
+    }
+    if nodes.is_empty() || nodes.len() > 60 {
+        return String::new();
+    }
+    let ids: BTreeMap<&String, usize> = nodes.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    let mut edges = std::collections::BTreeSet::new();
+    for c in plan.effective_changes() {
+        let to = &node_of[c.key.as_str()];
+        for d in &c.depends_on {
+            if let Some(from) = node_of.get(d.as_str()) {
+                if from != to {
+                    edges.insert((ids[from], ids[to]));
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "<details><summary>Operation order</summary>");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "```mermaid");
+    let _ = writeln!(out, "flowchart LR");
+    for (k, n) in &nodes {
+        let label = k.replace('"', "'");
+        let _ = writeln!(out, "  n{}[\"{label} ×{n}\"]", ids[k]);
+    }
+    for (a, b) in edges {
+        let _ = writeln!(out, "  n{a} --> n{b}");
+    }
+    let _ = writeln!(out, "```");
+    let _ = writeln!(out, "</details>");
+    out
+}

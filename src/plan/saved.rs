@@ -1,0 +1,169 @@
+//! Saved plan files: writing, reading with clear errors, and the binding check that refuses a stale plan.
+//!
+//! A saved plan is the plan's JSON form. It binds to the state lineage and serial, the configuration hash and the
+//! live facts it used; [`check_binding`] compares them with the present and names every difference. Applying a
+//! plan writes state, which moves the serial, so the same file never applies twice. No I/O beyond the explicit
+//! file read/write helpers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{FORMAT_VERSION, Plan};
+use crate::state::State;
+
+/// Why a saved plan cannot be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SavedPlanError {
+    /// Unreadable file.
+    #[error("cannot read the plan file {path}: {source}")]
+    #[diagnostic(code(asrform::plan::file))]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a plan.
+    #[error("{path} is not a valid asrform plan file: {message}")]
+    #[diagnostic(
+        code(asrform::plan::corrupt),
+        help("create it again with `asrform plan --out FILE`")
+    )]
+    Corrupt {
+        /// File.
+        path: String,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// Another major version.
+    #[error("{path} has plan format_version {found}, but this asrform reads {FORMAT_VERSION}")]
+    #[diagnostic(
+        code(asrform::plan::version),
+        help("plan again with this asrform version")
+    )]
+    Version {
+        /// File.
+        path: String,
+        /// Its version.
+        found: String,
+    },
+    /// The world moved since the plan was made.
+    #[error("the saved plan is stale and was not applied:\n{}", reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
+    #[diagnostic(
+        code(asrform::plan::stale),
+        help("run `asrform plan --out FILE` again, review it, and apply the new file")
+    )]
+    Stale {
+        /// Every binding that changed.
+        reasons: Vec<String>,
+    },
+}
+
+/// The plan as a file's text.
+pub fn to_json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("plans always serialise") + "\n"
+}
+
+/// Parses a plan file's text; `path` names it in errors.
+pub fn from_json(path: &str, text: &str) -> Result<Plan, SavedPlanError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| SavedPlanError::Corrupt {
+        path: path.into(),
+        message: format!("{e}"),
+    })?;
+    let found = v
+        .get("format_version")
+        .and_then(|f| f.as_str())
+        .ok_or_else(|| SavedPlanError::Corrupt {
+            path: path.into(),
+            message: "format_version is missing: this is not a plan file".into(),
+        })?;
+    let major = |s: &str| s.split('.').next().unwrap_or("").to_string();
+    if major(found) != major(FORMAT_VERSION) {
+        return Err(SavedPlanError::Version {
+            path: path.into(),
+            found: found.into(),
+        });
+    }
+    serde_json::from_value(v).map_err(|e| SavedPlanError::Corrupt {
+        path: path.into(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a plan file.
+pub fn read(path: &Path) -> Result<Plan, SavedPlanError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    from_json(&path.display().to_string(), &text)
+}
+
+/// Checks a saved plan against the present: the state (lineage, serial), the configuration hash, and live facts
+/// freshly computed for the same objects (`fresh`, e.g. from a new plan's binding).
+pub fn check_binding(
+    plan: &Plan,
+    state: Option<&State>,
+    config_hash: &str,
+    fresh: &BTreeMap<String, String>,
+) -> Result<(), SavedPlanError> {
+    let mut reasons = Vec::new();
+    let b = &plan.binding;
+    match (b.lineage.as_deref(), state) {
+        (Some(l), Some(s)) if l != s.lineage => reasons.push(format!(
+            "the state has lineage {} but the plan was made for lineage {l}: it belongs to another state",
+            s.lineage
+        )),
+        (Some(l), None) => reasons.push(format!(
+            "the plan was made for state lineage {l}, but there is no state now"
+        )),
+        _ => {}
+    }
+    let serial = state.map_or(0, |s| s.serial);
+    let fresh_state_then = b.lineage.is_none();
+    if serial != b.serial || (fresh_state_then && state.is_some()) {
+        reasons.push(format!(
+            "the state changed since the plan was made (serial {} then, {serial} now): another apply ran, or this plan was already applied",
+            b.serial
+        ));
+    }
+    if config_hash != b.config_hash {
+        reasons.push(
+            "the configuration (files or variable values) changed since the plan was made".into(),
+        );
+    }
+    for (k, then) in &b.facts {
+        let now = fresh.get(k).map_or("absent", String::as_str);
+        if now != then {
+            reasons.push(format!(
+                "live state of {k} changed since the plan was made ({then} then, {now} now)"
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(SavedPlanError::Stale { reasons })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_files_get_clear_errors() {
+        assert!(matches!(
+            from_json("p.json", "{"),
+            Err(SavedPlanError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            from_json("p.json", "{}"),
+            Err(SavedPlanError::Corrupt { message, .. }) if message.contains("format_version")
+        ));
+        assert!(matches!(
+            from_json("p.json", r#"{"format_version":"9.0"}"#),
+            Err(SavedPlanError::Version { .. })
+        ));
+    }
+}
