@@ -13,6 +13,8 @@ mod cli;
 mod common;
 mod config_errors;
 mod config_valid;
+mod import_env;
+mod import_small;
 mod plan_env;
 mod plan_golden;
 mod schemas;

@@ -1,0 +1,115 @@
+//! `import` of a small vault built with raw ARM calls: golden HCL, a plan on the result that is a no-op, no write
+//! request sent, and no file overwritten without `--force`.
+
+use std::sync::Arc;
+
+use asrform::clock::ScaledClock;
+use asrform::import::{self, ImportOptions, SplitBy};
+use asrform::plan::render::{self, TextOptions};
+use asrform::plan::{PlanOptions, diff};
+use asrform::sim::{SimConfig, Simulator};
+use insta::assert_snapshot;
+
+use crate::common;
+use crate::import_env::{self, SUB, id};
+
+pub const PROVIDER: &str = "provider \"simulator\" {\n  estate = \"estate.json\"\n}";
+
+pub fn sim_for(example: &str) -> (Simulator, asrform::provider::arm::ArmClient) {
+    let e =
+        asrform::estate::load(&common::path(&format!("examples/{example}/estate.json"))).unwrap();
+    let clock = Arc::new(ScaledClock::new(
+        time::macros::datetime!(2026-03-01 00:00 UTC),
+        1.0,
+    ));
+    let sim = Simulator::from_estate(&e, clock, SimConfig::default());
+    let client = asrform::cli::session::sim_client(&sim);
+    (sim, client)
+}
+
+/// Imports `vault` into a fresh directory holding the example's estate; returns the directory, the generated
+/// files and the plan on the result.
+pub async fn import_and_plan(
+    example: &str,
+    client: &asrform::provider::arm::ArmClient,
+    vault: &str,
+    split: SplitBy,
+) -> (tempfile::TempDir, import::Generated, asrform::plan::Plan) {
+    let snap = import::io::read(client, &id(vault)).await.unwrap();
+    let mut opts = ImportOptions::new(id(vault), PROVIDER);
+    opts.default_subscription = Some(SUB.into());
+    opts.split_by = split;
+    let generated = import::generate(&snap, &opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::path(&format!("examples/{example}/estate.json")),
+        dir.path().join("estate.json"),
+    )
+    .unwrap();
+    import::io::write(dir.path(), &generated, false).unwrap();
+    let (loaded, graph) = crate::plan_env::load(dir.path());
+    let state = import::adopt(&loaded.config, &snap, client.clock().now());
+    let (plan, _) = asrform::apply::plan_live(
+        &loaded.config,
+        &graph,
+        client,
+        Some(&state),
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    // The same snapshot, diffed purely, agrees.
+    let again = diff(
+        &loaded.config,
+        &graph,
+        &snap,
+        Some(&state),
+        &PlanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(again.has_changes(), plan.has_changes());
+    (dir, generated, plan)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_small_vault_imports_to_golden_hcl_and_plans_to_no_op() {
+    let (sim, client) = sim_for("quickstart");
+    let spec = import_env::small();
+    let vault = import_env::build(&client, &sim, &spec).await;
+    sim.advance(std::time::Duration::from_secs(6 * 3600));
+
+    let writes_before = sim
+        .request_log()
+        .iter()
+        .filter(|e| e.method != "GET")
+        .count();
+    let (dir, generated, plan) =
+        import_and_plan("quickstart", &client, &vault, SplitBy::RecoveryPlan).await;
+    let writes_after = sim
+        .request_log()
+        .iter()
+        .filter(|e| e.method != "GET")
+        .count();
+    assert_eq!(writes_before, writes_after, "import sent a write request");
+
+    assert!(
+        !plan.has_changes(),
+        "{}",
+        render::text(&plan, TextOptions::default())
+    );
+    assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+    for (name, text) in &generated.files {
+        assert_snapshot!(format!("import_small_{name}"), text);
+        if name.ends_with(".hcl") {
+            assert_eq!(
+                &asrform::fmt::format_source(text).unwrap(),
+                text,
+                "{name} is not canonical"
+            );
+        }
+    }
+    // Refuses to overwrite without --force, and writes nothing.
+    let err = import::io::write(dir.path(), &generated, false).unwrap_err();
+    assert!(matches!(err, import::ImportError::Exists(_)), "{err}");
+    import::io::write(dir.path(), &generated, true).unwrap();
+}
