@@ -18,11 +18,11 @@ pub fn id(s: &str) -> ArmId {
 
 /// One VM to protect.
 pub struct VmSpec {
-    pub name: &'static str,
+    pub name: String,
     pub source_rg: &'static str,
-    pub size: Option<&'static str>,
-    pub group: Option<&'static str>,
-    pub disk_type: &'static str,
+    pub size: Option<String>,
+    pub group: Option<String>,
+    pub disk_type: String,
 }
 
 /// The vault's shape.
@@ -38,7 +38,7 @@ pub struct VaultSpec {
     pub subnet: &'static str,
     pub vms: Vec<VmSpec>,
     /// Recovery plans: name → boot groups of VM names.
-    pub plans: Vec<(&'static str, Vec<Vec<&'static str>>)>,
+    pub plans: Vec<(String, Vec<Vec<String>>)>,
 }
 
 impl VaultSpec {
@@ -159,7 +159,7 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
             SUB,
             vm.source_rg,
             "Microsoft.Compute/virtualMachines",
-            vm.name,
+            &vm.name,
         );
         let machine: wire::VirtualMachine = client.get(&source).await.unwrap().unwrap();
         let sp = &machine.properties.storage_profile;
@@ -174,7 +174,7 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
                 ..Default::default()
             })
             .collect();
-        let rpi = n::protected_item_id(&vault, src, vm.name);
+        let rpi = n::protected_item_id(&vault, src, &vm.name);
         client
             .enable_protection(
                 &id(&rpi),
@@ -186,13 +186,13 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
                     recovery_azure_network_id: Some(vnet.clone()),
                     recovery_subnet_name: Some(s.subnet.to_string()),
                     vm_managed_disks: disks,
-                    multi_vm_group_name: vm.group.map(str::to_string),
+                    multi_vm_group_name: vm.group.clone(),
                     ..Default::default()
                 },
             )
             .await
             .unwrap();
-        if let Some(size) = vm.size {
+        if let Some(size) = &vm.size {
             client
                 .update_protected_item(
                     &id(&rpi),
@@ -204,7 +204,7 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
                 .await
                 .unwrap();
         }
-        rpis.insert(vm.name, (rpi, source));
+        rpis.insert(vm.name.clone(), (rpi, source));
     }
     for (name, groups) in &s.plans {
         let groups = groups
@@ -214,8 +214,8 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
                 replication_protected_items: g
                     .iter()
                     .map(|v| wire::RecoveryPlanProtectedItem {
-                        id: Some(rpis[v].0.clone()),
-                        virtual_machine_id: Some(rpis[v].1.clone()),
+                        id: Some(rpis[v.as_str()].0.clone()),
+                        virtual_machine_id: Some(rpis[v.as_str()].1.clone()),
                     })
                     .collect(),
                 start_group_actions: Vec::new(),
@@ -242,12 +242,12 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
 
 /// The quickstart estate's four VMs in one vault with one recovery plan.
 pub fn small() -> VaultSpec {
-    let vm = |name, size, group| VmSpec {
-        name,
+    let vm = |name: &str, size: Option<&str>, group: Option<&str>| VmSpec {
+        name: name.into(),
         source_rg: "rg-app",
-        size,
-        group,
-        disk_type: "Premium_LRS",
+        size: size.map(Into::into),
+        group: group.map(Into::into),
+        disk_type: "Premium_LRS".into(),
     };
     VaultSpec {
         rg: "rg-app-dr",
@@ -266,8 +266,49 @@ pub fn small() -> VaultSpec {
             vm("web02", Some("Standard_D2s_v5"), None),
         ],
         plans: vec![(
-            "rp-app",
-            vec![vec!["db01"], vec!["app01", "web01", "web02"]],
+            "rp-app".into(),
+            vec![
+                vec!["db01".into()],
+                vec!["app01".into(), "web01".into(), "web02".into()],
+            ],
         )],
+    }
+}
+
+/// The fleet example's 240 VMs from its inventory (size, consistency group, disk type), in three recovery plans of
+/// a database group and an application group each.
+pub fn fleet() -> VaultSpec {
+    let text =
+        std::fs::read_to_string(crate::common::path("examples/fleet/inventory.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let mut vms = Vec::new();
+    let mut plans: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for row in r.records() {
+        let row = row.unwrap();
+        let (name, tier, plan) = (&row[0], &row[1], &row[2]);
+        vms.push(VmSpec {
+            name: name.into(),
+            source_rg: "rg-fleet",
+            size: Some(row[4].into()),
+            group: Some(row[3].into()),
+            disk_type: row[7].into(),
+        });
+        let groups = plans
+            .entry(format!("rp-{plan}"))
+            .or_insert_with(|| vec![Vec::new(), Vec::new()]);
+        groups[usize::from(tier != "db")].push(name.into());
+    }
+    VaultSpec {
+        rg: "rg-fleet-dr",
+        vault: "rsv-fleet-dr",
+        pair: "primary",
+        cache_rg: "rg-fleet",
+        cache: "stasrcachefleeteus",
+        source_vnet: "vnet-fleet",
+        target_vnet: "vnet-fleet-dr",
+        target_prefix: "10.30.0.0/16",
+        subnet: "app",
+        vms,
+        plans: plans.into_iter().collect(),
     }
 }

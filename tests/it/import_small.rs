@@ -113,3 +113,82 @@ async fn a_small_vault_imports_to_golden_hcl_and_plans_to_no_op() {
     assert!(matches!(err, import::ImportError::Exists(_)), "{err}");
     import::io::write(dir.path(), &generated, true).unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_fleet_with_a_failed_over_recovery_plan_imports_to_a_no_op_plan() {
+    let (sim, client) = sim_for("fleet");
+    let spec = import_env::fleet();
+    let vault = import_env::build(&client, &sim, &spec).await;
+    // Initial replication, then fail the finance plan's VMs over (commit pending) with raw ARM calls.
+    sim.advance(std::time::Duration::from_secs(48 * 3600));
+    let finance = spec
+        .plans
+        .iter()
+        .find(|(n, _)| n == "rp-finance")
+        .unwrap()
+        .1
+        .concat();
+    for vm in &finance {
+        let rpi = asrform::config::naming::protected_item_id(&vault, "eastus", vm);
+        client
+            .unplanned_failover(&id(&rpi), "PrimaryToRecovery", true, None)
+            .await
+            .unwrap();
+    }
+
+    let writes = |sim: &Simulator| {
+        sim.request_log()
+            .iter()
+            .filter(|e| e.method != "GET")
+            .count()
+    };
+    let before = writes(&sim);
+    let (dir, generated, plan) =
+        import_and_plan("fleet", &client, &vault, SplitBy::RecoveryPlan).await;
+    assert_eq!(before, writes(&sim), "import sent a write request");
+    assert!(
+        !plan.has_changes(),
+        "{}",
+        render::text(&plan, TextOptions::default())
+    );
+    assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+    // Shared shapes became for_each blocks over CSV inventories: one per recovery plan here.
+    let csvs: Vec<&String> = generated
+        .files
+        .keys()
+        .filter(|f| f.ends_with(".csv"))
+        .collect();
+    assert_eq!(csvs.len(), 3, "{csvs:?}");
+    let text = generated
+        .files
+        .get("rp_finance.asr.hcl")
+        .unwrap_or_else(|| panic!("{:?}", generated.files.keys()));
+    assert!(text.contains("for_each"), "{text}");
+    assert!(text.contains("# live: failed over"), "{text}");
+    // The state records the finance plan and its VMs as running in the recovery region.
+    let (loaded, _) = crate::plan_env::load(dir.path());
+    let snap = import::io::read(&client, &id(&vault)).await.unwrap();
+    let state = import::adopt(&loaded.config, &snap, client.clock().now());
+    assert_eq!(
+        state.resources["recovery_plan.rp_finance"].active_site,
+        Some(asrform::state::Site::Recovery)
+    );
+    assert_eq!(
+        state.resources["recovery_plan.rp_retail"].active_site,
+        Some(asrform::state::Site::Primary)
+    );
+    let recovered = state
+        .resources
+        .values()
+        .filter(|r| {
+            r.kind == "protected_vm" && r.active_site == Some(asrform::state::Site::Recovery)
+        })
+        .count();
+    assert_eq!(recovered, finance.len());
+    assert!(
+        state
+            .resources
+            .values()
+            .all(|r| r.kind != "protected_vm" || r.lifecycle_id.is_some())
+    );
+}
