@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod config_errors;
 mod config_valid;
+mod import_cli;
 mod import_env;
 mod import_small;
 mod plan_env;
