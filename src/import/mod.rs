@@ -1135,6 +1135,21 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             ));
             continue;
         };
+        let imported = p
+            .groups
+            .iter()
+            .flat_map(|(_, ids)| ids)
+            .any(|i| m.vm_addr.contains_key(&lower(i.as_str())));
+        if !imported {
+            // With --include the plan is simply out of scope; otherwise say why it is missing.
+            if include.is_none() {
+                m.warnings.push(format!(
+                    "recovery plan {}: none of its members were imported; not imported",
+                    p.id
+                ));
+            }
+            continue;
+        }
         let file = match opts.split_by {
             SplitBy::RecoveryPlan => label.clone(),
             SplitBy::ResourceGroup => "recovery_plans".into(),
@@ -1179,8 +1194,11 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                     ids.len() - refs.len()
                 ));
             }
+            if refs.is_empty() {
+                continue;
+            }
             writeln!(text, "\ngroup {{").ok();
-            if refs.len() <= 1 {
+            if refs.len() == 1 {
                 writeln!(text, "vms = [{}]", refs.join(", ")).ok();
             } else {
                 writeln!(text, "vms = [").ok();

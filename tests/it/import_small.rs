@@ -192,3 +192,59 @@ async fn the_fleet_with_a_failed_over_recovery_plan_imports_to_a_no_op_plan() {
             .all(|r| r.kind != "protected_vm" || r.lifecycle_id.is_some())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn what_cannot_be_expressed_is_reported_not_dropped() {
+    let (sim, client) = sim_for("quickstart");
+    let vault = import_env::build(&client, &sim, &import_env::small()).await;
+    let mut snap = import::io::read(&client, &id(&vault)).await.unwrap();
+    // A Hyper-V item beside the Azure ones, and a second container mapping named outside asrform's scheme.
+    let mut hv = snap.protected_items.values().next().unwrap().clone();
+    hv.id = id(&format!("{}-hyperv", hv.id));
+    hv.instance_type = Some("HyperVReplicaAzure".into());
+    snap.protected_items.insert(hv.id.clone(), hv);
+    let mut foreign = snap.container_mappings.values().next().unwrap().clone();
+    let parent = foreign.id.as_str().rsplit_once('/').unwrap().0.to_string();
+    foreign.id = id(&format!("{parent}/portal-made-mapping"));
+    snap.container_mappings.insert(foreign.id.clone(), foreign);
+
+    let mut opts = ImportOptions::new(id(&vault), PROVIDER);
+    opts.default_subscription = Some(SUB.into());
+    let g = import::generate(&snap, &opts).unwrap();
+    assert!(
+        g.warnings
+            .iter()
+            .any(|w| w.contains("HyperVReplicaAzure") && w.contains("not imported")),
+        "{:?}",
+        g.warnings
+    );
+    assert!(
+        g.warnings.iter().any(|w| w.contains("portal-made-mapping")),
+        "{:?}",
+        g.warnings
+    );
+    // The Azure items are still all there.
+    let text: String = g.files.values().cloned().collect();
+    assert_eq!(text.matches("protected_vm \"").count(), 4);
+
+    // --include keeps only matching VMs, and the recovery plan keeps only those members.
+    opts.include = Some("web*".into());
+    let g = import::generate(&snap, &opts).unwrap();
+    let text: String = g.files.values().cloned().collect();
+    assert_eq!(text.matches("protected_vm \"").count(), 2, "{text}");
+    assert!(!text.contains("protected_vm.db01"), "{text}");
+    // The partial import is still a valid configuration.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::path("examples/quickstart/estate.json"),
+        dir.path().join("estate.json"),
+    )
+    .unwrap();
+    import::io::write(dir.path(), &g, false).unwrap();
+    crate::plan_env::load(dir.path());
+    opts.include = Some("[".into());
+    assert!(matches!(
+        import::generate(&snap, &opts),
+        Err(import::ImportError::Include(..))
+    ));
+}
