@@ -952,34 +952,44 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         if idx.len() >= opts.csv_threshold {
             let label = names.take("protected_vm", file);
             let csv_name = format!("{label}.csv");
+            // Columns only for what this shape has (the shape makes presence uniform across its rows); a source
+            // resource group shared by every row is written once in the template instead.
+            let first = &vms[idx[0]];
+            let n0 = first.nics.first().cloned().unwrap_or_default();
+            let one_rg = idx.iter().all(|&k| vms[k].source_rg == first.source_rg);
+            type Col = fn(&Vm, &NicOut) -> String;
+            let all: [(&str, bool, Col); 9] = [
+                ("name", true, |v, _| v.name.clone()),
+                ("source_rg", !one_rg, |v, _| v.source_rg.clone()),
+                ("size", first.size.is_some(), |v, _| {
+                    v.size.clone().unwrap_or_default()
+                }),
+                ("consistency_group", first.cg.is_some(), |v, _| {
+                    v.cg.clone().unwrap_or_default()
+                }),
+                ("disk_type", first.disk_type.is_some(), |v, _| {
+                    v.disk_type.clone().unwrap_or_default()
+                }),
+                ("subnet", n0.target_subnet.is_some(), |_, n| {
+                    n.target_subnet.clone().unwrap_or_default()
+                }),
+                ("ip", n0.target_ip.is_some(), |_, n| {
+                    n.target_ip.clone().unwrap_or_default()
+                }),
+                ("test_subnet", n0.test_subnet.is_some(), |_, n| {
+                    n.test_subnet.clone().unwrap_or_default()
+                }),
+                ("test_ip", n0.test_ip.is_some(), |_, n| {
+                    n.test_ip.clone().unwrap_or_default()
+                }),
+            ];
+            let cols: Vec<&(&str, bool, Col)> = all.iter().filter(|c| c.1).collect();
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record([
-                "name",
-                "source_rg",
-                "size",
-                "consistency_group",
-                "disk_type",
-                "subnet",
-                "ip",
-                "test_subnet",
-                "test_ip",
-            ])
-            .ok();
+            w.write_record(cols.iter().map(|c| c.0)).ok();
             for &k in idx {
                 let v = &vms[k];
                 let n = v.nics.first().cloned().unwrap_or_default();
-                w.write_record([
-                    v.name.as_str(),
-                    &v.source_rg,
-                    v.size.as_deref().unwrap_or(""),
-                    v.cg.as_deref().unwrap_or(""),
-                    v.disk_type.as_deref().unwrap_or(""),
-                    n.target_subnet.as_deref().unwrap_or(""),
-                    n.target_ip.as_deref().unwrap_or(""),
-                    n.test_subnet.as_deref().unwrap_or(""),
-                    n.test_ip.as_deref().unwrap_or(""),
-                ])
-                .ok();
+                w.write_record(cols.iter().map(|c| (c.2)(v, &n))).ok();
                 m.vm_addr.insert(
                     lower(v.item.id.as_str()),
                     format!("protected_vm.{label}[{}]", q(&v.name)),
@@ -1012,7 +1022,12 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .ok();
             writeln!(
                 text,
-                "source_vm = \"/subscriptions/{sub}/resourceGroups/${{each.value.source_rg}}/providers/Microsoft.Compute/virtualMachines/${{each.key}}\""
+                "source_vm = \"/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/${{each.key}}\"",
+                if one_rg {
+                    first.source_rg.clone()
+                } else {
+                    "${each.value.source_rg}".to_string()
+                }
             )
             .ok();
             write_common(text, v);
