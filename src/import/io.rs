@@ -84,10 +84,8 @@ pub fn write(dir: &Path, generated: &Generated, force: bool) -> Result<Vec<PathB
         .iter()
         .map(|(n, t)| (dir.join(n), t))
         .collect();
-    if !force {
-        if let Some((p, _)) = paths.iter().find(|(p, _)| p.exists()) {
-            return Err(ImportError::Exists(p.display().to_string()));
-        }
+    if !force && let Some((p, _)) = paths.iter().find(|(p, _)| p.exists()) {
+        return Err(ImportError::Exists(p.display().to_string()));
     }
     std::fs::create_dir_all(dir).map_err(|source| ImportError::Write {
         path: dir.display().to_string(),

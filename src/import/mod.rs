@@ -108,7 +108,13 @@ pub enum ImportError {
     /// Reading live state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Provider(#[from] crate::provider::ProviderError),
+    Provider(Box<crate::provider::ProviderError>),
+}
+
+impl From<crate::provider::ProviderError> for ImportError {
+    fn from(e: crate::provider::ProviderError) -> Self {
+        Self::Provider(Box::new(e))
+    }
 }
 
 /// A valid HCL identifier for an ARM name: lower case, runs of other characters become one `_`, and a leading digit
@@ -164,9 +170,9 @@ fn q(s: &str) -> String {
 }
 
 fn duration(minutes: i64) -> String {
-    if minutes > 0 && minutes % (24 * 60) == 0 && minutes >= 48 * 60 {
+    if minutes >= 48 * 60 && minutes.rem_euclid(24 * 60) == 0 {
         format!("{}d", minutes / (24 * 60))
-    } else if minutes > 0 && minutes % 60 == 0 {
+    } else if minutes > 0 && minutes.rem_euclid(60) == 0 {
         format!("{}h", minutes / 60)
     } else {
         format!("{minutes}m")
