@@ -241,14 +241,19 @@ fn skip_template(b: &[u8], mut j: usize) -> usize {
     j
 }
 
-/// If a heredoc starts at `i` (`<<ID` or `<<-ID` then a newline), the end of its closing marker line.
+/// If a heredoc starts at `i` (`<<ID` or `<<-ID` then a newline), the end of its closing marker.
+///
+/// The marker is found exactly as hcl-edit finds it, since the formatter must agree with the parser on where the
+/// heredoc ends: a line ending, optional blanks, the identifier, then anything but an identifier character. The
+/// line right after the opener has no line ending before it inside the template, so it only closes an empty heredoc
+/// when no later line could.
 fn heredoc_end(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 2;
     if b.get(j) == Some(&b'-') {
         j += 1;
     }
     let id_start = j;
-    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'-') {
+    while j < b.len() && is_id_continue(b[j]) {
         j += 1;
     }
     let id = &b[id_start..j];
@@ -261,40 +266,28 @@ fn heredoc_end(b: &[u8], i: usize) -> Option<usize> {
     if b.get(j) != Some(&b'\n') {
         return None;
     }
-    j += 1;
-    while j < b.len() {
-        let end = {
-            let mut e = j;
-            while e < b.len() && b[e] != b'\n' {
-                e += 1;
-            }
-            e
-        };
-        let line = &b[j..end];
-        let trimmed = trim_ascii(line);
-        if trimmed == id {
-            // Keep a CRLF file's `\r` out of the token, as for comments.
-            return Some(if end > j && b[end - 1] == b'\r' {
-                end - 1
-            } else {
-                end
-            });
+    let first_line = j + 1;
+    let closes_at = |line: usize| -> Option<usize> {
+        let mut k = line;
+        while k < b.len() && matches!(b[k], b' ' | b'\t') {
+            k += 1;
         }
-        j = end + 1;
+        (b[k..].starts_with(id) && !b.get(k + id.len()).is_some_and(|&c| is_id_continue(c)))
+            .then_some(k + id.len())
+    };
+    // Later lines: each follows a line ending that belongs to the template.
+    let mut nl = first_line;
+    while let Some(p) = (nl..b.len()).find(|&p| b[p] == b'\n') {
+        if let Some(end) = closes_at(p + 1) {
+            return Some(end);
+        }
+        nl = p + 1;
     }
-    Some(b.len())
+    closes_at(first_line).or(Some(b.len()))
 }
 
-fn trim_ascii(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |p| p + 1);
-    &s[start..end]
+fn is_id_continue(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
 }
 
 /// One output line before alignment.
@@ -499,6 +492,19 @@ mod tests {
         let out = fmt(src);
         assert!(out.contains("      keep   this\n    EOT\n"), "{out}");
         assert!(out.contains("\"${ {a = 1}.a }  x\""), "{out}");
+        assert_eq!(fmt(&out), out);
+    }
+
+    #[test]
+    fn heredoc_markers_end_where_the_parser_ends_them() {
+        // Two empty heredocs: the parser binds the first opener to the *second* marker line.
+        let src = "a {\n a = <<-EOT\n   EOT\n}\na {\n a = <<-EOT\n   EOT\n}\n";
+        let out = fmt(src);
+        assert_eq!(fmt(&out), out);
+        // The marker may be followed by more tokens on its line.
+        let src = "x = join(\"\", [<<EOT\nhi\nEOT\n])\ny = f(<<EOT\nhi\nEOT\n  )\n";
+        let out = fmt(src);
+        assert!(out.contains("hi\nEOT\n"), "{out}");
         assert_eq!(fmt(&out), out);
     }
 

@@ -248,3 +248,25 @@ async fn what_cannot_be_expressed_is_reported_not_dropped() {
         Err(import::ImportError::Include(..))
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn splitting_by_resource_group_also_plans_to_no_op() {
+    let (sim, client) = sim_for("quickstart");
+    let vault = import_env::build(&client, &sim, &import_env::small()).await;
+    let (_dir, generated, plan) =
+        import_and_plan("quickstart", &client, &vault, SplitBy::ResourceGroup).await;
+    let names: Vec<&str> = generated.files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "main.asr.hcl",
+            "recovery_plans.asr.hcl",
+            "rg_app_dr.asr.hcl"
+        ]
+    );
+    assert!(
+        !plan.has_changes(),
+        "{}",
+        render::text(&plan, TextOptions::default())
+    );
+}
