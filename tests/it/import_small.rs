@@ -152,6 +152,13 @@ async fn the_fleet_with_a_failed_over_recovery_plan_imports_to_a_no_op_plan() {
         render::text(&plan, TextOptions::default())
     );
     assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+    for (name, text) in generated.files.iter().filter(|(n, _)| n.ends_with(".hcl")) {
+        assert_eq!(
+            &asrform::fmt::format_source(text).unwrap(),
+            text,
+            "{name} would fail fmt --check"
+        );
+    }
     // Shared shapes became for_each blocks over CSV inventories: one per recovery plan here.
     let csvs: Vec<&String> = generated
         .files
