@@ -25,6 +25,7 @@ pub mod dr;
 pub mod estate;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod plan;
 pub mod provider;
 pub mod region;

@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod error;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod plan;
 pub mod progress;
 pub mod session;
@@ -108,6 +109,12 @@ pub enum Command {
         after_help = "Examples:\n  asrform destroy examples/quickstart\n  asrform destroy --auto-approve"
     )]
     Destroy(apply::ApplyArgs),
+    /// Adopt a live vault: write `*.asr.hcl` (and CSV inventories) and a state that adopts what exists, without
+    /// changing anything in the cloud.
+    #[command(
+        after_help = "Examples:\n  asrform import --vault /subscriptions/S/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/rsv-dr\n  asrform import --vault ID --out adopted --include 'web*' --split-by resource-group\n  asrform import --vault ID --subscription S --auth cli --out adopted\n\nImport only reads. It refuses to overwrite files or state unless --force, and prints what it could not express as warnings."
+    )]
+    Import(import::ImportArgs),
 }
 
 /// Flags of `sim`.
@@ -237,6 +244,7 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
         Command::Apply(args) => apply::cmd_apply(ui, args).await,
         Command::Show(args) => show::cmd_show(ui, args),
         Command::Destroy(args) => destroy::cmd_destroy(ui, args).await,
+        Command::Import(args) => import::cmd_import(ui, args).await,
     };
     match result {
         Ok(code) => code,
