@@ -15,6 +15,21 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // `ASRFORM_LOG=debug` (any tracing filter, e.g. `asrform::arm=trace`) logs to stderr; the ARM client redacts
+    // the Authorization header itself, so nothing secret reaches this output.
+    if let Some(filter) = std::env::var("ASRFORM_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+    {
+        let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+            eprintln!("warning: ASRFORM_LOG={filter} is not a valid filter ({e}); using `debug`");
+            tracing_subscriber::EnvFilter::new("debug")
+        });
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut ui = asrform::cli::ui::Ui::stdio(cli.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -112,8 +112,6 @@ pub(crate) fn progress_and_signals(
     (hooks, signals)
 }
 
-use std::io::Write as _;
-
 fn config_args(args: &ApplyArgs, dir: PathBuf) -> ConfigArgs {
     ConfigArgs {
         dir,

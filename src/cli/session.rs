@@ -117,12 +117,8 @@ impl Session {
                 let (sim, speed) = if SimStore::exists(&dir) {
                     sim_store.simulator(wall, None).map_err(CliError::user)?
                 } else {
-                    let path = if estate.value.is_absolute() {
-                        estate.value.clone()
-                    } else {
-                        dir.join(&estate.value)
-                    };
-                    let e = crate::estate::load(&path).map_err(CliError::user)?;
+                    // The loader already resolved the estate path against the configuration directory.
+                    let e = crate::estate::load(&estate.value).map_err(CliError::user)?;
                     let clock = Arc::new(ScaledClock::new(wall, *clock_speed));
                     let sim = Simulator::from_estate(&e, clock, SimConfig::default());
                     sim_store

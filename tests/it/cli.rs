@@ -196,3 +196,53 @@ fn missing_directory_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist"));
 }
+
+/// The README's main command, run the way a user types it: a relative configuration directory.
+#[test]
+fn readme_main_command_protects_the_quickstart_and_replans_to_no_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qs = tmp.path().join("qs");
+    std::fs::create_dir(&qs).unwrap();
+    for entry in std::fs::read_dir(common::path("examples/quickstart")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, qs.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let main = qs.join("main.asr.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    assert!(text.contains("clock_speed = 600"));
+    // Faster than the example's own speed so the test spends well under a second waiting for replication.
+    std::fs::write(
+        &main,
+        text.replace("clock_speed = 600", "clock_speed = 100000"),
+    )
+    .unwrap();
+
+    let run = |args: &[&str]| {
+        asrform()
+            .current_dir(tmp.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["apply", "--auto-approve", "--wait", "protected", "qs"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete! 13 applied, 0 failed"));
+    let out = run(&["plan", "--detailed-exitcode", "qs"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        qs.join("asrform.state.json").exists(),
+        "state is kept beside the configuration"
+    );
+}

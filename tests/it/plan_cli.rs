@@ -26,12 +26,14 @@ fn quickstart() -> tempfile::TempDir {
     }
     let main = tmp.path().join("main.asr.hcl");
     let text = std::fs::read_to_string(&main).unwrap();
+    assert!(
+        text.contains("clock_speed = 600"),
+        "the quickstart's clock speed moved; update this test"
+    );
     std::fs::write(
         &main,
-        text.replace(
-            "estate = \"estate.json\"",
-            "estate = \"estate.json\"\n  clock_speed = 100000",
-        ),
+        // A very fast simulated clock, so initial replication completes between two commands.
+        text.replace("clock_speed = 600", "clock_speed = 100000"),
     )
     .unwrap();
     tmp
