@@ -18,11 +18,13 @@ async fn the_fleet_applies_with_matching_counts_and_replans_to_no_op() {
         .filter(|c| c.kind == "protected_vm" && c.action == Action::Create)
         .count();
     assert_eq!(vms, 240);
-    checked_json(&p);
+    // The whole first plan of 240 VMs, in every rendering, is reviewed as a golden file.
+    insta::assert_json_snapshot!("fleet_first_json", checked_json(&p));
     let md = render::markdown(&p, "fleet");
     assert!(md.chars().count() <= render::MARKDOWN_LIMIT);
     assert_snapshot!("fleet_first_markdown", masked(&md));
     let text = render::text(&p, TextOptions::default());
+    assert_snapshot!("fleet_first_text", masked(&text));
     let tail: Vec<&str> = text.lines().rev().take(2).collect();
     assert_snapshot!("fleet_first_summary", masked(&tail.join("\n")));
 

@@ -49,7 +49,8 @@ async fn no_op_after_apply_then_update_in_place() {
         render::text(&p, TextOptions::default())
     );
     assert_snapshot!("quickstart_noop_text", text(&p));
-    checked_json(&p);
+    assert_json_snapshot!("quickstart_noop_json", checked_json(&p));
+    assert_snapshot!("quickstart_noop_markdown", md(&p));
 
     env.edit(r#"size = "Standard_D4s_v5""#, r#"size = "Standard_D8s_v5""#);
     let p = env.plan().await;
