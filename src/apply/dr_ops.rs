@@ -104,8 +104,13 @@ async fn one(cx: &Ctx, step: &DrStep, item: &ProtectedItem, vm: &DrVm) -> Result
                 Direction::RecoveryToPrimary => source_rg,
                 Direction::PrimaryToRecovery => item.target_resource_group_id.clone(),
             };
+            // `recoveryContainerId` is the reverse mapping's target (asr-api.md §3.8): reverse replication goes
+            // from the container the item failed over to back to the container it lives in now.
+            let reverse_target = rpi.parent().ok_or_else(|| {
+                ApplyError::Plan(format!("{}: the container of {rpi} is unknown", vm.address))
+            })?;
             let input = wire::A2ASwitchProtectionInput {
-                recovery_container_id: item.recovery_container_id.as_ref().map(ToString::to_string),
+                recovery_container_id: Some(reverse_target.to_string()),
                 policy_id: item.policy_id.as_ref().map(ToString::to_string),
                 recovery_resource_group_id: target_rg,
                 ..Default::default()
