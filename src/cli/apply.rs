@@ -206,6 +206,7 @@ async fn locked(
         mode,
         targets,
         now: Some(session.now()),
+        operation: None,
     };
     let (fresh, _) = crate::apply::plan_live(
         session.config(),
