@@ -70,6 +70,10 @@ pub struct DrArgs {
     /// How long to wait for the state lock (e.g. 30s, 2m).
     #[arg(long, default_value = "0s", value_parser = parse_timeout)]
     pub lock_timeout: Duration,
+    /// Confirm the recovery plan's manual steps (otherwise the run stops at the first one; run again with
+    /// --continue once it is done).
+    #[arg(long = "continue")]
+    pub continue_manual: bool,
     /// What to wait for after a reprotect: `accepted` (the job) or `protected` (initial replication done).
     #[arg(long, value_enum, default_value_t = WaitFor::Accepted)]
     pub wait: WaitFor,
@@ -206,6 +210,7 @@ async fn locked(
             parallelism: 10,
             wait: args.wait,
             stop: stop.clone(),
+            continue_manual: args.continue_manual,
         },
     )
     .await;

@@ -823,7 +823,7 @@ fn operation_changes(
     warnings: &mut Vec<String>,
     problems: &mut Diagnostics,
 ) -> Vec<ResourceChange> {
-    use super::operation::operation_for;
+    use super::operation::{DrCommand, Position, operation_for};
     // Recovery plan → the VMs the targets select in it (in group order).
     let mut selected: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = BTreeMap::new();
     for t in &req.targets {
@@ -893,6 +893,7 @@ fn operation_changes(
         let mut step: Option<(Action, Direction)> = None;
         let mut vms = Vec::new();
         let mut member_items = Vec::new();
+        let mut resumed_ids: BTreeSet<String> = BTreeSet::new();
         let mut ok = true;
         for a in &members {
             let Some(i) = items.get(*a).copied() else {
@@ -904,6 +905,38 @@ fn operation_changes(
                 continue;
             };
             let at = position(i, &src);
+            // Resuming a failover that stopped at a manual step: VMs of earlier groups already moved.
+            let resumed = matches!(
+                (req.command, at),
+                (DrCommand::Failover, Position::FailedOver)
+                    | (DrCommand::Failback, Position::FailedBack)
+            ) && members.iter().any(|m| {
+                items
+                    .get(*m)
+                    .is_some_and(|x| operation_for(req.command, position(x, &src)).is_ok())
+            });
+            if resumed {
+                facts.insert(a.to_string(), vm_fact(i));
+                member_items.push(i);
+                vms.push(DrVm {
+                    address: a.to_string(),
+                    rpi_id: Some(i.id.to_string()),
+                    lifecycle_id: i.lifecycle_id.clone(),
+                    source_vm: match config.get(a).map(|x| &x.body) {
+                        Some(ResourceBody::ProtectedVm(v)) => {
+                            v.source_vm.value.as_str().to_string()
+                        }
+                        _ => String::new(),
+                    },
+                });
+                resumed_ids.insert(i.id.to_string());
+                warnings.push(format!(
+                    "{a}: already {}; the {} resumes after it",
+                    at.describe(),
+                    req.command
+                ));
+                continue;
+            }
             match operation_for(req.command, at) {
                 Ok(s) => {
                     if step.is_some_and(|x| x != s) {
@@ -1041,7 +1074,11 @@ fn operation_changes(
             ));
         }
         let name = allowed_name(op);
-        let mut preconditions: Vec<Precondition> = member_items
+        let pending: Vec<&&ProtectedItem> = member_items
+            .iter()
+            .filter(|i| !resumed_ids.contains(&i.id.to_string()))
+            .collect();
+        let mut preconditions: Vec<Precondition> = pending
             .iter()
             .map(|i| Precondition {
                 check: "allowed_operation".into(),
@@ -1049,7 +1086,7 @@ fn operation_changes(
                 expected: name.into(),
             })
             .collect();
-        preconditions.extend(member_items.iter().map(|i| Precondition {
+        preconditions.extend(pending.iter().map(|i| Precondition {
             check: "idle".into(),
             object: i.id.to_string(),
             expected: "no running ASR scenario".into(),

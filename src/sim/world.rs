@@ -1442,6 +1442,12 @@ impl World {
         if settings["recoveryResourceGroupId"].is_null() {
             settings["recoveryResourceGroupId"] = json!(orig_rg);
         }
+        // The switch input has no multi-VM group: the reversed item stays in its replication group.
+        for k in ["multiVmGroupName", "multiVmGroupId"] {
+            if settings[k].is_null() && !old.settings[k].is_null() {
+                settings[k] = old.settings[k].clone();
+            }
+        }
         settings["recoveryAzureVMName"] = json!(last_segment(&old.source_vm_id));
         let vm_nics: Vec<Value> = self.vm_nics(&new_vm).iter().enumerate().map(|(i, n)| json!({
             "nicId": format!("{}-nic{i}", old.lifecycle_id), "sourceNicArmId": n, "ipConfigs": [{"name": "ipconfig1", "isPrimary": true}]
