@@ -124,14 +124,27 @@ pub enum Command {
     )]
     Failover(dr_ops::DrArgs),
     /// Test failover (drill) into an isolated network, as a reviewed plan; clean up with `test-failover-cleanup`.
+    #[command(
+        after_help = "Examples:\n  asrform test-failover recovery_plan.app -d examples/quickstart --auto-approve\n  asrform test-failover \'protected_vm.app[\"db01\"]\' --network VNET_ID --recovery-point latest-app-consistent"
+    )]
     TestFailover(dr_ops::DrArgs),
     /// Clean up a test failover.
+    #[command(
+        after_help = "Examples:\n  asrform test-failover-cleanup recovery_plan.app --auto-approve"
+    )]
     TestFailoverCleanup(dr_ops::DrArgs),
     /// Commit a failover or failback.
+    #[command(after_help = "Examples:\n  asrform commit recovery_plan.app --auto-approve")]
     Commit(dr_ops::DrArgs),
     /// Reverse replication after a committed failover or failback.
+    #[command(
+        after_help = "Examples:\n  asrform reprotect recovery_plan.app --auto-approve --wait protected"
+    )]
     Reprotect(dr_ops::DrArgs),
     /// Fail back to the primary region (a failover in the reverse direction).
+    #[command(
+        after_help = "Examples:\n  asrform failback recovery_plan.app --allow-failover --continue"
+    )]
     Failback(dr_ops::DrArgs),
 }
 
