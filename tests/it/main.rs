@@ -15,6 +15,7 @@ mod common;
 mod config_errors;
 mod config_fuzz;
 mod config_valid;
+mod dr_cli_commands;
 mod dr_env;
 mod dr_ops;
 mod dr_status;
