@@ -7,9 +7,13 @@
 //! operations to run (the plan did) and never writes state itself (it returns a [`StateUpdate`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::ops::read_item;
 use super::{ApplyError, Ctx, StateUpdate};
+use crate::addr::ResourceAddr;
+use crate::config::model::{ProtectedVm, ResourceBody};
+use crate::dr;
 use crate::plan::{Action, Direction, DrStep, DrVm, ResourceChange};
 use crate::provider::ArmId;
 use crate::provider::arm::{snapshot, wire};
@@ -51,94 +55,145 @@ fn find<'a>(items: &'a HashMap<String, ProtectedItem>, vm: &DrVm) -> Option<&'a 
         })
 }
 
-fn guard(item: &ProtectedItem, op: &str, vm: &str) -> Result<(), ApplyError> {
-    if !item.is_idle() {
-        return Err(ApplyError::Plan(format!(
-            "{vm}: ASR is busy with {} on it; wait for that job and apply again",
-            item.current_scenario
-                .as_ref()
-                .map_or("another operation", |s| s.name.as_str())
-        )));
+/// Always answers the same to a recovery plan's manual steps: `--continue` confirms them, otherwise the run stops
+/// at the first one (the engine reports it and nothing after it starts).
+struct ManualSteps(bool);
+
+#[async_trait::async_trait]
+impl dr::Confirm for ManualSteps {
+    async fn confirm(&self, _step: &dr::ManualStep) -> bool {
+        self.0
     }
-    if !item.allows(op) {
-        return Err(ApplyError::Plan(format!(
-            "{vm}: ASR does not allow {op} now (allowed: {})",
-            item.allowed_operations
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    Ok(())
 }
 
-async fn one(cx: &Ctx, step: &DrStep, item: &ProtectedItem, vm: &DrVm) -> Result<(), ApplyError> {
-    let rpi = &item.id;
-    let direction = match step.direction {
-        Direction::PrimaryToRecovery => "PrimaryToRecovery",
-        Direction::RecoveryToPrimary => "RecoveryToPrimary",
+fn parse_id(s: &str, what: &str) -> Result<ArmId, ApplyError> {
+    ArmId::parse(s).map_err(|e| ApplyError::Plan(format!("{what}: {e}")))
+}
+
+/// The configured id of a VM's referenced resource (`cache_storage`, `target_resource_group`, `test_network`).
+fn vm_ref(
+    cx: &Ctx,
+    vm: &DrVm,
+    pick: impl Fn(&ProtectedVm) -> Option<ResourceAddr>,
+) -> Option<String> {
+    let addr: ResourceAddr = vm.address.parse().ok()?;
+    let ResourceBody::ProtectedVm(v) = &cx.config.get(&addr)?.body else {
+        return None;
     };
-    match step.operation {
-        Action::Failover | Action::Failback => {
-            guard(item, "UnplannedFailover", &vm.address)?;
-            cx.client
-                .unplanned_failover(rpi, direction, step.shut_down_source, None)
-                .await?;
-        }
-        Action::Commit => {
-            guard(item, "Commit", &vm.address)?;
-            cx.client.failover_commit(rpi).await?;
-        }
-        Action::Reprotect => {
-            guard(item, "SwitchProtection", &vm.address)?;
-            // Reverse replication lands in the resource group the workload came from.
-            let source_rg = ArmId::parse(&vm.source_vm).ok().and_then(|v| {
-                Some(format!(
-                    "/subscriptions/{}/resourceGroups/{}",
-                    v.subscription()?,
-                    v.resource_group()?
-                ))
-            });
-            let target_rg = match step.direction {
-                Direction::RecoveryToPrimary => source_rg,
-                Direction::PrimaryToRecovery => item.target_resource_group_id.clone(),
-            };
-            let input = wire::A2ASwitchProtectionInput {
-                recovery_container_id: item.recovery_container_id.as_ref().map(ToString::to_string),
-                policy_id: item.policy_id.as_ref().map(ToString::to_string),
-                recovery_resource_group_id: target_rg,
-                ..Default::default()
-            };
-            cx.client.switch_protection(rpi, input).await?;
-        }
-        Action::TestFailoverCleanup => {
-            guard(item, "TestFailoverCleanup", &vm.address)?;
-            cx.client
-                .test_failover_cleanup(rpi, "asrform apply")
-                .await?;
-        }
+    cx.config.get(&pick(v)?)?.id.clone()
+}
+
+/// Turns the plan's DR step into the engine's step: the whole recovery plan when the step covers all its VMs
+/// (groups in order, manual steps, scripts), else the selected items.
+fn engine_step(
+    cx: &Ctx,
+    c: &ResourceChange,
+    step: &DrStep,
+    items: &[(&DrVm, &ProtectedItem)],
+) -> Result<dr::Step, ApplyError> {
+    let refs: Vec<dr::ItemRef> = items
+        .iter()
+        .map(|(_, i)| dr::ItemRef {
+            rpi: i.id.clone(),
+            lifecycle_id: i.lifecycle_id.clone(),
+        })
+        .collect();
+    let whole = !c.key.contains('[');
+    let target = match (&step.recovery_plan_id, whole) {
+        (Some(id), true) => dr::Target::RecoveryPlan {
+            id: parse_id(id, &c.key)?,
+        },
+        _ => dr::Target::Items { items: refs },
+    };
+    let policy = step
+        .recovery_point
+        .as_ref()
+        .and_then(|r| r.choice.replace('_', "-").parse::<dr::PointPolicy>().ok())
+        .unwrap_or(dr::PointPolicy::LatestProcessed);
+    let sso = if step.shut_down_source {
+        dr::SourceSite::Required
+    } else {
+        dr::SourceSite::NotRequired
+    };
+    let first = items
+        .first()
+        .ok_or_else(|| ApplyError::Plan(format!("{}: no VMs", c.key)))?;
+    let operation = match step.operation {
+        Action::Failover | Action::Failback => dr::Operation::Failover {
+            source_site_operations: sso,
+            recovery_point: policy,
+        },
+        Action::Commit => dr::Operation::Commit,
+        Action::TestFailoverCleanup => dr::Operation::TestFailoverCleanup,
+        Action::ChangeRecoveryPoint => dr::Operation::ChangeRecoveryPoint {
+            recovery_point: policy,
+        },
         Action::TestFailover => {
-            guard(item, "TestFailover", &vm.address)?;
             let net = step
                 .network
-                .as_deref()
-                .or(item.tfo_network_id.as_deref())
-                .ok_or_else(|| {
-                    ApplyError::Plan(format!("{}: no test failover network", vm.address))
-                })?;
-            let net = ArmId::parse(net).map_err(|e| ApplyError::Plan(e.to_string()))?;
-            cx.client.test_failover(rpi, direction, &net, None).await?;
+                .clone()
+                .or_else(|| {
+                    vm_ref(cx, first.0, |v| {
+                        v.test_network.as_ref().map(|a| a.value.clone())
+                    })
+                })
+                .or_else(|| first.1.tfo_network_id.clone())
+                .ok_or_else(|| ApplyError::Plan(format!("{}: no test failover network", c.key)))?;
+            dr::Operation::TestFailover {
+                network: parse_id(&net, &c.key)?,
+                recovery_point: policy,
+            }
+        }
+        Action::Reprotect => {
+            // `recoveryContainerId` is the reverse mapping's target (asr-api.md §3.8): reverse replication goes
+            // from the container the item failed over to back to the container it lives in now.
+            let reverse_target = first.1.id.parent().ok_or_else(|| {
+                ApplyError::Plan(format!(
+                    "{}: the container of {} is unknown",
+                    c.key, first.1.id
+                ))
+            })?;
+            let policy_id = first.1.policy_id.clone().ok_or_else(|| {
+                ApplyError::Plan(format!(
+                    "{}: the replication policy of {} is unknown",
+                    c.key, first.0.address
+                ))
+            })?;
+            // Back in the original direction the configuration says where replicas and cache go; in reverse the
+            // engine defaults to the original VM's resource group and ASR picks the cache.
+            let (rg, cache) = match step.direction {
+                Direction::PrimaryToRecovery => (
+                    vm_ref(cx, first.0, |v| Some(v.target_resource_group.value.clone())),
+                    vm_ref(cx, first.0, |v| Some(v.cache_storage.value.clone())),
+                ),
+                Direction::RecoveryToPrimary => (None, None),
+            };
+            dr::Operation::Reprotect(dr::ReprotectInput {
+                recovery_container_id: reverse_target,
+                policy_id,
+                recovery_resource_group_id: rg.map(|r| parse_id(&r, &c.key)).transpose()?,
+                cache_storage_account_id: cache.map(|r| parse_id(&r, &c.key)).transpose()?,
+                wait_protected: cx.wait == super::WaitFor::Protected,
+            })
         }
         other => {
             return Err(ApplyError::Plan(format!(
-                "{}: {} is not supported by this apply",
-                vm.address,
+                "{}: {} is not a DR operation",
+                c.key,
                 other.as_str()
             )));
         }
-    }
-    Ok(())
+    };
+    Ok(dr::Step {
+        target,
+        operation,
+        direction: match step.direction {
+            Direction::PrimaryToRecovery => dr::Direction::PrimaryToRecovery,
+            Direction::RecoveryToPrimary => dr::Direction::RecoveryToPrimary,
+        },
+        points: Default::default(),
+        confirm: Some(Arc::new(ManualSteps(cx.continue_manual))),
+    })
 }
 
 /// Runs one DR step of the plan over its VMs (concurrently; the client bounds requests) and returns the state
@@ -155,21 +210,31 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
             ApplyError::Plan(format!("{}: the recovery plan's vault is unknown", c.key))
         })?;
     let items = items_by_lifecycle(cx, &vault).await?;
-    let mut work = Vec::new();
+    let mut pairs = Vec::new();
     for vm in &step.vms {
         let item = find(&items, vm).ok_or_else(|| {
             ApplyError::Plan(format!("{}: its protected item was not found", vm.address))
         })?;
-        work.push(async move { one(cx, step, item, vm).await });
+        pairs.push((vm, item));
     }
-    let results = futures_util::future::join_all(work).await;
-    let errors: Vec<String> = results
-        .into_iter()
-        .filter_map(Result::err)
-        .map(|e| e.to_string())
+    // The engine re-checks allowedOperations and the running scenario right before each call; a VM in an
+    // unexpected state fails only itself (and, in a recovery plan, stops the groups after it).
+    let engine = engine_step(cx, c, step, &pairs)?;
+    let outcome = dr::execute(&cx.client, &engine, cx.hooks.as_ref())
+        .await
+        .map_err(|e| ApplyError::Plan(format!("{}: {e}", c.key)))?;
+    let errors: Vec<String> = outcome
+        .failed()
+        .map(|v| format!("{}: {}", v.name, v.error.as_deref().unwrap_or("failed")))
         .collect();
     if !errors.is_empty() {
         return Err(ApplyError::Plan(errors.join("; ")));
+    }
+    if outcome.stopped_early {
+        return Err(ApplyError::Plan(format!(
+            "{}: stopped at a manual step of the recovery plan; do it, then run the command again with --continue",
+            c.key
+        )));
     }
 
     // Re-discover: reprotect gives items new ids.

@@ -45,6 +45,8 @@ pub struct ApplyOptions {
     pub wait: WaitFor,
     /// Ctrl-C: nothing new starts once fired.
     pub stop: Stop,
+    /// Confirm recovery plans' manual steps (`--continue`); otherwise a DR step stops at the first one.
+    pub continue_manual: bool,
 }
 
 impl Default for ApplyOptions {
@@ -53,6 +55,7 @@ impl Default for ApplyOptions {
             parallelism: 10,
             wait: WaitFor::Accepted,
             stop: Stop::new(),
+            continue_manual: false,
         }
     }
 }
@@ -149,6 +152,7 @@ pub(crate) struct Ctx {
     pub writer: Arc<tokio::sync::Mutex<Writer>>,
     pub wait: WaitFor,
     pub deferred: Arc<std::sync::Mutex<Vec<String>>>,
+    pub continue_manual: bool,
 }
 
 impl Ctx {
@@ -208,6 +212,7 @@ pub async fn apply(
         writer: writer.clone(),
         wait: opts.wait,
         deferred: Arc::default(),
+        continue_manual: opts.continue_manual,
     };
     let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
     let index: HashMap<&str, usize> = changes

@@ -266,7 +266,10 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                         })?;
                     members.push(rpi);
                 }
-                groups.push(group("Boot", members));
+                let mut boot = group("Boot", members);
+                boot.start_group_actions = g.pre_actions.iter().map(plan_action).collect();
+                boot.end_group_actions = g.post_actions.iter().map(plan_action).collect();
+                groups.push(boot);
             }
             let plan_id = id(need(ids, "id", &c.address)?)?;
             let pair = attrs::pair_ids(&cx.config, &p.region_pair.value);
@@ -298,6 +301,30 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
         .then_some(crate::state::Site::Primary),
         updated_at: cx.now(),
     }))
+}
+
+/// A group's `pre_action`/`post_action` as ASR's RecoveryPlanAction: it applies to real failovers (either
+/// direction), not to drills, so a test failover never waits for an operator.
+fn plan_action(a: &crate::config::model::PlanAction) -> wire::RecoveryPlanAction {
+    use crate::config::model::ActionKind;
+    let custom_details = match &a.kind {
+        ActionKind::Manual { instructions } => serde_json::json!({
+            "instanceType": "ManualActionDetails",
+            "description": instructions,
+        }),
+        ActionKind::Script { script } => serde_json::json!({
+            "instanceType": "ScriptActionDetails",
+            "path": script,
+            "fabricLocation": "Recovery",
+            "timeout": a.timeout.map(|t| format!("PT{}S", t.as_secs())),
+        }),
+    };
+    wire::RecoveryPlanAction {
+        action_name: a.name.value.clone(),
+        failover_types: vec!["PlannedFailover".into(), "UnplannedFailover".into()],
+        failover_directions: vec!["PrimaryToRecovery".into(), "RecoveryToPrimary".into()],
+        custom_details,
+    }
 }
 
 fn group(kind: &str, members: Vec<String>) -> wire::RecoveryPlanGroup {

@@ -59,6 +59,9 @@ pub struct ApplyArgs {
     /// Print progress events as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Confirm the manual steps of recovery plans (otherwise a failover stops at the first one).
+    #[arg(long = "continue")]
+    pub continue_manual: bool,
 }
 
 /// Counts running operations for the Ctrl-C notice while passing every event on to the renderer.
@@ -204,6 +207,7 @@ async fn locked(
         mode,
         targets,
         now: Some(session.now()),
+        operation: None,
     };
     let (fresh, _) = crate::apply::plan_live(
         session.config(),
@@ -257,6 +261,7 @@ async fn locked(
             parallelism: args.parallelism.max(1),
             wait: args.wait,
             stop: stop.clone(),
+            continue_manual: args.continue_manual,
         },
     )
     .await;

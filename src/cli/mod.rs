@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod backend;
 pub mod destroy;
+pub mod dr_ops;
 pub mod error;
 pub mod fmt;
 pub mod graph;
@@ -28,6 +29,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::LoadOptions;
+use crate::plan::operation::DrCommand;
 use ui::{ColorChoice, Ui};
 
 /// Disaster recovery as code for Azure VMs.
@@ -115,6 +117,35 @@ pub enum Command {
         after_help = "Examples:\n  asrform import --vault /subscriptions/S/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/rsv-dr\n  asrform import --vault ID --out adopted --include 'web*' --split-by resource-group\n  asrform import --vault ID --subscription S --auth cli --out adopted\n\nImport only reads. It refuses to overwrite files or state unless --force, and prints what it could not express as warnings."
     )]
     Import(import::ImportArgs),
+    /// Fail over to the recovery region, as a reviewed plan (planned: the source is shut down first; outage:
+    /// `--source-unavailable`).
+    #[command(
+        after_help = "Examples:\n  asrform failover recovery_plan.app -d examples/quickstart\n  asrform failover recovery_plan.app --out failover.json\n  asrform failover recovery_plan.app --source-unavailable --recovery-point latest-processed --allow-failover\n\nA plan with failovers needs --allow-failover or typing the number of VMs at the prompt."
+    )]
+    Failover(dr_ops::DrArgs),
+    /// Test failover (drill) into an isolated network, as a reviewed plan; clean up with `test-failover-cleanup`.
+    #[command(
+        after_help = "Examples:\n  asrform test-failover recovery_plan.app -d examples/quickstart --auto-approve\n  asrform test-failover \'protected_vm.app[\"db01\"]\' --network VNET_ID --recovery-point latest-app-consistent"
+    )]
+    TestFailover(dr_ops::DrArgs),
+    /// Clean up a test failover.
+    #[command(
+        after_help = "Examples:\n  asrform test-failover-cleanup recovery_plan.app --auto-approve"
+    )]
+    TestFailoverCleanup(dr_ops::DrArgs),
+    /// Commit a failover or failback.
+    #[command(after_help = "Examples:\n  asrform commit recovery_plan.app --auto-approve")]
+    Commit(dr_ops::DrArgs),
+    /// Reverse replication after a committed failover or failback.
+    #[command(
+        after_help = "Examples:\n  asrform reprotect recovery_plan.app --auto-approve --wait protected"
+    )]
+    Reprotect(dr_ops::DrArgs),
+    /// Fail back to the primary region (a failover in the reverse direction).
+    #[command(
+        after_help = "Examples:\n  asrform failback recovery_plan.app --allow-failover --continue"
+    )]
+    Failback(dr_ops::DrArgs),
 }
 
 /// Flags of `sim`.
@@ -245,6 +276,14 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
         Command::Show(args) => show::cmd_show(ui, args),
         Command::Destroy(args) => destroy::cmd_destroy(ui, args).await,
         Command::Import(args) => import::cmd_import(ui, args).await,
+        Command::Failover(args) => dr_ops::cmd_dr(ui, DrCommand::Failover, args).await,
+        Command::TestFailover(args) => dr_ops::cmd_dr(ui, DrCommand::TestFailover, args).await,
+        Command::TestFailoverCleanup(args) => {
+            dr_ops::cmd_dr(ui, DrCommand::TestFailoverCleanup, args).await
+        }
+        Command::Commit(args) => dr_ops::cmd_dr(ui, DrCommand::Commit, args).await,
+        Command::Reprotect(args) => dr_ops::cmd_dr(ui, DrCommand::Reprotect, args).await,
+        Command::Failback(args) => dr_ops::cmd_dr(ui, DrCommand::Failback, args).await,
     };
     match result {
         Ok(code) => code,

@@ -184,6 +184,7 @@ async fn plan_in(
         },
         targets,
         now: Some(session.now()),
+        operation: None,
     };
     let (plan, _) = crate::apply::plan_live(
         session.config(),

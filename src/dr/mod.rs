@@ -825,6 +825,39 @@ async fn plan_groups(
         .await
         .map_err(provider(format!("reading recovery plan {id}")))?
         .ok_or_else(|| DrError::NotFound(id.to_string()))?;
+    // The plan may still name an item's pre-reprotect id (reprotect moves the item to the other container under
+    // the same name); follow such ids to the vault's current item of that name and carry its lifecycle id.
+    let current: Vec<ProtectedItem> = match vault_of(id) {
+        Some(vault) => client
+            .list::<wire::ReplicationProtectedItem>(&vault.join("replicationProtectedItems"))
+            .await
+            .map_err(provider(format!("listing protected items of {vault}")))?
+            .into_iter()
+            .filter_map(snapshot::protected_item)
+            .collect(),
+        None => Vec::new(),
+    };
+    let follow = |rid: ArmId| -> ItemRef {
+        if let Some(p) = current.iter().find(|p| key(&p.id) == key(&rid)) {
+            return ItemRef {
+                rpi: p.id.clone(),
+                lifecycle_id: p.lifecycle_id.clone(),
+            };
+        }
+        match current
+            .iter()
+            .find(|p| p.id.name().eq_ignore_ascii_case(rid.name()))
+        {
+            Some(p) => ItemRef {
+                rpi: p.id.clone(),
+                lifecycle_id: p.lifecycle_id.clone(),
+            },
+            None => ItemRef {
+                rpi: rid,
+                lifecycle_id: None,
+            },
+        }
+    };
     let mut out = Vec::new();
     let mut boot = 0;
     for ty in ["Shutdown", "Failover", "Boot"] {
@@ -845,11 +878,7 @@ async fn plan_groups(
                 let Some(rid) = m.id.as_deref().and_then(|s| ArmId::parse(s).ok()) else {
                     continue;
                 };
-                // The plan may still name an item's pre-reprotect id; follow it by lifecycle id.
-                items.push(ItemRef {
-                    rpi: rid,
-                    lifecycle_id: None,
-                });
+                items.push(follow(rid));
             }
             out.push(PlanGroup {
                 name,
@@ -1062,6 +1091,19 @@ async fn run_item_inner(
             source_site_operations,
             recovery_point,
         } => {
+            // Resuming a recovery plan that stopped at a manual step: the VMs of the earlier groups already failed
+            // over (commit pending); they are done, not in an unexpected state.
+            if matches!(step.target, Target::RecoveryPlan { .. })
+                && let Some(p) = read_item(client, rpi).await?
+                && p.is_idle()
+                && !p.allows("UnplannedFailover")
+                && p.protection_state
+                    .as_deref()
+                    .is_some_and(|s| s.contains("CommitPending"))
+            {
+                vm.name = display_name(&p);
+                return Ok(());
+            }
             failover(
                 client,
                 rpi,

@@ -32,6 +32,8 @@ pub struct PlanOptions {
     pub targets: Vec<ResourceAddr>,
     /// The live clock's time, for recovery point ages.
     pub now: Option<OffsetDateTime>,
+    /// A DR command to plan (`asrform failover …`) instead of converging the configuration.
+    pub operation: Option<super::operation::OperationRequest>,
 }
 
 /// What to read from live state for this configuration: its vaults and the resource groups of its resources and
@@ -528,8 +530,23 @@ pub fn diff(
         }
     }
 
+    // --- an explicit DR command replaces the configuration changes ----------------------------------------------
+    if let Some(req) = &opts.operation {
+        changes = operation_changes(
+            config,
+            snap,
+            req,
+            &items,
+            &plan_of_vm,
+            opts.now,
+            &mut facts,
+            &mut warnings,
+            &mut problems,
+        );
+    }
+
     // --- DR operations from active_site ------------------------------------------------------------------------
-    if !destroy && !refresh_only {
+    if !destroy && !refresh_only && opts.operation.is_none() {
         for (r, p) in config.recovery_plans() {
             if !in_scope(&r.addr) {
                 continue;
@@ -757,6 +774,373 @@ pub fn diff(
         warnings,
         applyable,
     })
+}
+
+/// The position of one item for operation plans: [`LiveSite`] plus a pending test failover.
+fn position(item: &ProtectedItem, source_region: &str) -> super::operation::Position {
+    use super::operation::Position;
+    if item
+        .test_failover_state
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("WaitingForCompletion"))
+    {
+        return Position::TestFailedOver;
+    }
+    match live_site(item, source_region) {
+        LiveSite::Primary => Position::Primary,
+        LiveSite::FailedOver => Position::FailedOver,
+        LiveSite::Committed => Position::Committed,
+        LiveSite::Recovery => Position::Recovery,
+        LiveSite::FailedBack => Position::FailedBack,
+    }
+}
+
+/// The ASR `allowedOperations` name that must be present for a plan action.
+fn allowed_name(op: Action) -> &'static str {
+    match op {
+        Action::Failover | Action::Failback => "UnplannedFailover",
+        Action::Commit => "Commit",
+        Action::Reprotect => "SwitchProtection",
+        Action::TestFailover => "TestFailover",
+        Action::TestFailoverCleanup => "TestFailoverCleanup",
+        Action::ChangeRecoveryPoint => "ChangePit",
+        _ => "",
+    }
+}
+
+/// The changes of an operation plan: one DR step per recovery plan touched by the targets (VM targets narrow their
+/// plan's step to those VMs). Every VM is checked against its live position, `allowedOperations` and running
+/// scenario now; problems name the VM and its state.
+#[allow(clippy::too_many_arguments)]
+fn operation_changes(
+    config: &Config,
+    snap: &Snapshot,
+    req: &super::operation::OperationRequest,
+    items: &BTreeMap<ResourceAddr, &ProtectedItem>,
+    plan_of_vm: &BTreeMap<ResourceAddr, ResourceAddr>,
+    now: Option<OffsetDateTime>,
+    facts: &mut BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+    problems: &mut Diagnostics,
+) -> Vec<ResourceChange> {
+    use super::operation::{DrCommand, Position, operation_for};
+    // Recovery plan → the VMs the targets select in it (in group order).
+    let mut selected: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = BTreeMap::new();
+    for t in &req.targets {
+        match t.kind {
+            ResourceKind::RecoveryPlan => {
+                let Some(ResourceBody::RecoveryPlan(p)) = config.get(t).map(|r| &r.body) else {
+                    problems.push(Diagnostic::error(
+                        "plan::unknown_target",
+                        format!("{t} is not declared in the configuration"),
+                    ));
+                    continue;
+                };
+                selected.entry(t.clone()).or_default().extend(
+                    p.groups
+                        .iter()
+                        .flat_map(|g| g.vms.iter().map(|a| a.value.clone())),
+                );
+            }
+            ResourceKind::ProtectedVm => {
+                if config.get(t).is_none() {
+                    problems.push(Diagnostic::error(
+                        "plan::unknown_target",
+                        format!("{t} is not declared in the configuration"),
+                    ));
+                    continue;
+                }
+                match plan_of_vm.get(t) {
+                    Some(rp) => {
+                        selected.entry(rp.clone()).or_default().insert(t.clone());
+                    }
+                    None => problems.push(
+                        Diagnostic::error(
+                            "plan::vm_without_recovery_plan",
+                            format!(
+                                "{t} is in no recovery_plan; DR commands act through the recovery plan's vault"
+                            ),
+                        )
+                        .help("add the VM to a recovery_plan group"),
+                    ),
+                }
+            }
+            _ => problems.push(Diagnostic::error(
+                "plan::bad_target",
+                format!(
+                    "{t}: {} acts on recovery_plan or protected_vm addresses only",
+                    req.command
+                ),
+            )),
+        }
+    }
+
+    let mut out = Vec::new();
+    for (plan_addr, chosen) in &selected {
+        let Some(r) = config.get(plan_addr) else {
+            continue;
+        };
+        let ResourceBody::RecoveryPlan(p) = &r.body else {
+            continue;
+        };
+        let (src, tgt) = attrs::pair_regions(config, &p.region_pair.value).unwrap_or_default();
+        let members: Vec<&ResourceAddr> = p
+            .groups
+            .iter()
+            .flat_map(|g| g.vms.iter().map(|a| &a.value))
+            .filter(|a| chosen.contains(*a))
+            .collect();
+        let mut step: Option<(Action, Direction)> = None;
+        let mut vms = Vec::new();
+        let mut member_items = Vec::new();
+        let mut resumed_ids: BTreeSet<String> = BTreeSet::new();
+        let mut ok = true;
+        for a in &members {
+            let Some(i) = items.get(*a).copied() else {
+                problems.push(Diagnostic::error(
+                    "plan::not_protected",
+                    format!("{a}: not protected in live state; apply the configuration first"),
+                ));
+                ok = false;
+                continue;
+            };
+            let at = position(i, &src);
+            // Resuming a failover that stopped at a manual step: VMs of earlier groups already moved.
+            let resumed = matches!(
+                (req.command, at),
+                (DrCommand::Failover, Position::FailedOver)
+                    | (DrCommand::Failback, Position::FailedBack)
+            ) && members.iter().any(|m| {
+                items
+                    .get(*m)
+                    .is_some_and(|x| operation_for(req.command, position(x, &src)).is_ok())
+            });
+            if resumed {
+                facts.insert(a.to_string(), vm_fact(i));
+                member_items.push(i);
+                vms.push(DrVm {
+                    address: a.to_string(),
+                    rpi_id: Some(i.id.to_string()),
+                    lifecycle_id: i.lifecycle_id.clone(),
+                    source_vm: match config.get(a).map(|x| &x.body) {
+                        Some(ResourceBody::ProtectedVm(v)) => {
+                            v.source_vm.value.as_str().to_string()
+                        }
+                        _ => String::new(),
+                    },
+                });
+                resumed_ids.insert(i.id.to_string());
+                warnings.push(format!(
+                    "{a}: already {}; the {} resumes after it",
+                    at.describe(),
+                    req.command
+                ));
+                continue;
+            }
+            match operation_for(req.command, at) {
+                Ok(s) => {
+                    if step.is_some_and(|x| x != s) {
+                        problems.push(Diagnostic::error(
+                            "plan::mixed_state",
+                            format!(
+                                "{a}: it is {}, unlike the other VMs of {plan_addr}; target the VMs separately",
+                                at.describe()
+                            ),
+                        ));
+                        ok = false;
+                    }
+                    step = Some(s);
+                    let name = allowed_name(s.0);
+                    if !i.is_idle() {
+                        problems.push(Diagnostic::error(
+                            "plan::vm_busy",
+                            format!(
+                                "{a}: ASR is running {} on it; wait for that job",
+                                i.current_scenario.as_ref().map_or("", |c| c.name.as_str())
+                            ),
+                        ));
+                        ok = false;
+                    } else if !i.allows(name) {
+                        problems.push(Diagnostic::error(
+                            "plan::operation_not_allowed",
+                            format!(
+                                "{a}: ASR does not allow {name} in its state {} (allowed: {})",
+                                i.protection_state.as_deref().unwrap_or("unknown"),
+                                i.allowed_operations
+                                    .iter()
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ));
+                        ok = false;
+                    }
+                }
+                Err(e) => {
+                    problems.push(Diagnostic::error(
+                        "plan::unexpected_state",
+                        format!("{a}: {e}"),
+                    ));
+                    ok = false;
+                }
+            }
+            facts.insert(a.to_string(), vm_fact(i));
+            member_items.push(i);
+            vms.push(DrVm {
+                address: a.to_string(),
+                rpi_id: Some(i.id.to_string()),
+                lifecycle_id: i.lifecycle_id.clone(),
+                source_vm: match config.get(a).map(|x| &x.body) {
+                    Some(ResourceBody::ProtectedVm(v)) => v.source_vm.value.as_str().to_string(),
+                    _ => String::new(),
+                },
+            });
+        }
+        let Some((op, dir)) = step.filter(|_| ok) else {
+            continue;
+        };
+        // The region the workload runs in now: a failover leaves it, a failback returns to the primary.
+        let leaving = match dir {
+            Direction::PrimaryToRecovery => &src,
+            Direction::RecoveryToPrimary => &tgt,
+        };
+        let region_down = snap
+            .unreachable_regions
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(leaving));
+        let is_failover = matches!(op, Action::Failover | Action::Failback);
+        let outage = req.source_unavailable || region_down;
+        let (time, age) = latest_point(&member_items, now);
+        let (rp, loss, loss_text, shut_down) = match op {
+            Action::Failover | Action::Failback if !outage => {
+                if let Some(given) = &req.recovery_point {
+                    warnings.push(format!(
+                        "{plan_addr}: --recovery-point {given} is not used: the source VMs are shut down first and the final point after shutdown is used; pass --source-unavailable to fail over to an earlier point"
+                    ));
+                }
+                (
+                    Some(RecoveryPointChoice {
+                        choice: "latest_after_source_shutdown".into(),
+                        time: time.clone(),
+                        age_seconds: age,
+                    }),
+                    Some(0),
+                    Some(format!(
+                        "none: the source VMs in {leaving} are shut down and synchronised first (planned failover)"
+                    )),
+                    true,
+                )
+            }
+            Action::Failover | Action::Failback | Action::TestFailover => {
+                let choice = req
+                    .recovery_point
+                    .clone()
+                    .unwrap_or_else(|| "latest-processed".into())
+                    .replace('-', "_");
+                let (loss, text) = if op == Action::TestFailover {
+                    (None, None)
+                } else {
+                    let why = if region_down {
+                        format!("{leaving} is unreachable")
+                    } else {
+                        "--source-unavailable".to_string()
+                    };
+                    (
+                        age,
+                        Some(format!(
+                            "up to {}: changes after {} are lost; the source VMs in {leaving} are not touched ({why})",
+                            age.map_or("unknown".into(), format_secs),
+                            time.as_deref().unwrap_or("the recovery point")
+                        )),
+                    )
+                };
+                (
+                    Some(RecoveryPointChoice {
+                        choice,
+                        time: time.clone(),
+                        age_seconds: age,
+                    }),
+                    loss,
+                    text,
+                    false,
+                )
+            }
+            _ => (None, None, None, false),
+        };
+        if is_failover && outage {
+            warnings.push(format!(
+                "{plan_addr}: outage failover: the source region {leaving} is not touched; expected data loss up to {}",
+                age.map_or("unknown".into(), format_secs)
+            ));
+        }
+        let name = allowed_name(op);
+        let pending: Vec<&&ProtectedItem> = member_items
+            .iter()
+            .filter(|i| !resumed_ids.contains(&i.id.to_string()))
+            .collect();
+        let mut preconditions: Vec<Precondition> = pending
+            .iter()
+            .map(|i| Precondition {
+                check: "allowed_operation".into(),
+                object: i.id.to_string(),
+                expected: name.into(),
+            })
+            .collect();
+        preconditions.extend(pending.iter().map(|i| Precondition {
+            check: "idle".into(),
+            object: i.id.to_string(),
+            expected: "no running ASR scenario".into(),
+        }));
+        let whole_plan = members.len() == p.groups.iter().map(|g| g.vms.len()).sum::<usize>();
+        let key = if whole_plan {
+            format!("{plan_addr}#{}", op.as_str())
+        } else {
+            format!(
+                "{plan_addr}#{}[{}]",
+                op.as_str(),
+                members
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
+        out.push(ResourceChange {
+            key,
+            address: plan_addr.to_string(),
+            kind: ResourceKind::RecoveryPlan.as_str().into(),
+            action: op,
+            change: Change {
+                actions: op.actions(),
+                before: json!({}),
+                after: json!({}),
+                after_unknown: json!({}),
+                replace_paths: Vec::new(),
+            },
+            action_reason: Some(format!(
+                "requested_by_{}",
+                req.command.name().replace('-', "_")
+            )),
+            changed_attributes: Vec::new(),
+            recovery_plan: Some(plan_addr.to_string()),
+            reseed_required: false,
+            preconditions,
+            depends_on: Vec::new(),
+            arm_ids: attrs::arm_ids(config, r),
+            dr: Some(DrStep {
+                operation: op,
+                direction: dir,
+                recovery_point: rp,
+                expected_data_loss_seconds: loss,
+                expected_data_loss: loss_text,
+                shut_down_source: shut_down,
+                network: req.network.clone(),
+                recovery_plan_id: r.id.clone(),
+                vms,
+            }),
+        });
+    }
+    out
 }
 
 /// Update or replace, for changed attributes of a kind (design.md §4): replace when any of them forces it, with

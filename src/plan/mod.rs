@@ -7,6 +7,7 @@
 
 pub mod attrs;
 pub mod diff;
+pub mod operation;
 pub mod render;
 pub mod saved;
 

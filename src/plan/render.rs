@@ -319,6 +319,10 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
     for w in &plan.warnings {
         let _ = writeln!(head, "- ⚠️ {}", md_escape(w));
     }
+    if !plan.warnings.is_empty() {
+        // A table right after a list would be swallowed by the last list item.
+        let _ = writeln!(head);
+    }
 
     // Rows grouped by recovery plan.
     let mut groups: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
@@ -371,6 +375,52 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
                 );
             }
         }
+        let _ = writeln!(table);
+    }
+    // DR operations in full: who moves, from which point, how the source is treated and what may be lost.
+    for c in plan.effective_changes() {
+        let Some(dr) = &c.dr else { continue };
+        let dir = match dr.direction {
+            super::Direction::PrimaryToRecovery => "primary → recovery",
+            super::Direction::RecoveryToPrimary => "recovery → primary",
+        };
+        let _ = writeln!(table, "#### `{}` ({dir})", md_escape(&c.key));
+        let _ = writeln!(table);
+        if matches!(c.action, Action::Failover | Action::Failback) {
+            let _ = writeln!(
+                table,
+                "- Source: {}",
+                if dr.shut_down_source {
+                    "shut down first (planned failover)"
+                } else {
+                    "**not touched** (outage failover)"
+                }
+            );
+        }
+        if let Some(rp) = &dr.recovery_point {
+            let _ = writeln!(
+                table,
+                "- Recovery point: {}{}{}",
+                md_escape(&rp.choice),
+                rp.time
+                    .as_deref()
+                    .map_or(String::new(), |t| format!(" at {t}")),
+                rp.age_seconds
+                    .map_or(String::new(), |a| format!(" (age {})", format_secs(a)))
+            );
+        }
+        if let Some(l) = &dr.expected_data_loss {
+            let _ = writeln!(table, "- Expected data loss: {}", md_escape(l));
+        }
+        if let Some(n) = &dr.network {
+            let _ = writeln!(table, "- Test network: `{}`", md_escape(n));
+        }
+        let names: Vec<String> = dr
+            .vms
+            .iter()
+            .map(|v| format!("`{}`", md_escape(&v.address)))
+            .collect();
+        let _ = writeln!(table, "- VMs ({}): {}", names.len(), names.join(", "));
         let _ = writeln!(table);
     }
     let mut details = String::new();

@@ -4326,7 +4326,8 @@ fn rpi_action(cx: &mut Cx) -> Reply {
             }
             instance_type(&psd, "properties.providerSpecificDetails", &["A2A"])?;
             if psd["recoveryContainerId"].is_null() {
-                psd["recoveryContainerId"] = json!(r.recovery_container_id);
+                // Default: the reverse mapping's target, i.e. the item's primary container.
+                psd["recoveryContainerId"] = json!(r.container_id);
             }
             let input = json!({"properties": {"replicationProtectedItemName": r.name, "providerSpecificDetails": psd}});
             let cid = r.container_id.clone();
@@ -4462,25 +4463,28 @@ fn do_switch(cx: &mut Cx, r: &Rpi, body: Value, result: String) -> Reply {
             "Create it first.",
         )
     })?;
-    // Reverse replication runs from the container the item failed over to back to the original one.
-    if key(&rcres.id) != key(&r.recovery_container_id) {
+    // Reverse replication runs from the container the item failed over to (its recovery container) back to the
+    // original one; `recoveryContainerId` names the *target* of that reverse mapping (asr-api.md §3.8), which is
+    // the item's current primary container.
+    if key(&rcres.id) != key(&r.container_id) {
         return Err(asr_error(
             400,
             "150095",
             &format!(
-                "recoveryContainerId must be the item's recovery container '{}'.",
-                r.recovery_container_id
+                "recoveryContainerId '{rc}' is not the target of a reverse container mapping of this item; \
+                 reprotect replicates back to its primary container '{}'.",
+                r.container_id
             ),
-            "Pass the container of the recovery fabric.",
+            "Pass the target container of the reverse mapping (recovery container -> primary container).",
         ));
     }
     let mapped = cx.w.resources.values().any(|m| {
         m.kind()
             .ends_with("/replicationprotectioncontainermappings")
-            && key(&parent_id(&m.id)) == key(&rcres.id)
+            && key(&parent_id(&m.id)) == key(&r.recovery_container_id)
             && m.body["properties"]["targetProtectionContainerId"]
                 .as_str()
-                .is_some_and(|t| key(t) == key(&r.container_id))
+                .is_some_and(|t| key(t) == key(&rcres.id))
     });
     if !mapped {
         return Err(asr_error(

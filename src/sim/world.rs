@@ -1377,9 +1377,12 @@ impl World {
             .clone()
             .ok_or_else(|| ("150100".to_string(), "item has not failed over".to_string()))?;
         let psd = &input["providerSpecificDetails"];
-        let new_container = psd["recoveryContainerId"]
+        // The reversed item lives in the container it failed over to and replicates to the reverse mapping's
+        // target container (`recoveryContainerId`, validated by the API to be the old primary container).
+        let new_container = old.recovery_container_id.clone();
+        let new_recovery_container = psd["recoveryContainerId"]
             .as_str()
-            .unwrap_or(&old.recovery_container_id)
+            .unwrap_or(&old.container_id)
             .to_string();
         let new_fabric = parent_id(&new_container);
         let new_id = format!("{new_container}/replicationProtectedItems/{}", old.name);
@@ -1439,6 +1442,12 @@ impl World {
         if settings["recoveryResourceGroupId"].is_null() {
             settings["recoveryResourceGroupId"] = json!(orig_rg);
         }
+        // The switch input has no multi-VM group: the reversed item stays in its replication group.
+        for k in ["multiVmGroupName", "multiVmGroupId"] {
+            if settings[k].is_null() && !old.settings[k].is_null() {
+                settings[k] = old.settings[k].clone();
+            }
+        }
         settings["recoveryAzureVMName"] = json!(last_segment(&old.source_vm_id));
         let vm_nics: Vec<Value> = self.vm_nics(&new_vm).iter().enumerate().map(|(i, n)| json!({
             "nicId": format!("{}-nic{i}", old.lifecycle_id), "sourceNicArmId": n, "ipConfigs": [{"name": "ipconfig1", "isPrimary": true}]
@@ -1457,8 +1466,8 @@ impl World {
             lifecycle_id: old.lifecycle_id.clone(),
             source_vm_id: new_vm,
             policy_id: policy,
-            recovery_container_id: old.container_id.clone(),
-            recovery_fabric_id: old.fabric_id.clone(),
+            recovery_fabric_id: parent_id(&new_recovery_container),
+            recovery_container_id: new_recovery_container,
             primary_location: old.recovery_location.clone(),
             recovery_location: old.primary_location.clone(),
             settings,

@@ -90,12 +90,10 @@ impl DrEnv {
     }
     /// Reprotect back to the source region (after a forward failover is committed).
     ///
-    /// NOTE: the simulator wants `recoveryContainerId` = the item's current recovery container (where the reversed
-    /// item will live), while asr-api.md §3.8 (from Azure PowerShell) says the reverse mapping's *target* container.
-    /// Reported to the integrator; these helpers follow the simulator so the lifecycle can be exercised.
+    /// `recoveryContainerId` is the reverse mapping's *target* container (asr-api.md §3.8): the source container.
     pub fn reverse(&self) -> ReprotectInput {
         ReprotectInput {
-            recovery_container_id: self.container("tgt"),
+            recovery_container_id: self.container("src"),
             policy_id: self.policy(),
             recovery_resource_group_id: Some(self.rg("rg-app")),
             cache_storage_account_id: None,
@@ -105,7 +103,7 @@ impl DrEnv {
     /// Reprotect in the original direction (after failback is committed).
     pub fn forward(&self) -> ReprotectInput {
         ReprotectInput {
-            recovery_container_id: self.container("src"),
+            recovery_container_id: self.container("tgt"),
             policy_id: self.policy(),
             recovery_resource_group_id: Some(self.rg("rg-app-dr")),
             cache_storage_account_id: None,

@@ -15,6 +15,8 @@ mod common;
 mod config_errors;
 mod config_fuzz;
 mod config_valid;
+mod dr_cli_commands;
+mod dr_cli_golden;
 mod dr_env;
 mod dr_ops;
 mod dr_status;

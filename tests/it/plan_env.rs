@@ -103,6 +103,8 @@ impl Env {
             Arc::new(apply::hooks::NoHooks),
             &ApplyOptions {
                 wait,
+                // The plans under test were reviewed: confirm recovery plans' manual steps like `--continue`.
+                continue_manual: true,
                 ..ApplyOptions::default()
             },
         )

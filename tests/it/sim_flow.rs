@@ -110,7 +110,7 @@ async fn sim_lifecycle_enable_to_failback() {
     assert_eq!(item["properties"]["activeLocation"], json!("Recovery"));
     // Reprotect before commit: ASR error.
     let sw = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
-        "recoveryContainerId": container("tgt", "tgt-c"), "policyId": format!("{}/replicationPolicies/pol", vault())}}});
+        "recoveryContainerId": container("src", "src-c"), "policyId": format!("{}/replicationPolicies/pol", vault())}}});
     let r = env
         .call(
             "POST",
@@ -129,8 +129,23 @@ async fn sim_lifecycle_enable_to_failback() {
             .contains("/resourcegroups/rg-dr/"),
         "{target_vm}"
     );
-    let sw = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
+    // recoveryContainerId is the reverse mapping's target (the primary container), not the recovery container.
+    let wrong = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
         "recoveryContainerId": container("tgt", "tgt-c"), "policyId": format!("{}/replicationPolicies/pol", vault()),
+        "recoveryResourceGroupId": rg("rg-app")}}});
+    let r = env
+        .call(
+            "POST",
+            &format!("{}/switchprotection", container("src", "src-c")),
+            Some(wrong),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!("150095"))
+    );
+    let sw = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
+        "recoveryContainerId": container("src", "src-c"), "policyId": format!("{}/replicationPolicies/pol", vault()),
         "recoveryResourceGroupId": rg("rg-app")}}});
     env.lro(
         "POST",
@@ -194,7 +209,7 @@ async fn sim_lifecycle_enable_to_failback() {
         assert_eq!(at_failback, env.sim.disk_content(src), "{tgt} vs {src}");
     }
     let sw2 = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
-        "recoveryContainerId": container("src", "src-c"), "policyId": format!("{}/replicationPolicies/pol", vault()),
+        "recoveryContainerId": container("tgt", "tgt-c"), "policyId": format!("{}/replicationPolicies/pol", vault()),
         "recoveryResourceGroupId": rg("rg-dr")}}});
     env.lro(
         "POST",

@@ -314,7 +314,7 @@ async fn sim_illegal_transitions_get_asr_errors() {
     assert_eq!(cleanup.json()["error"]["code"], json!("28126"));
     failover(&env, &rpi("vm00001"), "NotRequired", None).await;
     let sw = json!({"properties": {"replicationProtectedItemName": "vm00001", "providerSpecificDetails": {"instanceType": "A2A",
-        "recoveryContainerId": container("tgt", "tgt-c")}}});
+        "recoveryContainerId": container("src", "src-c")}}});
     let r = env
         .call(
             "POST",

@@ -481,7 +481,7 @@ async fn sim_spec_examples_replay() {
     rp.hyperv_refused("ReplicationProtectedItems_Reprotect", &[])
         .await;
     let (ex, r) = rp.send("ReplicationProtectedItems_Reprotect", &[], Some(json!({"properties": {"failoverDirection": "RecoveryToPrimary",
-        "providerSpecificDetails": {"instanceType": "A2A", "recoveryContainerId": container("tgt", "tgt-c"), "policyId": pol,
+        "providerSpecificDetails": {"instanceType": "A2A", "recoveryContainerId": container("src", "src-c"), "policyId": pol,
             "recoveryResourceGroupId": rg("rg-app")}}}))).await;
     env.wait(&r).await;
     let moved = format!(

@@ -162,7 +162,7 @@ step("switch protection")
 cache_west = rid("rg-dr", "providers/Microsoft.Storage/storageAccounts/cachewest")
 sw = client.replication_protection_containers.begin_switch_protection(RG, VAULT, "src", "src-c", m.SwitchProtectionInput(
     properties=m.SwitchProtectionInputProperties(replication_protected_item_name="vm00001", provider_specific_details=m.A2ASwitchProtectionInput(
-        recovery_container_id=container_id("tgt"), policy_id=policy_id, recovery_resource_group_id=rid("rg-app"),
+        recovery_container_id=container_id("src"), policy_id=policy_id, recovery_resource_group_id=rid("rg-app"),
         vm_managed_disks=[m.A2AVmManagedDiskInputDetails(disk_id=d, primary_staging_azure_storage_account_id=cache_west,
                                                          recovery_resource_group_id=rid("rg-app")) for d in target_disks])))).result()
 assert sw.name == "src-c", sw

@@ -1,0 +1,272 @@
+//! The DR commands through the binary on a copy of the quickstart (the simulator's clock persists between
+//! commands and is sped up so waits are short): the planned lifecycle failover → commit → reprotect → failback →
+//! commit → reprotect with a manual step that stops the run until `--continue`, the failover guard rail, and an
+//! outage failover that never touches the source region.
+
+use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+
+use crate::common;
+
+fn asrform(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("asrform").unwrap();
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ASRFORM_VAR_target_region");
+    c
+}
+
+/// The quickstart without `active_site` (so ordinary plans must leave a failed-over workload alone).
+fn quickstart() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(common::path("examples/quickstart")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let main = tmp.path().join("main.asr.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    assert!(text.contains("active_site = \"primary\""));
+    std::fs::write(
+        &main,
+        text.replace(
+            "estate = \"estate.json\"",
+            "estate = \"estate.json\"\n  clock_speed = 100000",
+        )
+        .replace("active_site = \"primary\"", ""),
+    )
+    .unwrap();
+    tmp
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = asrform(dir).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run(dir, args);
+    assert_eq!(code, 0, "asrform {args:?}\n{out}\n{err}");
+    out
+}
+
+/// `plan --detailed-exitcode` exits 0: nothing to change.
+fn assert_no_op(dir: &Path, after: &str) {
+    let (code, out, err) = run(dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "plan after {after} is not a no-op:\n{out}\n{err}");
+}
+
+fn status(dir: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap()
+}
+
+#[test]
+fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
+    let tmp = quickstart();
+    let dir = tmp.path();
+    ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
+    assert_no_op(dir, "apply");
+
+    // Guard rail: a failover plan needs --allow-failover (or the count typed); --auto-approve is not enough.
+    let (code, out, err) = run(dir, &["failover", "recovery_plan.app", "--auto-approve"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("refusing to run 4 failovers"), "{err}");
+    assert!(out.contains("recovery_plan.app#failover"), "{out}");
+    assert!(
+        out.contains("expected_data_loss = none: the source VMs in eastus are shut down"),
+        "{out}"
+    );
+    assert!(status(dir).iter().all(|v| v["active_site"] == "Primary"));
+
+    // Commands that make no sense in this position are plan errors naming the VM and its state.
+    let (code, _, err) = run(dir, &["commit", "recovery_plan.app", "--auto-approve"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("protected_vm.app[\"db01\"]: commit is not possible: it is protected"),
+        "{err}"
+    );
+
+    // The manual step before group 2 stops the run; db01 (group 1) has failed over, the rest has not.
+    let (code, _, err) = run(dir, &["failover", "recovery_plan.app", "--allow-failover"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("manual step") && err.contains("--continue"),
+        "{err}"
+    );
+    let st = status(dir);
+    let site = |vm: &str| {
+        st.iter()
+            .find(|v| v["vm"] == vm)
+            .map(|v| v["protection_state"].as_str().unwrap_or("").to_string())
+            .unwrap()
+    };
+    assert!(site("db01").contains("CommitPending"), "{st:?}");
+    assert_eq!(site("web01"), "Protected", "{st:?}");
+
+    // Resumed with --continue: the rest fails over, db01 is not failed over twice.
+    let out = ok(
+        dir,
+        &[
+            "failover",
+            "recovery_plan.app",
+            "--allow-failover",
+            "--continue",
+        ],
+    );
+    assert!(out.contains("already failed over"), "{out}");
+    assert_no_op(dir, "failover");
+
+    ok(dir, &["commit", "recovery_plan.app", "--auto-approve"]);
+    assert_no_op(dir, "commit");
+    ok(
+        dir,
+        &[
+            "reprotect",
+            "recovery_plan.app",
+            "--auto-approve",
+            "--wait",
+            "protected",
+        ],
+    );
+    assert_no_op(dir, "reprotect");
+    assert!(
+        status(dir).iter().all(|v| v["rpi"]
+            .as_str()
+            .unwrap()
+            .contains("/replicationFabrics/asrform-westus2/")),
+        "reprotected items live in the recovery fabric"
+    );
+
+    // A plan file for review, applied later.
+    let plan = dir.join("failback.json");
+    ok(
+        dir,
+        &[
+            "failback",
+            "recovery_plan.app",
+            "--out",
+            plan.to_str().unwrap(),
+        ],
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved["resource_changes"][0]["action"], "failback");
+    ok(
+        dir,
+        &[
+            "failback",
+            "recovery_plan.app",
+            "--allow-failover",
+            "--continue",
+        ],
+    );
+    assert_no_op(dir, "failback");
+    ok(dir, &["commit", "recovery_plan.app", "--auto-approve"]);
+    assert_no_op(dir, "commit of the failback");
+    ok(
+        dir,
+        &[
+            "reprotect",
+            "recovery_plan.app",
+            "--auto-approve",
+            "--wait",
+            "protected",
+        ],
+    );
+    // Back to the original topology: every item replicates from the source fabric again.
+    let st = status(dir);
+    assert_eq!(st.len(), 4);
+    for v in &st {
+        assert!(
+            v["rpi"]
+                .as_str()
+                .unwrap()
+                .contains("/replicationFabrics/asrform-eastus/"),
+            "{v}"
+        );
+        assert_eq!(v["active_site"], "Primary", "{v}");
+        assert_eq!(v["protection_state"], "Protected", "{v}");
+    }
+}
+
+#[test]
+fn dr_cli_outage_failover_never_touches_the_source_and_shows_the_data_loss_window() {
+    let tmp = quickstart();
+    let dir = tmp.path();
+    ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
+    ok(dir, &["sim", "--dir", ".", "advance", "30m"]);
+    ok(dir, &["sim", "--dir", ".", "outage", "eastus"]);
+    let plan = dir.join("outage.json");
+    let out = ok(
+        dir,
+        &[
+            "failover",
+            "recovery_plan.app",
+            "--source-unavailable",
+            "--recovery-point",
+            "latest-processed",
+            "--out",
+            plan.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("recovery_point     = latest_processed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("are not touched (--source-unavailable)"),
+        "{out}"
+    );
+    assert!(out.contains("outage failover"), "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let dr = &saved["resource_changes"][0]["dr"];
+    assert_eq!(dr["shut_down_source"], false);
+    let loss = dr["expected_data_loss_seconds"].as_i64().unwrap();
+    assert_eq!(
+        Some(loss),
+        dr["recovery_point"]["age_seconds"].as_i64(),
+        "the data-loss window is the age of the point"
+    );
+    let md = ok(
+        dir,
+        &[
+            "failover",
+            "recovery_plan.app",
+            "--source-unavailable",
+            "--format",
+            "markdown",
+            "--out",
+            plan.to_str().unwrap(),
+        ],
+    );
+    assert!(md.contains("latest_processed"), "{md}");
+
+    ok(
+        dir,
+        &[
+            "failover",
+            "recovery_plan.app",
+            "--source-unavailable",
+            "--recovery-point",
+            "latest-processed",
+            "--allow-failover",
+            "--continue",
+        ],
+    );
+    let st = status(dir);
+    assert!(
+        st.iter().all(|v| v["protection_state"]
+            .as_str()
+            .unwrap()
+            .contains("CommitPending")),
+        "{st:?}"
+    );
+}
