@@ -203,21 +203,7 @@ fn readme_main_command_protects_the_quickstart_and_replans_to_no_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let qs = tmp.path().join("qs");
     std::fs::create_dir(&qs).unwrap();
-    for entry in std::fs::read_dir(common::path("examples/quickstart")).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, qs.join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    let main = qs.join("main.asr.hcl");
-    let text = std::fs::read_to_string(&main).unwrap();
-    assert!(text.contains("clock_speed = 600"));
-    // Faster than the example's own speed so the test spends well under a second waiting for replication.
-    std::fs::write(
-        &main,
-        text.replace("clock_speed = 600", "clock_speed = 100000"),
-    )
-    .unwrap();
+    common::fast_quickstart(&qs, |text| text);
 
     let run = |args: &[&str]| {
         asrform()

@@ -18,24 +18,7 @@ fn asrform(dir: &Path) -> Command {
 
 fn quickstart() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(common::path("examples/quickstart")).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    let main = tmp.path().join("main.asr.hcl");
-    let text = std::fs::read_to_string(&main).unwrap();
-    assert!(
-        text.contains("clock_speed = 600"),
-        "the quickstart's clock speed moved; update this test"
-    );
-    std::fs::write(
-        &main,
-        // A very fast simulated clock, so initial replication completes between two commands.
-        text.replace("clock_speed = 600", "clock_speed = 100000"),
-    )
-    .unwrap();
+    common::fast_quickstart(tmp.path(), |text| text);
     tmp
 }
 
