@@ -112,6 +112,18 @@ impl FaultSet {
 
     /// The effect for this request, if a rule fires (and counts it).
     pub fn check(&mut self, method: &str, path: &str, operation: &str) -> Option<FaultEffect> {
+        self.check_any(method, path, &[operation])
+    }
+
+    /// Like [`FaultSet::check`] for a request known by several operation names (the route's generic
+    /// `ReplicationProtectedItems_Action` and the spec's `ReplicationProtectedItems_TestFailover`): a rule's
+    /// `operation` matches any of them.
+    pub fn check_any(
+        &mut self,
+        method: &str,
+        path: &str,
+        operations: &[&str],
+    ) -> Option<FaultEffect> {
         let lpath = path.to_ascii_lowercase();
         for i in 0..self.rules.len() {
             let r = &self.rules[i];
@@ -124,7 +136,7 @@ impl FaultSet {
                     .is_none_or(|p| lpath.contains(&p.to_ascii_lowercase()))
                 && r.operation
                     .as_ref()
-                    .is_none_or(|o| o.eq_ignore_ascii_case(operation))
+                    .is_none_or(|o| operations.iter().any(|x| o.eq_ignore_ascii_case(x)))
                 && r.times.is_none_or(|t| r.fired < t);
             if !matches {
                 continue;
@@ -184,5 +196,28 @@ mod tests {
                 .contains("rules[0].effect.status")
         );
         assert!(FaultSet::parse(r#"{"rules":[{"effect":{"kind":"nope"}}]}"#).is_err());
+    }
+
+    #[test]
+    fn operation_matches_any_of_the_request_names() {
+        let mut f = FaultSet::parse(
+            r#"{"rules":[{"operation":"ReplicationProtectedItems_TestFailover","effect":{"kind":"drop"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.check_any("POST", "/x", &["ReplicationProtectedItems_Action"]),
+            None
+        );
+        assert_eq!(
+            f.check_any(
+                "POST",
+                "/x",
+                &[
+                    "ReplicationProtectedItems_Action",
+                    "ReplicationProtectedItems_TestFailover"
+                ]
+            ),
+            Some(FaultEffect::Drop)
+        );
     }
 }

@@ -29,6 +29,7 @@ mod plan_golden;
 mod plan_scale;
 mod progress_render;
 mod schemas;
+mod sim_fidelity;
 mod sim_flow;
 mod sim_ops;
 mod sim_python;
