@@ -20,6 +20,7 @@ mod dr_ops;
 mod dr_status;
 mod fmt;
 mod graph_scale;
+mod import_blocks;
 mod import_cli;
 mod import_env;
 mod import_small;
