@@ -3,6 +3,9 @@
 //! Owns the rule format, matching (method, path substring, operation kind) and the seeded RNG behind probabilistic
 //! rules, so a run with the same seed fails the same requests. It must not build HTTP responses itself.
 //!
+//! `operation` matches the request log's name (`ReplicationProtectedItems_Action` for every item POST) or, for POST
+//! actions, the spec's operation id (`ReplicationProtectedItems_TestFailover`, `ReplicationJobs_Resume`, …).
+//!
 //! ```json
 //! {"seed": 7, "rules": [
 //!   {"method": "PUT", "path": "replicationFabrics", "effect": {"kind": "throttle", "retryAfter": 5}, "times": 2},
