@@ -57,11 +57,34 @@ pub(crate) async fn read_item(cx: &Ctx, rpi: &ArmId) -> Result<Option<ProtectedI
         .and_then(snapshot::protected_item))
 }
 
+/// An `import` whose object already matches the configuration: recorded into state as live shows it (ARM ids,
+/// lifecycle id, observed attributes, the active site), with no call to the cloud and so no re-seed.
+fn adopt(cx: &Ctx, c: &ResourceChange) -> ResourceState {
+    let dr_kind = matches!(c.kind.as_str(), "protected_vm" | "recovery_plan");
+    // The plan leaves failed-over workloads alone with this reason; anything else runs in the primary region.
+    let site = if c.action_reason.as_deref() == Some("failed_over_managed_by_active_site") {
+        crate::state::Site::Recovery
+    } else {
+        crate::state::Site::Primary
+    };
+    ResourceState {
+        kind: c.kind.clone(),
+        arm_ids: c.arm_ids.clone(),
+        lifecycle_id: c.arm_ids.get("lifecycle_id").cloned(),
+        attributes: c.change.before.clone(),
+        active_site: dr_kind.then_some(site),
+        updated_at: cx.now(),
+    }
+}
+
 /// Carries out one configuration change.
 pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate, ApplyError> {
     if c.action == Action::Delete {
         delete(cx, c).await?;
         return Ok(StateUpdate::Remove);
+    }
+    if c.action == Action::NoOp && c.change.importing.is_some() {
+        return Ok(StateUpdate::Set(adopt(cx, c)));
     }
     debug_assert!(writes(c.action));
     let addr: ResourceAddr = c

@@ -31,6 +31,7 @@ use super::model::{Config, Dependency, EdgeReason, Output, Provider, Resource, V
 use super::schema::{self, Schema};
 use super::source::{SourceFile, Span, Spanned};
 use super::types::VarType;
+use super::values::ArmId;
 use super::{LoadOptions, Loaded};
 use crate::addr::{ResourceAddr, ResourceKind};
 
@@ -66,6 +67,7 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
         provider: None,
         backend: None,
         default_subscription: None,
+        imports: Vec::new(),
     };
     funcs::with_scope(scope, move || loader.run()).0
 }
@@ -183,6 +185,17 @@ struct Loader<'o> {
     provider: Option<Spanned<Provider>>,
     backend: Option<Spanned<super::model::Backend>>,
     default_subscription: Option<String>,
+    /// `import` blocks as written; checked against the resources once they are evaluated.
+    imports: Vec<RawImport>,
+}
+
+/// An `import` block before its target is known to exist.
+struct RawImport {
+    header: Span,
+    to: ResourceAddr,
+    to_span: Span,
+    id: String,
+    id_span: Span,
 }
 
 fn span_of(file: usize, node: &impl hcl_edit::Span) -> Span {
@@ -405,7 +418,208 @@ impl<'o> Loader<'o> {
         self.error_count() > 0
     }
 
+    /// Reads an `import { to = kind.name["key"], id = "/subscriptions/…" }` block: both attributes are literals (the
+    /// address of a configured instance and an ARM id), nothing else is allowed inside.
+    fn declare_import(&mut self, file: usize, block: &Block) {
+        let header = header_span(file, block);
+        if !block.labels.is_empty() {
+            self.emit(
+                Diagnostic::error("config::labels", "an `import` block takes no labels")
+                    .label(header, "write `import { to = ..., id = \"...\" }`"),
+            );
+            return;
+        }
+        let mut to: Option<(ResourceAddr, Span)> = None;
+        let mut id: Option<(String, Span)> = None;
+        let mut ok = true;
+        for s in block.body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    let span = span_of(file, &a.value);
+                    match a.key.as_str() {
+                        "to" => {
+                            let text: String = a
+                                .value
+                                .to_string()
+                                .chars()
+                                .filter(|c| !c.is_whitespace())
+                                .collect();
+                            match text.parse::<ResourceAddr>() {
+                                Ok(addr)
+                                    if matches!(
+                                        a.value,
+                                        Expression::Traversal(_) | Expression::Variable(_)
+                                    ) =>
+                                {
+                                    to = Some((addr, span))
+                                }
+                                Ok(_) => {
+                                    ok = false;
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "config::import_to",
+                                            "`to` must be a resource address, not a string",
+                                        )
+                                        .label(span, "remove the quotes: `to = kind.name` or `kind.name[\"key\"]`"),
+                                    );
+                                }
+                                Err(e) => {
+                                    ok = false;
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "config::import_to",
+                                            format!("`to` is not a resource address: {}", e.reason),
+                                        )
+                                        .label(
+                                            span,
+                                            "expected `kind.name` or `kind.name[\"key\"]`",
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        "id" => match &a.value {
+                            Expression::String(v) => match ArmId::parse(v.value()) {
+                                Ok(_) => id = Some((v.value().to_string(), span)),
+                                Err(e) => {
+                                    ok = false;
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "config::import_id",
+                                            format!("`id` is not an ARM id: {e}"),
+                                        )
+                                        .label(span, "expected \"/subscriptions/.../resourceGroups/.../providers/...\""),
+                                    );
+                                }
+                            },
+                            _ => {
+                                ok = false;
+                                self.emit(
+                                    Diagnostic::error(
+                                        "config::import_id",
+                                        "`id` must be a literal string",
+                                    )
+                                    .label(span, "write the ARM id in quotes"),
+                                );
+                            }
+                        },
+                        other => {
+                            ok = false;
+                            self.emit(
+                                Diagnostic::error(
+                                    "config::unknown_attribute",
+                                    format!("unknown attribute `{other}` in an `import` block"),
+                                )
+                                .label(
+                                    span_of(file, &a.key),
+                                    "an `import` block takes `to` and `id`",
+                                )
+                                .maybe_help(did_you_mean(other, ["to", "id"])),
+                            );
+                        }
+                    }
+                }
+                Structure::Block(b) => {
+                    ok = false;
+                    self.emit(
+                        Diagnostic::error(
+                            "config::unknown_block",
+                            format!(
+                                "blocks are not allowed in `import` (found `{}`)",
+                                b.ident.as_str()
+                            ),
+                        )
+                        .label(header_span(file, b), "not allowed here"),
+                    );
+                }
+            }
+        }
+        if !ok {
+            return;
+        }
+        for (name, missing) in [("to", to.is_none()), ("id", id.is_none())] {
+            if missing {
+                self.emit(
+                    Diagnostic::error(
+                        "config::import_missing",
+                        format!("the `import` block has no `{name}`"),
+                    )
+                    .label(header, format!("add `{name} = ...`")),
+                );
+            }
+        }
+        if let (Some((to, to_span)), Some((id, id_span))) = (to, id) {
+            self.imports.push(RawImport {
+                header,
+                to,
+                to_span,
+                id,
+                id_span,
+            });
+        }
+    }
+
+    /// Checks the `import` blocks against the evaluated resources: the target instance exists, and no address or
+    /// id is imported twice.
+    fn check_imports(&mut self) -> Vec<super::model::Import> {
+        let mut out: Vec<super::model::Import> = Vec::new();
+        for raw in std::mem::take(&mut self.imports) {
+            if !self.resources.contains_key(&raw.to) {
+                let known: Vec<String> = self
+                    .resources
+                    .keys()
+                    .filter(|a| a.kind == raw.to.kind)
+                    .map(ToString::to_string)
+                    .collect();
+                self.emit(
+                    Diagnostic::error(
+                        "config::import_target",
+                        format!("import target `{}` is not in the configuration", raw.to),
+                    )
+                    .label(raw.to_span, "no resource instance with this address")
+                    .maybe_help(did_you_mean(
+                        &raw.to.to_string(),
+                        known.iter().map(String::as_str),
+                    )),
+                );
+                continue;
+            }
+            if let Some(first) = out.iter().find(|i| i.to == raw.to) {
+                self.emit(duplicate(
+                    &format!("import of `{}`", raw.to),
+                    first.span,
+                    raw.header,
+                ));
+                continue;
+            }
+            if let Some(first) = out
+                .iter()
+                .find(|i| i.id.value.eq_ignore_ascii_case(&raw.id))
+            {
+                self.emit(
+                    Diagnostic::error(
+                        "config::import_duplicate_id",
+                        format!(
+                            "`{}` is imported twice (as `{}` and `{}`)",
+                            raw.id, first.to, raw.to
+                        ),
+                    )
+                    .label(raw.id_span, "imported again here")
+                    .label(first.id.span, "first imported here"),
+                );
+                continue;
+            }
+            out.push(super::model::Import {
+                to: raw.to,
+                id: Spanned::new(raw.id, raw.id_span),
+                span: raw.header,
+            });
+        }
+        out
+    }
+
     fn finish(mut self) -> Result<Loaded, Diagnostics> {
+        let imports = self.check_imports();
         // The same problem found once per for_each instance is reported once.
         let mut seen = HashSet::new();
         let diags: Vec<Diagnostic> = std::mem::take(&mut self.diags)
@@ -445,6 +659,7 @@ impl<'o> Loader<'o> {
             outputs: self.outputs,
             resources: self.resources,
             fingerprint,
+            imports,
         };
         Ok(Loaded {
             config,
@@ -505,6 +720,10 @@ impl<'o> Loader<'o> {
                 };
                 let ident = block.ident.as_str();
                 let header = header_span(file, block);
+                if ident == "import" {
+                    self.declare_import(file, block);
+                    continue;
+                }
                 if ident == "locals" {
                     if !block.labels.is_empty() {
                         self.emit(
@@ -2336,6 +2555,60 @@ resource_group "dr" {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn import_blocks_are_checked_against_the_configuration() {
+        let id = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dr";
+        let ok = load(
+            &format!("import {{\n  to = resource_group.dr\n  id = \"{id}\"\n}}\n"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(ok.config.imports.len(), 1);
+        assert_eq!(ok.config.imports[0].to.to_string(), "resource_group.dr");
+        assert_eq!(ok.config.imports[0].id.value, id);
+        let addr: ResourceAddr = "resource_group.dr".parse().unwrap();
+        assert!(ok.config.import_for(&addr).is_some());
+        // The target must exist; the error points at `to` and suggests the configured one.
+        let err = load(
+            &format!("import {{\n  to = resource_group.dx\n  id = \"{id}\"\n}}\n"),
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
+        let d = err
+            .iter()
+            .find(|d| d.code == "config::import_target")
+            .unwrap();
+        assert!(d.message.contains("resource_group.dx"), "{}", d.message);
+        let text = format!("{HEAD}import {{\n  to = resource_group.dx\n");
+        let label = d.labels.first().unwrap().span;
+        assert_eq!(
+            label.start as usize,
+            text.len() - "resource_group.dx\n".len()
+        );
+        assert_eq!(
+            codes(&format!(
+                "import {{\n  to = \"resource_group.dr\"\n  id = \"{id}\"\n}}\n"
+            )),
+            vec!["config::import_to"]
+        );
+        assert_eq!(
+            codes("import {\n  to = resource_group.dr\n  id = \"rg-dr\"\n}\n"),
+            vec!["config::import_id"]
+        );
+        assert_eq!(
+            codes("import {\n  to = resource_group.dr\n}\n"),
+            vec!["config::import_missing"]
+        );
+        assert_eq!(
+            codes(&format!(
+                "import \"x\" {{\n  to = resource_group.dr\n  id = \"{id}\"\n}}\n"
+            )),
+            vec!["config::labels"]
+        );
+        let twice = format!("import {{\n  to = resource_group.dr\n  id = \"{id}\"\n}}\n");
+        assert_eq!(codes(&format!("{twice}{twice}")), vec!["config::duplicate"]);
     }
 
     #[test]

@@ -34,6 +34,19 @@ pub struct Config {
     pub resources: BTreeMap<ResourceAddr, Resource>,
     /// sha256 (hex) over the sorted configuration files and the effective variable values; see `fingerprint`.
     pub fingerprint: String,
+    /// `import { to = …, id = … }` blocks: live objects to adopt into state under a configured address.
+    pub imports: Vec<Import>,
+}
+
+/// One `import` block, validated: its `to` names a configured resource instance and its `id` is an ARM id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    /// The resource instance the object is adopted as.
+    pub to: ResourceAddr,
+    /// The ARM id of the live object (for a protected VM: its replication protected item or its source VM).
+    pub id: Spanned<String>,
+    /// The block header (`import`), for diagnostics.
+    pub span: Span,
 }
 
 impl Config {
@@ -44,6 +57,11 @@ impl Config {
             .range(start..)
             .map(|(_, r)| r)
             .take_while(move |r| r.addr.kind == kind)
+    }
+
+    /// The `import` block adopting `addr`, if any.
+    pub fn import_for(&self, addr: &ResourceAddr) -> Option<&Import> {
+        self.imports.iter().find(|i| &i.to == addr)
     }
 
     /// Looks up a resource.

@@ -440,6 +440,15 @@ pub fn diff(
                 }
             }
         }
+        if let Some(imp) = config.import_for(addr)
+            && st.is_none()
+            && !destroy
+        {
+            check_import(imp, &observed, &change.arm_ids, item, &mut problems);
+            change.change.importing = Some(Importing {
+                id: imp.id.value.clone(),
+            });
+        }
         change.change.actions = change.action.actions();
         if change.change.after_unknown.is_null() {
             change.change.after_unknown = json!({});
@@ -510,6 +519,7 @@ pub fn diff(
                     after: Value::Null,
                     after_unknown: json!({}),
                     replace_paths: Vec::new(),
+                    importing: None,
                 },
                 action_reason: Some(if destroy {
                     "delete_because_destroy".into()
@@ -697,6 +707,7 @@ pub fn diff(
                         after: json!({"active_site": match want.value { ActiveSite::Primary => "primary", ActiveSite::Recovery => "recovery" }}),
                         after_unknown: json!({}),
                         replace_paths: Vec::new(),
+                        importing: None,
                     },
                     action_reason: Some("active_site_differs".into()),
                     changed_attributes: vec!["active_site".into()],
@@ -730,6 +741,9 @@ pub fn diff(
 
     let mut summary = Summary::default();
     for c in &changes {
+        if c.change.importing.is_some() {
+            summary.import += 1;
+        }
         match c.action {
             Action::NoOp => summary.no_op += 1,
             Action::Create => summary.add += 1,
@@ -744,7 +758,9 @@ pub fn diff(
     let applyable = if refresh_only {
         !drift.is_empty()
     } else {
-        changes.iter().any(|c| c.action != Action::NoOp)
+        changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.change.importing.is_some())
     };
     let fingerprint = {
         let mut h = Sha256::new();
@@ -1172,6 +1188,56 @@ fn site_name(s: LiveSite) -> &'static str {
         LiveSite::Committed => "recovery (not reprotected)",
         LiveSite::Recovery => "recovery",
         LiveSite::FailedBack => "primary (failback not finished)",
+    }
+}
+
+/// An `import` block must name an object that exists and is the one the block's `to` resolves to: its ARM id (or,
+/// for a protected VM, its replication protected item or source VM).
+fn check_import(
+    imp: &crate::config::model::Import,
+    observed: &Option<Value>,
+    ids: &BTreeMap<String, String>,
+    item: Option<&ProtectedItem>,
+    problems: &mut Diagnostics,
+) {
+    if observed.is_none() {
+        problems.push(
+            Diagnostic::error(
+                "plan::import_missing",
+                format!("cannot import {}: the object does not exist", imp.to),
+            )
+            .label(
+                imp.id.span,
+                "nothing with this id was found in the live estate",
+            )
+            .help("check the id, or remove the import block and let asrform create the object"),
+        );
+        return;
+    }
+    let want = imp.id.value.to_ascii_lowercase();
+    let mut known: Vec<String> = ids.values().map(|v| v.to_ascii_lowercase()).collect();
+    if let Some(i) = item {
+        known.push(i.id.as_str().to_ascii_lowercase());
+        if let Some(v) = &i.source_vm_id {
+            known.push(v.as_str().to_ascii_lowercase());
+        }
+    }
+    if !known.contains(&want) {
+        let live = item
+            .map(|i| i.id.to_string())
+            .or_else(|| ids.get("id").cloned())
+            .unwrap_or_default();
+        problems.push(
+            Diagnostic::error(
+                "plan::import_id_mismatch",
+                format!(
+                    "cannot import {}: the id does not name the object this address resolves to ({live})",
+                    imp.to
+                ),
+            )
+            .label(imp.id.span, "this id")
+            .help("use the ARM id of the configured object, or point `to` at the instance this id belongs to"),
+        );
     }
 }
 

@@ -159,7 +159,7 @@ impl Plan {
     pub fn effective_changes(&self) -> impl Iterator<Item = &ResourceChange> {
         self.resource_changes
             .iter()
-            .filter(|c| c.action != Action::NoOp)
+            .filter(|c| c.action != Action::NoOp || c.change.importing.is_some())
     }
 }
 
@@ -195,13 +195,26 @@ pub struct Summary {
     pub no_op: usize,
     /// Drifted objects.
     pub drift: usize,
+    /// Objects adopted into state by `import` blocks (omitted when zero, like older plans).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub import: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
     /// `Plan: 2 to add, 1 to change, 0 to destroy, 1 to re-seed, 3 DR operations.`
     pub fn line(&self) -> String {
+        // Terraform's wording: the import count leads, and only when there is one.
+        let import = if self.import > 0 {
+            format!("{} to import, ", self.import)
+        } else {
+            String::new()
+        };
         format!(
-            "Plan: {} to add, {} to change, {} to destroy, {} to re-seed, {} DR operation{}.",
+            "Plan: {import}{} to add, {} to change, {} to destroy, {} to re-seed, {} DR operation{}.",
             self.add,
             self.change,
             self.destroy,
@@ -226,6 +239,17 @@ pub struct Change {
     /// Attributes that forced a replacement.
     #[serde(default)]
     pub replace_paths: Vec<String>,
+    /// Set when an `import` block adopts the object into state with this change (Terraform's jsonplan
+    /// `change.importing`); the action stays `no-op` (live matches) or `update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing: Option<Importing>,
+}
+
+/// The object an `import` block adopts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Importing {
+    /// The ARM id written in the `import` block.
+    pub id: String,
 }
 
 /// A check apply repeats right before it acts.

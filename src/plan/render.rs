@@ -42,8 +42,32 @@ fn action_color(a: Action) -> &'static str {
     }
 }
 
+/// The glyph of a change: an import that changes nothing shows `<-` (adopted into state), otherwise the action's.
+fn glyph(c: &ResourceChange) -> &'static str {
+    if c.change.importing.is_some() && c.action == Action::NoOp {
+        "<-"
+    } else {
+        c.action.glyph()
+    }
+}
+
+/// The action's name, with `import` for an adoption (`import`, or `update (import)`).
+fn action_label(c: &ResourceChange) -> String {
+    match (&c.change.importing, c.action) {
+        (Some(_), Action::NoOp) => "import".into(),
+        (Some(_), a) => format!("{} (import)", a.as_str()),
+        (None, a) => a.as_str().into(),
+    }
+}
+
 fn headline(c: &ResourceChange) -> String {
     let a = &c.address;
+    if let Some(imp) = &c.change.importing {
+        return match c.action {
+            Action::NoOp => format!("{a} will be imported from {}", imp.id),
+            _ => format!("{a} will be imported from {} and updated in place", imp.id),
+        };
+    }
     match c.action {
         Action::NoOp => format!("{a} has no changes"),
         Action::Create => format!("{a} will be created"),
@@ -207,23 +231,19 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
     let effective: Vec<&ResourceChange> = plan
         .resource_changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || opts.verbose)
+        .filter(|c| c.action != Action::NoOp || c.change.importing.is_some() || opts.verbose)
         .collect();
-    if plan
-        .resource_changes
-        .iter()
-        .all(|c| c.action == Action::NoOp)
-    {
+    if plan.effective_changes().next().is_none() {
         let _ = writeln!(out, "No changes. Live state matches the configuration.");
     } else {
         let _ = writeln!(out, "asrform will perform the following actions:");
         let _ = writeln!(out);
         for c in effective {
-            if c.action == Action::NoOp {
+            if c.action == Action::NoOp && c.change.importing.is_none() {
                 continue;
             }
             let _ = writeln!(out, "  # {}", headline(c));
-            let glyph = paint(c.action.glyph(), action_color(c.action), opts.color);
+            let glyph = paint(glyph(c), action_color(c.action), opts.color);
             if let Some(dr) = &c.dr {
                 let _ = writeln!(out, "  {glyph} {} {{", c.key);
                 let _ = writeln!(out, "        direction          = {:?}", dr.direction);
@@ -246,6 +266,9 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
                 let _ = writeln!(out, "    }}");
             } else {
                 let _ = writeln!(out, "  {glyph} {} {{", c.address);
+                if let Some(imp) = &c.change.importing {
+                    let _ = writeln!(out, "        id = {:?}", imp.id);
+                }
                 attr_lines(&mut out, c, opts);
                 let _ = writeln!(out, "    }}");
             }
@@ -368,8 +391,8 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
                     "| {} | `{}` | {} {} | {} | {} |",
                     md_escape(g),
                     md_escape(&c.key),
-                    c.action.glyph(),
-                    c.action.as_str(),
+                    glyph(c),
+                    action_label(c),
                     rp,
                     md_escape(&why)
                 );
@@ -535,7 +558,7 @@ fn mermaid(plan: &Plan) -> String {
         let n = if c.dr.is_some() {
             format!("{} {}", c.address, c.action.as_str())
         } else {
-            format!("{} {}", c.kind, c.action.as_str())
+            format!("{} {}", c.kind, action_label(c))
         };
         *nodes.entry(n.clone()).or_default() += 1;
         node_of.insert(c.key.as_str(), n);

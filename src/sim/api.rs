@@ -787,7 +787,11 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
     };
     // Faults.
     let mut fail_job = None;
-    if let Some(effect) = w.faults.check(&method, &path, &op) {
+    let spec_op = spec_operation(&op, &segs);
+    let ops: Vec<&str> = std::iter::once(op.as_str())
+        .chain(spec_op.as_deref())
+        .collect();
+    if let Some(effect) = w.faults.check_any(&method, &path, &ops) {
         let r = match effect {
             FaultEffect::Throttle { retry_after } => {
                 let mut r = arm_error(
@@ -847,6 +851,49 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
         Ok(r) | Err(r) => r,
     };
     finish(cx.w, req, &path, &op, r, now, &limit_headers)
+}
+
+/// The spec's operation id of a POST action (`ReplicationProtectedItems_TestFailover`), which the route table names
+/// only by group (`ReplicationProtectedItems_Action`): fault rules may use either.
+fn spec_operation(op: &str, segs: &[String]) -> Option<String> {
+    let group = op.strip_suffix("_Action")?;
+    let action = segs.last()?.to_ascii_lowercase();
+    // Path segment (lower case) to operation name, from the 2025-08-01 operation list; `remove` is ASR's delete.
+    const ACTIONS: &[(&str, &str)] = &[
+        ("adddisks", "AddDisks"),
+        ("applyrecoverypoint", "ApplyRecoveryPoint"),
+        ("failovercancel", "FailoverCancel"),
+        ("failovercommit", "FailoverCommit"),
+        ("plannedfailover", "PlannedFailover"),
+        ("remove", "Delete"),
+        ("removedisks", "RemoveDisks"),
+        ("repairreplication", "RepairReplication"),
+        ("reprotect", "Reprotect"),
+        ("resolvehealtherrors", "ResolveHealthErrors"),
+        ("switchprovider", "SwitchProvider"),
+        ("testfailover", "TestFailover"),
+        ("testfailovercleanup", "TestFailoverCleanup"),
+        ("unplannedfailover", "UnplannedFailover"),
+        ("updateappliance", "UpdateAppliance"),
+        ("updatemobilityservice", "UpdateMobilityService"),
+        ("reinstallmobilityservice", "ReinstallMobilityService"),
+        ("checkconsistency", "CheckConsistency"),
+        ("migratetoaad", "MigrateToAad"),
+        ("reassociategateway", "ReassociateGateway"),
+        ("renewcertificate", "RenewCertificate"),
+        ("removeinfra", "RemoveInfra"),
+        ("discoverprotectableitem", "DiscoverProtectableItem"),
+        ("switchclusterprotection", "SwitchClusterProtection"),
+        ("switchprotection", "SwitchProtection"),
+        ("cancel", "Cancel"),
+        ("restart", "Restart"),
+        ("resume", "Resume"),
+        ("export", "Export"),
+        ("refreshprovider", "RefreshProvider"),
+        ("refresh", "Refresh"),
+    ];
+    let name = ACTIONS.iter().find(|(a, _)| *a == action)?.1;
+    Some(format!("{group}_{name}"))
 }
 
 fn op_name(o: &str, method: &str) -> String {
@@ -1849,7 +1896,8 @@ fn op_status(cx: &mut Cx) -> Reply {
             let job = cx.w.jobs.get(j).cloned().ok_or_else(|| not_found(j))?;
             let st = job.state(cx.now);
             let status = match st {
-                "InProgress" => "InProgress",
+                // A job held at a manual action is still a running operation for the client.
+                "InProgress" | "Suspended" => "InProgress",
                 "Succeeded" => "Succeeded",
                 "Cancelled" => "Canceled",
                 _ => "Failed",
@@ -1858,10 +1906,10 @@ fn op_status(cx: &mut Cx) -> Reply {
                 .fail
                 .as_ref()
                 .map(|(c, m)| json!({"code": c, "message": m}));
-            let end = if st == "InProgress" {
+            let end = if status == "InProgress" {
                 None
             } else {
-                Some(job.cancelled_at.unwrap_or_else(|| job.end()))
+                job.cancelled_at.or(job.end())
             };
             (status, err, end)
         }
@@ -1922,6 +1970,12 @@ fn op_status(cx: &mut Cx) -> Reply {
     }
     if let Some(e) = error {
         b["error"] = e;
+    }
+    // ASR answers an action's operation status with the job behind it, so a client that only holds the
+    // `Azure-AsyncOperation` URL can follow (or report) the job; `properties.jobId` is the ARM operation-status
+    // schema's free-form `properties` slot, where the provider's LRO reader looks for it.
+    if let Some(j) = op.job.as_ref().and_then(|j| cx.w.jobs.get(j)) {
+        b["properties"] = json!({"jobId": asr_id(&j.id), "jobName": j.name});
     }
     let mut r = resp(200, Some(b));
     if status == "InProgress" {
@@ -1986,7 +2040,7 @@ fn render_res(w: &World, r: &Res, now: OffsetDateTime) -> Value {
         let running = w
             .jobs
             .values()
-            .find(|j| j.holders.contains(&key(&r.id)) && j.state(now) == "InProgress");
+            .find(|j| j.holders.contains(&key(&r.id)) && j.is_active(now));
         b["properties"]["currentScenario"] = match running {
             Some(j) => {
                 json!({"scenarioName": j.scenario, "jobId": asr_id(&j.id), "startTime": ts(j.start)})
@@ -2021,13 +2075,20 @@ fn plan_items(b: &Value) -> Vec<String> {
 
 fn render_job(j: &Job, now: OffsetDateTime) -> Value {
     let state = j.state(now);
-    let mut t = j.start;
+    let tl = j.timeline();
     let mut tasks = Vec::new();
     let stop = j.cancelled_at.unwrap_or(now);
     for (i, task) in j.tasks.iter().enumerate() {
-        let end = t + time::Duration::seconds(task.secs as i64);
         let last = i + 1 == j.tasks.len();
-        let (ts_state, desc) = if stop < t {
+        let waiting = tl
+            .suspended
+            .is_some_and(|(at, since)| at == i && since <= stop);
+        let span = tl.spans[i];
+        let started = span.is_some_and(|(t, _)| stop >= t) || waiting;
+        let ended = span.is_some_and(|(_, e)| stop >= e);
+        let (ts_state, desc) = if waiting && j.cancelled_at.is_none() {
+            ("Suspended", "Waiting for the manual action to be resumed")
+        } else if !started {
             (
                 if j.cancelled_at.is_some() {
                     "Cancelled"
@@ -2036,7 +2097,7 @@ fn render_job(j: &Job, now: OffsetDateTime) -> Value {
                 },
                 "Not started",
             )
-        } else if stop < end {
+        } else if !ended {
             (
                 if j.cancelled_at.is_some() {
                     "Cancelled"
@@ -2056,17 +2117,26 @@ fn render_job(j: &Job, now: OffsetDateTime) -> Value {
         } else {
             json!([])
         };
+        let allowed = if ts_state == "Suspended" {
+            json!(["Resume"])
+        } else {
+            json!([])
+        };
         let mut tj = json!({"taskId": format!("{}-{i}", j.name), "name": task.name, "friendlyName": task.friendly_name,
-            "state": ts_state, "stateDescription": desc, "taskType": "TaskDetails", "allowedActions": [],
+            "state": ts_state, "stateDescription": desc, "taskType": "TaskDetails", "allowedActions": allowed,
             "customDetails": {"instanceType": task.kind}, "errors": errors});
-        if stop >= t {
-            tj["startTime"] = json!(ts(t));
+        if started {
+            let t = span.map(|(t, _)| t).or(tl.suspended.map(|(_, s)| s));
+            if let Some(t) = t {
+                tj["startTime"] = json!(ts(t));
+            }
         }
-        if stop >= end {
-            tj["endTime"] = json!(ts(end));
+        if let Some((_, e)) = span
+            && ended
+        {
+            tj["endTime"] = json!(ts(e));
         }
         tasks.push(tj);
-        t = end;
     }
     let errors = match &j.fail {
         Some((c, m)) if state == "Failed" => {
@@ -2077,17 +2147,21 @@ fn render_job(j: &Job, now: OffsetDateTime) -> Value {
     };
     let allowed: Vec<&str> = match state {
         "InProgress" => vec!["Cancel"],
+        // ASR offers only Resume on a job held at a manual action.
+        "Suspended" => vec!["Resume"],
         "Failed" | "Cancelled" => vec!["Restart"],
         _ => vec![],
     };
     let mut b = json!({"id": asr_id(&j.id), "name": j.name, "type": "Microsoft.RecoveryServices/vaults/replicationJobs",
         "properties": {"activityId": format!("sim-{}", j.name), "scenarioName": j.scenario, "friendlyName": j.friendly_name,
-            "state": state, "stateDescription": match state { "InProgress" => "In progress", "Succeeded" => "Completed", s => s },
+            "state": state, "stateDescription": match state { "InProgress" => "In progress", "Succeeded" => "Completed", "Suspended" => "Waiting for a manual action", s => s },
             "tasks": tasks, "errors": errors, "startTime": ts(j.start), "allowedActions": allowed,
             "targetObjectId": j.target_id, "targetObjectName": j.target_name, "targetInstanceType": j.target_type,
             "customDetails": {"instanceType": "AsrJobDetails", "affectedObjectDetails": {}}}});
-    if state != "InProgress" {
-        b["properties"]["endTime"] = json!(ts(j.cancelled_at.unwrap_or_else(|| j.end())));
+    if let Some(e) = j.cancelled_at.or(tl.end)
+        && !matches!(state, "InProgress" | "Suspended")
+    {
+        b["properties"]["endTime"] = json!(ts(e));
     }
     b
 }
@@ -2182,7 +2256,7 @@ pub fn render_rpi(w: &World, r: &Rpi, now: OffsetDateTime, loads: &BTreeMap<Stri
         .current_job
         .as_ref()
         .and_then(|j| w.jobs.get(j))
-        .filter(|j| j.state(now) == "InProgress");
+        .filter(|j| j.is_active(now));
     let vault_id = w
         .resources
         .get(&r.vault)
@@ -2326,6 +2400,7 @@ fn start_job(
         effect,
         settled: false,
         holders: holders.clone(),
+        resumes: vec![],
     };
     let jk = key(&id);
     for h in &holders {
@@ -2333,10 +2408,13 @@ fn start_job(
             r.current_job = Some(jk.clone());
         }
     }
+    // A job held at a manual action has no end yet: `resume` files it in the due index.
     let end = job.end();
-    cx.w.due.insert((end, jk.clone()));
+    if let Some(end) = end {
+        cx.w.due.insert((end, jk.clone()));
+    }
     cx.w.jobs.insert(jk.clone(), job);
-    let op = new_op(cx, Some(jk), end, result);
+    let op = new_op(cx, Some(jk), end.unwrap_or(cx.now), result);
     let status_url = format!(
         "{}{vault}/replicationOperationStatus/{op}?api-version={}",
         cx.base, cx.api
@@ -2361,6 +2439,7 @@ fn task(name: &str, friendly: &str, secs: u64) -> Task {
         friendly_name: friendly.into(),
         secs,
         kind: "TaskDetails".into(),
+        parallel: false,
     }
 }
 
@@ -3463,7 +3542,7 @@ fn get_rpi(cx: &Cx) -> Result<Rpi, SimResponse> {
 
 fn busy(cx: &Cx, r: &Rpi) -> Result<(), SimResponse> {
     if let Some(j) = r.current_job.as_ref().and_then(|j| cx.w.jobs.get(j))
-        && j.state(cx.now) == "InProgress"
+        && j.is_active(cx.now)
     {
         return Err(asr_error(
             409,
@@ -4587,7 +4666,7 @@ fn job_action(cx: &mut Cx) -> Reply {
     let state = j.state(cx.now);
     match cx.segs[10].to_ascii_lowercase().as_str() {
         "cancel" => {
-            if state != "InProgress" {
+            if state != "InProgress" && state != "Suspended" {
                 return Err(asr_error(
                     400,
                     "28120",
@@ -4652,12 +4731,55 @@ fn job_action(cx: &mut Cx) -> Reply {
                 None,
             ))
         }
-        "resume" => Err(asr_error(
-            400,
-            "28122",
-            &format!("Job '{}' is {state}, not suspended.", j.name),
-            "Only suspended jobs (manual actions) can be resumed.",
-        )),
+        "resume" => {
+            if state != "Suspended" {
+                return Err(asr_error(
+                    400,
+                    "28122",
+                    &format!("Job '{}' is {state}, not suspended.", j.name),
+                    "Only suspended jobs (manual actions) can be resumed.",
+                ));
+            }
+            // The body (`ResumeJobParams`) may carry a comment; it is optional, but when given it must be an object.
+            if !cx.req.body.is_empty() {
+                let b = body_json(cx)?;
+                if !b.is_null() && !b.is_object() {
+                    return Err(bad("body", "must be a JSON object (ResumeJobParams)"));
+                }
+            }
+            let Some(x) = cx.w.jobs.get_mut(&jk) else {
+                return Err(not_found(&id));
+            };
+            x.resumes.push(cx.now);
+            if let Some(end) = x.end() {
+                cx.w.due.insert((end, jk.clone()));
+            }
+            let job_id = j.id.clone();
+            cx.w.settle(cx.now);
+            // The resume call itself is done at once (its result is the job); the job goes on by itself.
+            let op = new_op(cx, None, cx.now, Some(job_id));
+            let vault = vault_id(cx);
+            let mut r = resp(202, None);
+            r.headers.push((
+                "Azure-AsyncOperation".into(),
+                format!(
+                    "{}{vault}/replicationOperationStatus/{op}?api-version={}",
+                    cx.base, cx.api
+                ),
+            ));
+            r.headers.push((
+                "Location".into(),
+                format!(
+                    "{}{vault}/replicationOperationResults/{op}?api-version={}",
+                    cx.base, cx.api
+                ),
+            ));
+            r.headers.push((
+                "Retry-After".into(),
+                cx.w.config.retry_after_secs.to_string(),
+            ));
+            Ok(r)
+        }
         other => Err(arm_error(
             404,
             "InvalidResourceType",
@@ -4963,6 +5085,9 @@ fn plan_action(cx: &mut Cx) -> Reply {
         {
             tasks.push(plan_action_task(&a, &gname, "start"));
         }
+        // The VMs of one group are worked on together (ASR runs them concurrently): every VM task after the
+        // group's first runs alongside it, so a group of 80 takes as long as its slowest VM.
+        let group_first = tasks.len();
         for it in g["replicationProtectedItems"]
             .as_array()
             .cloned()
@@ -5040,6 +5165,9 @@ fn plan_action(cx: &mut Cx) -> Reply {
                 _ => {}
             }
         }
+        for t in tasks.iter_mut().skip(group_first + 1) {
+            t.parallel = true;
+        }
         if gt != "Boot" {
             tasks.push(task(&format!("{gt}Group"), &format!("{gname} group"), 0));
         }
@@ -5104,6 +5232,7 @@ fn plan_action_task(a: &Value, group: &str, when: &str) -> Task {
         friendly_name: format!("{group} ({when}): {name}"),
         secs: 0,
         kind: kind.to_string(),
+        parallel: false,
     }
 }
 

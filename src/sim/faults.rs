@@ -3,6 +3,9 @@
 //! Owns the rule format, matching (method, path substring, operation kind) and the seeded RNG behind probabilistic
 //! rules, so a run with the same seed fails the same requests. It must not build HTTP responses itself.
 //!
+//! `operation` matches the request log's name (`ReplicationProtectedItems_Action` for every item POST) or, for POST
+//! actions, the spec's operation id (`ReplicationProtectedItems_TestFailover`, `ReplicationJobs_Resume`, …).
+//!
 //! ```json
 //! {"seed": 7, "rules": [
 //!   {"method": "PUT", "path": "replicationFabrics", "effect": {"kind": "throttle", "retryAfter": 5}, "times": 2},
@@ -112,6 +115,18 @@ impl FaultSet {
 
     /// The effect for this request, if a rule fires (and counts it).
     pub fn check(&mut self, method: &str, path: &str, operation: &str) -> Option<FaultEffect> {
+        self.check_any(method, path, &[operation])
+    }
+
+    /// Like [`FaultSet::check`] for a request known by several operation names (the route's generic
+    /// `ReplicationProtectedItems_Action` and the spec's `ReplicationProtectedItems_TestFailover`): a rule's
+    /// `operation` matches any of them.
+    pub fn check_any(
+        &mut self,
+        method: &str,
+        path: &str,
+        operations: &[&str],
+    ) -> Option<FaultEffect> {
         let lpath = path.to_ascii_lowercase();
         for i in 0..self.rules.len() {
             let r = &self.rules[i];
@@ -124,7 +139,7 @@ impl FaultSet {
                     .is_none_or(|p| lpath.contains(&p.to_ascii_lowercase()))
                 && r.operation
                     .as_ref()
-                    .is_none_or(|o| o.eq_ignore_ascii_case(operation))
+                    .is_none_or(|o| operations.iter().any(|x| o.eq_ignore_ascii_case(x)))
                 && r.times.is_none_or(|t| r.fired < t);
             if !matches {
                 continue;
@@ -184,5 +199,28 @@ mod tests {
                 .contains("rules[0].effect.status")
         );
         assert!(FaultSet::parse(r#"{"rules":[{"effect":{"kind":"nope"}}]}"#).is_err());
+    }
+
+    #[test]
+    fn operation_matches_any_of_the_request_names() {
+        let mut f = FaultSet::parse(
+            r#"{"rules":[{"operation":"ReplicationProtectedItems_TestFailover","effect":{"kind":"drop"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.check_any("POST", "/x", &["ReplicationProtectedItems_Action"]),
+            None
+        );
+        assert_eq!(
+            f.check_any(
+                "POST",
+                "/x",
+                &[
+                    "ReplicationProtectedItems_Action",
+                    "ReplicationProtectedItems_TestFailover"
+                ]
+            ),
+            Some(FaultEffect::Drop)
+        );
     }
 }

@@ -269,11 +269,7 @@ impl Simulator {
             };
             *states.entry(s).or_default() += 1;
         }
-        let running = w
-            .jobs
-            .values()
-            .filter(|j| j.state(now) == "InProgress")
-            .count();
+        let running = w.jobs.values().filter(|j| j.is_active(now)).count();
         serde_json::json!({
             "now": world::ts(now),
             "resources": counts,

@@ -291,6 +291,28 @@ pub struct Task {
     pub secs: u64,
     /// Instance type of the task's custom details (`ManualActionTaskDetails`, `ScriptActionTaskDetails`, …).
     pub kind: String,
+    /// Runs alongside the task before it instead of after it: ASR fails over the VMs of one recovery-plan group
+    /// together, so a group lasts as long as its slowest VM, not the sum of them.
+    #[serde(default)]
+    pub parallel: bool,
+}
+
+impl Task {
+    /// Whether the task waits for an operator (`POST …/replicationJobs/{id}/resume`) before the job goes on.
+    pub fn is_manual(&self) -> bool {
+        self.kind == "ManualActionTaskDetails"
+    }
+}
+
+/// Where each task of a job sits in time, given the resumes received so far.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    /// Start and end of each task reached; `None` for tasks after a suspension.
+    pub spans: Vec<Option<(OffsetDateTime, OffsetDateTime)>>,
+    /// The manual task the job waits at and since when.
+    pub suspended: Option<(usize, OffsetDateTime)>,
+    /// When the job ends (`None` while it waits for a resume).
+    pub end: Option<OffsetDateTime>,
 }
 
 /// What happens when a job completes successfully.
@@ -360,18 +382,71 @@ pub struct Job {
     pub settled: bool,
     /// RPI or plan keys whose `currentScenario` points at this job.
     pub holders: Vec<String>,
+    /// Times of the `resume` calls received, in order: the n-th releases the n-th manual task.
+    #[serde(default)]
+    pub resumes: Vec<OffsetDateTime>,
 }
 
 impl Job {
-    /// When the job ends.
-    pub fn end(&self) -> OffsetDateTime {
-        self.start + time::Duration::seconds(self.tasks.iter().map(|t| t.secs as i64).sum())
+    /// Lays the tasks out in time: sequential tasks one after another, `parallel` ones alongside the task before,
+    /// and each manual task held until its resume.
+    pub fn timeline(&self) -> Timeline {
+        let mut spans = Vec::with_capacity(self.tasks.len());
+        let mut cursor = self.start;
+        let mut batch_start = self.start;
+        let mut resumes = self.resumes.iter();
+        for (i, t) in self.tasks.iter().enumerate() {
+            let s = if t.parallel {
+                batch_start
+            } else {
+                batch_start = cursor;
+                cursor
+            };
+            let e = if t.is_manual() {
+                match resumes.next() {
+                    Some(r) => (*r).max(s),
+                    None => {
+                        spans.push(None);
+                        spans.resize(self.tasks.len(), None);
+                        return Timeline {
+                            spans,
+                            suspended: Some((i, s)),
+                            end: None,
+                        };
+                    }
+                }
+            } else {
+                s + time::Duration::seconds(t.secs as i64)
+            };
+            spans.push(Some((s, e)));
+            cursor = cursor.max(e);
+        }
+        Timeline {
+            spans,
+            suspended: None,
+            end: Some(cursor),
+        }
     }
-    /// `InProgress`, `Succeeded`, `Failed` or `Cancelled` at `now`.
+    /// When the job ends (`None` while it waits at a manual task).
+    pub fn end(&self) -> Option<OffsetDateTime> {
+        self.timeline().end
+    }
+    /// Whether the job still holds its items (running or waiting for a resume).
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        matches!(self.state(now), "InProgress" | "Suspended")
+    }
+    /// `InProgress`, `Suspended`, `Succeeded`, `Failed` or `Cancelled` at `now`.
     pub fn state(&self, now: OffsetDateTime) -> &'static str {
+        let tl = self.timeline();
         if self.cancelled_at.is_some() {
             "Cancelled"
-        } else if now < self.end() {
+        } else if let Some((_, since)) = tl.suspended {
+            if now < since {
+                "InProgress"
+            } else {
+                "Suspended"
+            }
+        } else if tl.end.is_some_and(|e| now < e) {
             "InProgress"
         } else if self.fail.is_some() {
             "Failed"
@@ -934,7 +1009,7 @@ impl World {
                 }
             }
             if job.cancelled_at.is_none() && job.fail.is_none() {
-                let end = job.end();
+                let end = job.end().unwrap_or(t);
                 if let Err((code, msg)) = self.apply(&job.effect, end)
                     && let Some(j) = self.jobs.get_mut(&k)
                 {
@@ -1618,11 +1693,10 @@ impl World {
 
     /// The operations the RPI allows at `now`.
     pub fn allowed_ops(&self, r: &Rpi, now: OffsetDateTime) -> Vec<&'static str> {
-        if r.current_job.as_ref().is_some_and(|j| {
-            self.jobs
-                .get(j)
-                .is_some_and(|j| j.state(now) == "InProgress")
-        }) {
+        if r.current_job
+            .as_ref()
+            .is_some_and(|j| self.jobs.get(j).is_some_and(|j| j.is_active(now)))
+        {
             return Vec::new();
         }
         let protected = r.protected_at.is_some_and(|p| p <= now);

@@ -522,6 +522,19 @@ async fn sim_spec_examples_replay() {
     );
     let (_ex, r) = rp.send("ReplicationRecoveryPlans_UnplannedFailover", &[], Some(json!({"properties": {"failoverDirection": "PrimaryToRecovery",
         "sourceSiteOperations": "Required", "providerSpecificDetails": [{"instanceType": "A2A", "recoveryPointType": "Latest"}]}}))).await;
+    // The manual action holds the job (Suspended) until it is resumed, as ASR does.
+    let url = r.header("azure-asyncoperation").unwrap().to_string();
+    env.advance(60);
+    let st = env.get(&url).await;
+    let job_id = st["properties"]["jobId"].as_str().unwrap().to_string();
+    assert_eq!(
+        env.get(&job_id).await["properties"]["state"],
+        json!("Suspended")
+    );
+    let rr = env
+        .ok("POST", &format!("{job_id}/resume"), None, &[202])
+        .await;
+    env.wait(&rr).await;
     env.wait(&r).await;
     let p = env.get(&plan).await;
     assert_eq!(
