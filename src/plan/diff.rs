@@ -1132,6 +1132,7 @@ fn operation_changes(
                 after: json!({}),
                 after_unknown: json!({}),
                 replace_paths: Vec::new(),
+                importing: None,
             },
             action_reason: Some(format!(
                 "requested_by_{}",
