@@ -270,3 +270,56 @@ fn dr_cli_outage_failover_never_touches_the_source_and_shows_the_data_loss_windo
         "{st:?}"
     );
 }
+
+#[test]
+fn dr_cli_drill_writes_its_report_and_always_cleans_up() {
+    let tmp = quickstart();
+    let dir = tmp.path();
+    ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
+    let out = ok(dir, &["drill", "recovery_plan.app"]);
+    assert!(
+        out.contains("Drill succeeded") && out.contains("cleanup done"),
+        "{out}"
+    );
+    assert!(out.contains(".asrform/drills"), "{out}");
+    let reports: Vec<_> = std::fs::read_dir(dir.join(".asrform/drills"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let json = reports
+        .iter()
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json") && !p.ends_with(".drill-in-progress.json")
+        })
+        .expect("a JSON report");
+    assert!(
+        reports
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "md")),
+        "{reports:?}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(r["succeeded"], true, "{r}");
+    assert_eq!(r["cleanup_ok"], true, "{r}");
+    assert_eq!(r["vms"].as_array().unwrap().len(), 4, "{r}");
+    let rto = r["rto_secs"].as_u64().unwrap();
+    assert!(rto > 0, "{r}");
+    for v in r["vms"].as_array().unwrap() {
+        let rpo = v["rpo_secs"].as_u64().expect("achieved RPO per VM");
+        assert!(rpo < 24 * 3600, "an RPO within the retention: {v}");
+        assert!(
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["ok"] == true),
+            "{v}"
+        );
+    }
+    // Nothing of the drill is left: every item is plainly protected again and plan is a no-op.
+    for v in status(dir) {
+        assert_eq!(v["protection_state"], "Protected", "{v}");
+    }
+    assert_no_op(dir, "drill");
+}
