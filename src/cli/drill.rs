@@ -163,14 +163,25 @@ async fn run(ui: &mut Ui, session: &Session, args: &DrillArgs) -> Result<ExitCod
     };
     signals.abort();
     let Some(result) = outcome else {
-        let cleaned = cleanup_pending(&session.client, &target, Some(&report_dir), hooks.as_ref())
-            .await
-            .map_err(CliError::user)?;
         writeln!(
             ui.err(),
-            "Drill interrupted; cleaned up the test failover of {} VM(s).",
-            cleaned.len()
+            "Drill interrupted; cleaning up its test failover…"
         )?;
+        // Dropping the drill already started a cleanup in the background (the engine's guard); while its jobs
+        // run the items are busy, so retry until nothing is left to clean up (or a real error).
+        let mut tries = 0u32;
+        loop {
+            match cleanup_pending(&session.client, &target, Some(&report_dir), hooks.as_ref()).await
+            {
+                Ok(_) => break,
+                Err(e) if tries < 900 && e.to_string().contains("busy") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                Err(e) => return Err(CliError::user(e)),
+            }
+        }
+        writeln!(ui.err(), "Cleanup done: no test-failover VM is left.")?;
         return Err(CliError::silent(CliErrorKind::User));
     };
     let report = result.map_err(CliError::user)?;
