@@ -8,6 +8,7 @@ pub mod apply;
 pub mod backend;
 pub mod destroy;
 pub mod dr_ops;
+pub mod drill;
 pub mod error;
 pub mod fmt;
 pub mod graph;
@@ -123,6 +124,12 @@ pub enum Command {
         after_help = "Examples:\n  asrform failover recovery_plan.app -d examples/quickstart\n  asrform failover recovery_plan.app --out failover.json\n  asrform failover recovery_plan.app --source-unavailable --recovery-point latest-processed --allow-failover\n\nA plan with failovers needs --allow-failover or typing the number of VMs at the prompt."
     )]
     Failover(dr_ops::DrArgs),
+    /// Drill a recovery plan: test failover into the isolated network, check every VM, always clean up, and write
+    /// the evidence report (JSON + Markdown) under DIR/.asrform/drills/.
+    #[command(
+        after_help = "Examples:\n  asrform drill recovery_plan.app -d examples/quickstart\n  asrform drill recovery_plan.app --network virtual_network.drill --recovery-point latest-app-consistent\n\nCtrl-C stops the drill and cleans up; an interrupted drill is also cleaned up by the next drill or test-failover-cleanup."
+    )]
+    Drill(drill::DrillArgs),
     /// Test failover (drill) into an isolated network, as a reviewed plan; clean up with `test-failover-cleanup`.
     #[command(
         after_help = "Examples:\n  asrform test-failover recovery_plan.app -d examples/quickstart --auto-approve\n  asrform test-failover \'protected_vm.app[\"db01\"]\' --network VNET_ID --recovery-point latest-app-consistent"
@@ -276,6 +283,7 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
         Command::Show(args) => show::cmd_show(ui, args),
         Command::Destroy(args) => destroy::cmd_destroy(ui, args).await,
         Command::Import(args) => import::cmd_import(ui, args).await,
+        Command::Drill(args) => drill::cmd_drill(ui, args).await,
         Command::Failover(args) => dr_ops::cmd_dr(ui, DrCommand::Failover, args).await,
         Command::TestFailover(args) => dr_ops::cmd_dr(ui, DrCommand::TestFailover, args).await,
         Command::TestFailoverCleanup(args) => {

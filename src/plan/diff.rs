@@ -542,6 +542,9 @@ pub fn diff(
 
     // --- an explicit DR command replaces the configuration changes ----------------------------------------------
     if let Some(req) = &opts.operation {
+        // The configuration's changes are not part of an operation plan, so neither are their problems (a
+        // re-seed refused by prevent_reseed must not block a failover on the worst day).
+        problems = Diagnostics::default();
         changes = operation_changes(
             config,
             snap,

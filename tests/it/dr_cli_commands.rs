@@ -256,3 +256,127 @@ fn dr_cli_outage_failover_never_touches_the_source_and_shows_the_data_loss_windo
         "{st:?}"
     );
 }
+
+#[test]
+fn dr_cli_drill_writes_its_report_and_always_cleans_up() {
+    let tmp = quickstart();
+    let dir = tmp.path();
+    ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
+    let out = ok(dir, &["drill", "recovery_plan.app"]);
+    assert!(
+        out.contains("Drill succeeded") && out.contains("cleanup done"),
+        "{out}"
+    );
+    assert!(out.contains(".asrform/drills"), "{out}");
+    let reports: Vec<_> = std::fs::read_dir(dir.join(".asrform/drills"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let json = reports
+        .iter()
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json") && !p.ends_with(".drill-in-progress.json")
+        })
+        .expect("a JSON report");
+    assert!(
+        reports
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "md")),
+        "{reports:?}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(r["succeeded"], true, "{r}");
+    assert_eq!(r["cleanup_ok"], true, "{r}");
+    assert_eq!(r["vms"].as_array().unwrap().len(), 4, "{r}");
+    let rto = r["rto_secs"].as_u64().unwrap();
+    assert!(rto > 0, "{r}");
+    for v in r["vms"].as_array().unwrap() {
+        let rpo = v["rpo_secs"].as_u64().expect("achieved RPO per VM");
+        assert!(rpo < 24 * 3600, "an RPO within the retention: {v}");
+        assert!(
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["ok"] == true),
+            "{v}"
+        );
+    }
+    // Nothing of the drill is left: every item is plainly protected again and plan is a no-op.
+    for v in status(dir) {
+        assert_eq!(v["protection_state"], "Protected", "{v}");
+    }
+    assert_no_op(dir, "drill");
+}
+
+#[test]
+fn dr_cli_interrupted_drill_leaves_no_test_failover_vm() {
+    use std::io::BufRead as _;
+    let tmp = quickstart();
+    let dir = tmp.path();
+    // Slower simulated time, so the drill is still running when the signal arrives.
+    let main = dir.join("main.asr.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text.replace("clock_speed = 100000", "clock_speed = 2000"),
+    )
+    .unwrap();
+    ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
+    let vms_before = ok(dir, &["sim", "--dir", ".", "status"]);
+    let mut child = asrform(dir)
+        .args(["drill", "recovery_plan.app"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let started = line.contains("test failover of Group 1 started");
+        seen.push(line);
+        if started {
+            // Mid-way: the first group's test failover has begun.
+            let st = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            break;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{seen:?}\n{err}");
+    assert!(err.contains("Drill interrupted"), "{seen:?}\n{err}");
+    // The next command finds nothing to clean up and no test-failover VM exists.
+    let (code, text, err) = run(
+        dir,
+        &[
+            "test-failover-cleanup",
+            "recovery_plan.app",
+            "--auto-approve",
+        ],
+    );
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        err.contains("test-failover-cleanup is not possible"),
+        "{err}"
+    );
+    let vms = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("Microsoft.Compute/virtualMachines "))
+            .map(str::to_string)
+    };
+    assert!(vms(&vms_before).is_some(), "{vms_before}");
+    assert_eq!(
+        vms(&ok(dir, &["sim", "--dir", ".", "status"])),
+        vms(&vms_before),
+        "a test-failover VM is left"
+    );
+    for v in status(dir) {
+        assert_eq!(v["protection_state"], "Protected", "{v}");
+    }
+}
