@@ -172,6 +172,21 @@ impl Ctx {
         w.commit(self.hooks.as_ref(), f).await
     }
 
+    /// Records the cloud's handle of the operation running for `address` (an ASR job id or an operation status
+    /// URL) in its in-flight entry, before the operation is waited for.
+    pub(crate) async fn record_operation(
+        &self,
+        address: &str,
+        handle: String,
+    ) -> Result<u64, StateError> {
+        self.commit(|s| {
+            if let Some(f) = s.in_flight.iter_mut().rev().find(|f| f.address == address) {
+                f.operation_id = Some(handle);
+            }
+        })
+        .await
+    }
+
     pub(crate) fn defer(&self, what: String) {
         self.hooks.on_event(&Event::Message {
             level: hooks::Level::Info,
@@ -296,7 +311,32 @@ async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
         operation: op.clone(),
     });
     let started = cx.now();
+    // An operation a killed apply left in flight for this address: wait for it to end before acting, so the
+    // change below reads (and adopts) its result instead of starting it again.
+    let left: Vec<String> = {
+        let w = cx.writer.lock().await;
+        w.state
+            .in_flight
+            .iter()
+            .filter(|f| f.address == c.address)
+            .filter_map(|f| f.operation_id.clone())
+            .collect()
+    };
+    for handle in left {
+        if handle.to_ascii_lowercase().contains("/replicationjobs/") {
+            cx.hooks.on_event(&Event::Message {
+                level: hooks::Level::Info,
+                text: format!(
+                    "{}: adopting ASR job {handle} left in flight by an earlier apply",
+                    c.address
+                ),
+            });
+            // Its failure does not stop this change: the change below starts over from what exists.
+            let _ = ops::wait_job(cx, &handle, &c.address).await;
+        }
+    }
     cx.commit(|s| {
+        s.in_flight.retain(|f| f.address != c.address);
         s.in_flight.push(InFlight {
             address: c.address.clone(),
             operation: op.clone(),
