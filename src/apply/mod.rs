@@ -224,6 +224,7 @@ pub async fn apply(
         wait: opts.wait,
         deferred: Arc::default(),
     };
+    adopt_settled(&cx, plan).await?;
     let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
     let index: HashMap<&str, usize> = changes
         .iter()
@@ -302,6 +303,59 @@ pub async fn apply(
     report.serial = serial;
     report.deferred = cx.deferred.lock().expect("deferred lock").clone();
     Ok(report)
+}
+
+/// Operations a killed apply left in flight whose object the plan now finds as desired (no-op): the operation
+/// finished after the kill, so its address is recorded in state as the completed operation would have done.
+/// Without this a converged address would stay unmanaged (and `destroy` would leave it behind).
+async fn adopt_settled(cx: &Ctx, plan: &Plan) -> Result<(), ApplyError> {
+    let (left, managed): (Vec<String>, Vec<String>) = {
+        let w = cx.writer.lock().await;
+        (
+            w.state
+                .in_flight
+                .iter()
+                .map(|f| f.address.clone())
+                .collect(),
+            w.state.resources.keys().cloned().collect(),
+        )
+    };
+    let settled: Vec<&ResourceChange> = plan
+        .resource_changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp)
+        .filter(|c| left.contains(&c.address) && !managed.contains(&c.address))
+        .collect();
+    if settled.is_empty() {
+        return Ok(());
+    }
+    let now = cx.now();
+    cx.commit(|s| {
+        for c in settled {
+            let mut ids = c.arm_ids.clone();
+            if c.kind == "protected_vm"
+                && !ids.contains_key("rpi")
+                && let Some(id) = ids.get("id").cloned()
+            {
+                ids.insert("rpi".into(), id);
+            }
+            s.resources.insert(
+                c.address.clone(),
+                ResourceState {
+                    kind: c.kind.clone(),
+                    arm_ids: ids,
+                    lifecycle_id: None,
+                    attributes: c.change.after.clone(),
+                    active_site: matches!(c.kind.as_str(), "protected_vm" | "recovery_plan")
+                        .then_some(crate::state::Site::Primary),
+                    updated_at: now,
+                },
+            );
+            s.in_flight.retain(|f| f.address != c.address);
+        }
+    })
+    .await?;
+    Ok(())
 }
 
 async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {

@@ -552,6 +552,16 @@ async fn wait_protected(
                 "{addr}: protected item {rpi} disappeared"
             )));
         }
+        // A failed enable job never reaches `Protected`: report its error rather than waiting forever.
+        if let Some(job) = cx.client.current_job(rpi).await?
+            && let Some(j) = cx.client.job(&job).await?
+            && j.properties
+                .state
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("failed"))
+        {
+            return wait_job(cx, &job, addr).await.map(|()| None);
+        }
         cx.hooks.on_event(&super::hooks::Event::Progress {
             address: addr.to_string(),
             operation: "initial_replication".into(),
