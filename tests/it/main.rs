@@ -3,6 +3,7 @@
 
 mod apply_crash;
 mod apply_destroy;
+mod apply_faults;
 mod apply_fleet;
 mod apply_saved;
 mod arm_auth;
