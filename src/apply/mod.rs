@@ -176,6 +176,21 @@ impl Ctx {
         w.commit(self.hooks.as_ref(), f).await
     }
 
+    /// Records the cloud's handle of the operation running for `address` (an ASR job id or an operation status
+    /// URL) in its in-flight entry, before the operation is waited for.
+    pub(crate) async fn record_operation(
+        &self,
+        address: &str,
+        handle: String,
+    ) -> Result<u64, StateError> {
+        self.commit(|s| {
+            if let Some(f) = s.in_flight.iter_mut().rev().find(|f| f.address == address) {
+                f.operation_id = Some(handle);
+            }
+        })
+        .await
+    }
+
     pub(crate) fn defer(&self, what: String) {
         self.hooks.on_event(&Event::Message {
             level: hooks::Level::Info,
@@ -214,6 +229,7 @@ pub async fn apply(
         deferred: Arc::default(),
         continue_manual: opts.continue_manual,
     };
+    adopt_settled(&cx, plan).await?;
     let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
     let index: HashMap<&str, usize> = changes
         .iter()
@@ -294,6 +310,59 @@ pub async fn apply(
     Ok(report)
 }
 
+/// Operations a killed apply left in flight whose object the plan now finds as desired (no-op): the operation
+/// finished after the kill, so its address is recorded in state as the completed operation would have done.
+/// Without this a converged address would stay unmanaged (and `destroy` would leave it behind).
+async fn adopt_settled(cx: &Ctx, plan: &Plan) -> Result<(), ApplyError> {
+    let (left, managed): (Vec<String>, Vec<String>) = {
+        let w = cx.writer.lock().await;
+        (
+            w.state
+                .in_flight
+                .iter()
+                .map(|f| f.address.clone())
+                .collect(),
+            w.state.resources.keys().cloned().collect(),
+        )
+    };
+    let settled: Vec<&ResourceChange> = plan
+        .resource_changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp)
+        .filter(|c| left.contains(&c.address) && !managed.contains(&c.address))
+        .collect();
+    if settled.is_empty() {
+        return Ok(());
+    }
+    let now = cx.now();
+    cx.commit(|s| {
+        for c in settled {
+            let mut ids = c.arm_ids.clone();
+            if c.kind == "protected_vm"
+                && !ids.contains_key("rpi")
+                && let Some(id) = ids.get("id").cloned()
+            {
+                ids.insert("rpi".into(), id);
+            }
+            s.resources.insert(
+                c.address.clone(),
+                ResourceState {
+                    kind: c.kind.clone(),
+                    arm_ids: ids,
+                    lifecycle_id: None,
+                    attributes: c.change.after.clone(),
+                    active_site: matches!(c.kind.as_str(), "protected_vm" | "recovery_plan")
+                        .then_some(crate::state::Site::Primary),
+                    updated_at: now,
+                },
+            );
+            s.in_flight.retain(|f| f.address != c.address);
+        }
+    })
+    .await?;
+    Ok(())
+}
+
 async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
     let op = c.action.as_str().to_string();
     cx.hooks.on_event(&Event::OperationStarted {
@@ -301,7 +370,32 @@ async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
         operation: op.clone(),
     });
     let started = cx.now();
+    // An operation a killed apply left in flight for this address: wait for it to end before acting, so the
+    // change below reads (and adopts) its result instead of starting it again.
+    let left: Vec<String> = {
+        let w = cx.writer.lock().await;
+        w.state
+            .in_flight
+            .iter()
+            .filter(|f| f.address == c.address)
+            .filter_map(|f| f.operation_id.clone())
+            .collect()
+    };
+    for handle in left {
+        if handle.to_ascii_lowercase().contains("/replicationjobs/") {
+            cx.hooks.on_event(&Event::Message {
+                level: hooks::Level::Info,
+                text: format!(
+                    "{}: adopting ASR job {handle} left in flight by an earlier apply",
+                    c.address
+                ),
+            });
+            // Its failure does not stop this change: the change below starts over from what exists.
+            let _ = ops::wait_job(cx, &handle, &c.address).await;
+        }
+    }
     cx.commit(|s| {
+        s.in_flight.retain(|f| f.address != c.address);
         s.in_flight.push(InFlight {
             address: c.address.clone(),
             operation: op.clone(),

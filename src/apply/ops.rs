@@ -451,7 +451,31 @@ async fn protected_vm(
             ..Default::default()
         };
         let policy = id(need(&pair, "policy", &c.address)?)?;
-        cx.client.enable_protection(&rpi, &policy, a2a).await?;
+        // Started and waited for in two halves so the job is recorded in state (in flight) before we wait: a
+        // re-run after a kill adopts that job instead of enabling protection a second time.
+        let body = crate::provider::arm::ops::enable_protection_body(&policy, a2a);
+        let initial = cx
+            .client
+            .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
+            .await?;
+        let first = initial.json_value().ok().flatten();
+        let mut handle = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
+        if handle.is_none() {
+            handle = cx.client.current_job(&rpi).await.ok().flatten();
+        }
+        let handle = handle.or_else(|| operation_url(&initial.headers));
+        if let Some(h) = handle {
+            cx.record_operation(&c.address, h).await?;
+        }
+        cx.client
+            .wait(azure_core::http::Method::Put, rpi.as_str(), initial)
+            .await?;
+    } else {
+        // An item that exists may still be carrying the job a killed apply started (recorded or not): wait for
+        // it to end before updating the item, rather than colliding with it.
+        if let Some(job) = cx.client.current_job(&rpi).await? {
+            wait_job(cx, &job, &c.address).await?;
+        }
     }
 
     // Settings ASR takes only through an update of the item.
@@ -509,6 +533,55 @@ async fn protected_vm(
     Ok((rpi, item))
 }
 
+/// The status URL of a started ARM operation (`Azure-AsyncOperation`, else `Location`).
+fn operation_url(h: &azure_core::http::headers::Headers) -> Option<String> {
+    ["azure-asyncoperation", "location"]
+        .into_iter()
+        .find_map(|n| {
+            h.get_optional_str(&azure_core::http::headers::HeaderName::from_static(n))
+                .map(str::to_string)
+        })
+}
+
+/// Waits for an ASR job (by its ARM id) to reach a terminal state, reading it directly: unlike the job tracker
+/// this works for a job started long ago by a killed apply. A failed job is this change's failure.
+pub(crate) async fn wait_job(cx: &Ctx, job: &str, addr: &str) -> Result<(), ApplyError> {
+    let started = cx.now();
+    loop {
+        let Some(j) = cx.client.job(job).await? else {
+            return Ok(());
+        };
+        let state = j.properties.state.clone().unwrap_or_default();
+        if crate::provider::arm::lro::job_state_is_terminal(&state) {
+            if state.eq_ignore_ascii_case("failed") {
+                let why = j
+                    .properties
+                    .errors
+                    .first()
+                    .and_then(|e| {
+                        e.pointer("/serviceErrorDetails/message")
+                            .or_else(|| e.pointer("/providerErrorDetails/errorMessage"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| "no reason given".into());
+                return Err(ApplyError::Plan(format!(
+                    "{addr}: ASR job {job} failed: {why}"
+                )));
+            }
+            return Ok(());
+        }
+        cx.hooks.on_event(&super::hooks::Event::Progress {
+            address: addr.to_string(),
+            operation: "adopt_job".into(),
+            job_state: Some(state),
+            percent: None,
+            elapsed: (cx.now() - started).try_into().unwrap_or_default(),
+        });
+        cx.client.clock().sleep(Duration::from_secs(30)).await;
+    }
+}
+
 async fn wait_protected(
     cx: &Ctx,
     rpi: &ArmId,
@@ -528,6 +601,16 @@ async fn wait_protected(
             return Err(ApplyError::Plan(format!(
                 "{addr}: protected item {rpi} disappeared"
             )));
+        }
+        // A failed enable job never reaches `Protected`: report its error rather than waiting forever.
+        if let Some(job) = cx.client.current_job(rpi).await?
+            && let Some(j) = cx.client.job(&job).await?
+            && j.properties
+                .state
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("failed"))
+        {
+            return wait_job(cx, &job, addr).await.map(|()| None);
         }
         cx.hooks.on_event(&super::hooks::Event::Progress {
             address: addr.to_string(),

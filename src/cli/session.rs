@@ -4,7 +4,8 @@
 //! `provider "simulator"` opens (or initialises from the provider's `estate` file on first use) the simulator
 //! store under `<config dir>/.asrform/sim`, runs an in-process simulator on its persisted clock, and saves the world
 //! back when the session ends ([`Session::close`], also after an error). `provider "azure"` builds the credential
-//! chain per `auth` and the endpoint per `cloud`/`endpoint`. State is the local file beside the configuration (or
+//! chain per `auth` and the endpoint per `cloud`/`endpoint`. `provider "simulator" { endpoint = … }` talks to an
+//! `asrform sim serve` in another process over loopback instead (the server owns the world and its store). State is the local file beside the configuration (or
 //! what `backend` names, once the progress developer's `cli/backend.rs` lands). It prints nothing.
 
 use std::path::{Path, PathBuf};
@@ -107,8 +108,31 @@ impl Session {
         let store = state_store(&dir, &loaded.config)?;
         let (client, sim) = match &loaded.config.provider.value {
             Provider::Simulator {
+                endpoint: Some(endpoint),
+                clock_speed,
+                ..
+            } => {
+                let url = url::Url::parse(endpoint).map_err(|err| {
+                    CliError::usage(format!(
+                        "simulator endpoint `{endpoint}` is not a URL: {err}"
+                    ))
+                })?;
+                // The server keeps the world and its clock; our waits run on a clock of the same speed so a
+                // Retry-After of simulated seconds is not waited for in wall seconds.
+                let clock: Arc<dyn Clock> =
+                    Arc::new(ScaledClock::new(OffsetDateTime::now_utc(), *clock_speed));
+                let mut o = ArmClientOptions::new(
+                    Endpoint::Loopback(url),
+                    StaticCredential::new("simulator"),
+                    clock,
+                );
+                o.lro.default_delay = Duration::from_secs(10);
+                (ArmClient::new(o).map_err(CliError::user)?, None)
+            }
+            Provider::Simulator {
                 estate,
                 clock_speed,
+                endpoint: None,
                 ..
             } => {
                 let sim_store =

@@ -1273,6 +1273,25 @@ pub(crate) fn provider(
             );
         }
         let page_size = f.uint("page_size", 100, 1..=100_000);
+        let endpoint = f.string("endpoint");
+        if let Some(e) = &endpoint {
+            let ok = url::Url::parse(&e.value).ok().filter(|u| {
+                u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            });
+            if ok.is_none() {
+                f.err(
+                    Diagnostic::error(
+                        "config::endpoint",
+                        format!(
+                            "the simulator endpoint `{}` must be an http URL on 127.0.0.1, localhost or [::1]",
+                            e.value
+                        ),
+                    )
+                    .label(e.span, "not a loopback URL"),
+                );
+            }
+        }
         let estate = estate?;
         let path = match dir {
             Some(d) => d.join(&estate.value),
@@ -1282,6 +1301,7 @@ pub(crate) fn provider(
             estate: Spanned::new(path, estate.span),
             clock_speed: speed,
             page_size,
+            endpoint: endpoint.map(|e| e.value),
         }
     } else {
         let sub = f.req_string("subscription_id");

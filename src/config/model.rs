@@ -99,6 +99,9 @@ pub enum Provider {
         clock_speed: f64,
         /// Page size of list responses (default 100).
         page_size: u32,
+        /// A simulator served by `asrform sim serve` in another process (`http://127.0.0.1:PORT`); when set, the
+        /// estate and store are the server's and the session talks to it over loopback.
+        endpoint: Option<String>,
     },
     /// Real Azure.
     Azure {

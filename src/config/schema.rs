@@ -35,7 +35,7 @@ pub const TOP_LEVEL: &[&str] = &["provider", "backend", "variable", "locals", "o
 pub const META_ATTRS: &[&str] = &["for_each", "depends_on"];
 
 pub const PROVIDER_SIMULATOR: Schema = Schema {
-    attrs: &["estate", "clock_speed", "page_size"],
+    attrs: &["estate", "clock_speed", "page_size", "endpoint"],
     blocks: EMPTY,
 };
 pub const PROVIDER_AZURE: Schema = Schema {

@@ -574,6 +574,8 @@ fn versions(h: H, segs: &[String]) -> &'static [&'static str] {
                 .map(|s| s.to_ascii_lowercase())
                 .unwrap_or_default();
             match ns.as_str() {
+                // A resource group's delete polls `providers/Microsoft.Resources/.../operationresults`.
+                "microsoft.resources" => RESOURCES_VERSIONS,
                 "microsoft.network" => NETWORK_VERSIONS,
                 "microsoft.storage" => STORAGE_VERSIONS,
                 "microsoft.compute" => COMPUTE_VERSIONS,

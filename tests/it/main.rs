@@ -1,6 +1,9 @@
 //! The integration test binary. One binary links the crate once; each area of the product has a module here.
 //! Add a `mod` line for a new area (keep the list sorted).
 
+mod apply_crash;
+mod apply_destroy;
+mod apply_faults;
 mod apply_fleet;
 mod apply_saved;
 mod arm_auth;

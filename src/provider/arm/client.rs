@@ -384,6 +384,7 @@ impl ArmClient {
                 what: "link".into(),
                 message: format!("{link}: {e}"),
             })?;
+        let url = self.inner.pipeline.unloop(url);
         let base = self.inner.pipeline.base();
         if url.host_str().map(str::to_ascii_lowercase)
             != base.host_str().map(str::to_ascii_lowercase)

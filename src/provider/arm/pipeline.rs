@@ -208,6 +208,8 @@ impl Policy for RequestLog {
 pub struct ArmPipeline {
     pipeline: Pipeline,
     base: Url,
+    /// The loopback server the transport rewrites to, whose own links (LRO status URLs) name it.
+    loopback: Option<Url>,
 }
 
 impl std::fmt::Debug for ArmPipeline {
@@ -254,7 +256,26 @@ impl ArmPipeline {
         Ok(Self {
             pipeline,
             base: endpoint.base_url(),
+            loopback: match endpoint {
+                Endpoint::Loopback(u) => Some(u.clone()),
+                _ => None,
+            },
         })
+    }
+
+    /// A link a loopback server returned (it names itself, `http://127.0.0.1:PORT/...`) mapped back onto the
+    /// base URL, so it passes the same-origin check and is rewritten again on the way out. Other links unchanged.
+    pub fn unloop(&self, mut link: Url) -> Url {
+        if let Some(lb) = &self.loopback
+            && link.scheme() == lb.scheme()
+            && link.host_str() == lb.host_str()
+            && link.port_or_known_default() == lb.port_or_known_default()
+        {
+            let _ = link.set_scheme(self.base.scheme());
+            let _ = link.set_host(self.base.host_str());
+            let _ = link.set_port(self.base.port());
+        }
+        link
     }
 
     /// The base URL ARM paths are resolved against.
