@@ -158,13 +158,16 @@ fn killed_applies_converge_without_duplicated_work() {
 
     let main = dir.join("main.asr.hcl");
     let text = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(
-        &main,
+    std::fs::write(&main, {
+        assert!(
+            text.contains("clock_speed = 600"),
+            "the quickstart's clock speed moved; update this test"
+        );
         text.replace(
-            "estate = \"estate.json\"",
-            &format!("estate = \"estate.json\"\n  endpoint = \"{url}\"\n  clock_speed = {SPEED}"),
-        ),
-    )
+            "clock_speed = 600",
+            &format!("endpoint = \"{url}\"\n  clock_speed = {SPEED}"),
+        )
+    })
     .unwrap();
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(common::path("schemas/state.schema.json")).unwrap(),

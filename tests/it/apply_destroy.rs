@@ -29,22 +29,7 @@ fn out(c: &mut Command) -> (i32, String, String) {
 /// A copy of the quickstart with a fast simulator clock.
 fn quickstart() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(common::path("examples/quickstart")).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    let main = tmp.path().join("main.asr.hcl");
-    let text = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(
-        &main,
-        text.replace(
-            "estate = \"estate.json\"",
-            "estate = \"estate.json\"\n  clock_speed = 100000",
-        ),
-    )
-    .unwrap();
+    common::fast_quickstart(tmp.path(), |text| text);
     tmp
 }
 
