@@ -1,7 +1,7 @@
 //! Load + graph time for generated fleets of 1,000 and 10,000 protected VMs, and their ratio (a linear loader gives
 //! about 10). Run with `cargo bench --bench load_graph` (release). Target: well under 1 s at 10,000, ratio ≤ 12.
 //!
-//! Three configuration shapes (`LOAD_SHAPES=inventory,fleet,grouped`): `inventory` (a CSV-driven `for_each` with one
+//! Three configuration shapes (`LOAD_SHAPES=inventory,fleet,grouped`; `LOAD_SIZES=1000,10000`): `inventory` (a CSV-driven `for_each` with one
 //! recovery plan), `fleet` (the `examples/fleet` idiom: one recovery plan per 100 VMs whose groups filter every VM by
 //! `local.vms[name]`, so plans × VMs work by construction) and `fleet-grouped` (the same plans built from a local
 //! grouped once with `...`, linear).
@@ -274,7 +274,10 @@ fn peak_mb() -> f64 {
 fn report(name: &str, make: impl Fn(usize) -> Vec<(String, String)>, sizes: &[usize]) {
     let mut first: Option<Duration> = None;
     for &n in sizes {
-        let runs = if n >= 10_000 { 3 } else { 5 };
+        let runs = std::env::var("LOAD_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(if n >= 10_000 { 3 } else { 5 });
         let (load, total) = measure(make(n), n, runs);
         let ratio = first.map_or(String::new(), |f| {
             format!(
@@ -304,15 +307,17 @@ fn main() {
             "wall-clock time (best of runs):"
         }
     );
+    // `LOAD_SIZES` overrides the sizes (comma-separated VM counts; default 1000,10000).
+    let sizes: Vec<usize> = std::env::var("LOAD_SIZES")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     for shape in shapes.split(',') {
         match shape.trim() {
-            "inventory" => report("inventory", fleet, &[1_000, 10_000]),
-            "fleet" => report("fleet", |n| fleet_example(n, false), &[1_000, 10_000]),
-            "grouped" => report(
-                "fleet-grouped",
-                |n| fleet_example(n, true),
-                &[1_000, 10_000],
-            ),
+            "inventory" => report("inventory", fleet, &sizes),
+            "fleet" => report("fleet", |n| fleet_example(n, false), &sizes),
+            "grouped" => report("fleet-grouped", |n| fleet_example(n, true), &sizes),
             other => eprintln!("unknown shape {other}"),
         }
     }
