@@ -111,11 +111,64 @@ fn reference(args: FuncArgs) -> Result<Value, String> {
     })
 }
 
-/// `__local(name)`: a local value (rewritten from `local.name`, for the reason given at [`resource`]).
+/// Prefix of a `__local` error that is a type error (`config::type`) rather than a missing key.
+pub(crate) const TYPE_ERROR: &str = "type: ";
+
+/// `__local(name, step...)`: a local value, or the part of it that the attribute and index steps select (rewritten
+/// from `local.name[k].attr`, for the reason given at [`resource`]). Only the selected part is copied. The steps
+/// follow hcl-rs's traversal rules and messages: a string selects an object key, an unsigned integer an array
+/// element.
 fn local(args: FuncArgs) -> Result<Value, String> {
     let name = str_arg(&args, 0);
-    local_value(name)
-        .ok_or_else(|| format!("local value `{name}` has no value (it failed to evaluate)"))
+    with_scope_ref(|s| {
+        let mut v = s
+            .locals
+            .get(name)
+            .ok_or_else(|| format!("local value `{name}` has no value (it failed to evaluate)"))?;
+        for step in args.iter().skip(1) {
+            v = match step {
+                Value::String(key) => match v {
+                    Value::Object(o) => o.get(key).ok_or_else(|| format!("no such key `{key}`"))?,
+                    other => {
+                        return Err(format!(
+                            "{TYPE_ERROR}unexpected value `{}`, expected an object",
+                            short(other)
+                        ));
+                    }
+                },
+                Value::Number(n) => {
+                    let Some(i) = n.as_u64() else {
+                        return Err(format!(
+                            "{TYPE_ERROR}unexpected value `{n}`, expected an unsigned integer"
+                        ));
+                    };
+                    match v {
+                        Value::Array(a) => a
+                            .get(i as usize)
+                            .ok_or_else(|| format!("index {i} is out of range"))?,
+                        other => {
+                            return Err(format!(
+                                "{TYPE_ERROR}unexpected value `{}`, expected an array",
+                                short(other)
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "{TYPE_ERROR}unexpected value `{}`, expected an unsigned integer or string",
+                        short(other)
+                    ));
+                }
+            };
+        }
+        Ok(v.clone())
+    })
+    .unwrap_or_else(|| {
+        Err(format!(
+            "local value `{name}` has no value (it failed to evaluate)"
+        ))
+    })
 }
 
 /// `__each(path...)`: a part of `each` (rewritten from `each.value.id` so only the leaf is copied, not the whole
@@ -314,7 +367,13 @@ pub fn declare_all(ctx: &mut Context) {
             .variadic_param(Any)
             .build(reference),
     );
-    ctx.declare_func("__local", f(local, vec![s()]));
+    ctx.declare_func(
+        "__local",
+        FuncDef::builder()
+            .param(s())
+            .variadic_param(Any)
+            .build(local),
+    );
     ctx.declare_func("__each", FuncDef::builder().variadic_param(s()).build(each));
 }
 

@@ -1650,6 +1650,9 @@ impl<'o> Loader<'o> {
         use hcl::eval::ErrorKind;
         let (code, message) = match e.kind() {
             ErrorKind::FuncCall(name, msg) => match name.to_string().as_str() {
+                "__local" if msg.starts_with(funcs::TYPE_ERROR) => {
+                    ("config::type", msg[funcs::TYPE_ERROR.len()..].to_string())
+                }
                 "__resource" | "__ref" | "__local" | "__each" => {
                     ("config::no_such_key", msg.clone())
                 }
@@ -2337,13 +2340,25 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
                 return;
             }
             if root == "local" || root == "each" {
-                // `local.name…` → `__local("name")…`; `each.value.a.b…` → `__each("value", "a", "b")…`.
-                let attrs = t
-                    .operators
-                    .iter()
-                    .take_while(|op| matches!(op, Op::GetAttr(_)))
-                    .count();
-                let take = if root == "local" { attrs.min(1) } else { attrs };
+                // `local.name…` → `__local("name", …)…`; `each.value.a.b…` → `__each("value", "a", "b")…`.
+                // For locals the whole leading chain of attribute and index steps goes into the call
+                // (`local.vms[name].plan` → `__local("vms", name, "plan")`): a `for` over 10,000 VMs that reads
+                // `local.vms[name]` per element would otherwise copy the whole map once per element.
+                let take = if root == "local" {
+                    match t.operators.first() {
+                        Some(Op::GetAttr(_)) => t
+                            .operators
+                            .iter()
+                            .take_while(|op| matches!(op, Op::GetAttr(_) | Op::Index(_)))
+                            .count(),
+                        _ => 0,
+                    }
+                } else {
+                    t.operators
+                        .iter()
+                        .take_while(|op| matches!(op, Op::GetAttr(_)))
+                        .count()
+                };
                 if take == 0 {
                     return;
                 }
@@ -2352,6 +2367,7 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
                     .drain(..take)
                     .map(|op| match op {
                         Op::GetAttr(id) => E::String(id.as_str().to_string()),
+                        Op::Index(ix) => ix,
                         _ => E::Null,
                     })
                     .collect();
@@ -2662,6 +2678,51 @@ resource_group "last" {
                 .map(|d| d.to.to_string())
                 .collect::<Vec<_>>(),
             ["resource_group.more[\"shadow\"]"]
+        );
+    }
+
+    #[test]
+    fn local_attribute_and_index_chains_select_only_the_part_asked_for() {
+        let l = load(
+            r#"
+locals {
+  rows = { web = { name = "rg-web", tags = ["a", "b"] }, db = { name = "rg-db", tags = ["c"] } }
+  keys = ["web", "db"]
+}
+resource_group "more" {
+  for_each = toset(local.keys)
+  name     = "${local.rows[each.key].name}-${local.rows[each.key]["tags"][0]}"
+  location = "westus2"
+}
+resource_group "picked" {
+  name     = join("-", [for k in local.keys : local.rows[k].tags[length(local.rows[k].tags) - 1] if local.rows[k].name != "rg-web"])
+  location = "westus2"
+}
+"#,
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rg_names(&l), ["rg-dr", "rg-db-c", "rg-web-a", "c"]);
+    }
+
+    #[test]
+    fn bad_steps_into_locals_keep_their_codes() {
+        let head = "locals {\n  m = { a = { b = \"x\" } }\n  l = [1, 2]\n}\n";
+        let rg = |expr: &str| {
+            format!(
+                "{head}resource_group \"x\" {{\n  name = {expr}\n  location = \"westus2\"\n}}\n"
+            )
+        };
+        assert_eq!(codes(&rg("local.m.a.nope")), ["config::no_such_key"]);
+        assert_eq!(codes(&rg("local.m[\"zz\"].b")), ["config::no_such_key"]);
+        assert_eq!(codes(&rg("tostring(local.l[5])")), ["config::no_such_key"]);
+        assert_eq!(codes(&rg("local.m.a.b.c")), ["config::type"]);
+        assert_eq!(codes(&rg("tostring(local.l[\"a\"])")), ["config::type"]);
+        assert_eq!(codes(&rg("tostring(local.m[true])")), ["config::type"]);
+        let d = load(&rg("local.m.a.nope"), &LoadOptions::default()).unwrap_err();
+        assert!(
+            d.iter().any(|d| d.message.contains("no such key `nope`")),
+            "{d:?}"
         );
     }
 

@@ -1107,15 +1107,44 @@ fn page_of(cx: &Cx, slice: Vec<Value>, start: usize, total: usize, asr: bool) ->
     resp(200, Some(body))
 }
 
-fn list_kind(cx: &Cx, prefix: &str, kind: &str) -> Vec<Value> {
-    let p = key(prefix);
-    let prefix_slash = format!("{p}/");
-    cx.w.resources
-        .range(prefix_slash.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix_slash))
-        .filter(|(_, r)| r.kind() == kind)
-        .map(|(_, r)| r.body.clone())
-        .collect()
+/// One page of the resources of `kind` under `scope`, rendering (copying) only the items on that page: a resource
+/// group of 10,000 VMs is listed page by page, and copying every VM for each page made listing it quadratic.
+fn page_kind(
+    cx: &Cx,
+    scope: &str,
+    kind: &str,
+    render: impl Fn(&World, &Res) -> Value,
+    asr: bool,
+) -> SimResponse {
+    let prefix = format!("{}/", key(scope));
+    let (start, size) = window(cx);
+    let mut total = 0;
+    let mut items = Vec::new();
+    for (_, r) in
+        cx.w.resources
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, r)| is_kind(r, kind))
+    {
+        if total >= start && items.len() < size {
+            items.push(render(cx.w, r));
+        }
+        total += 1;
+    }
+    page_of(cx, items, start, total, asr)
+}
+
+/// Whether `r` has the (lower-case) resource type `kind`, without allocating a lower-cased copy of its type.
+fn is_kind(r: &Res, kind: &str) -> bool {
+    r.body
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+}
+
+/// A resource's stored body, as the plain list endpoints answer it.
+fn body_of(_: &World, r: &Res) -> Value {
+    r.body.clone()
 }
 
 fn dispatch(cx: &mut Cx) -> Reply {
@@ -1125,16 +1154,20 @@ fn dispatch(cx: &mut Cx) -> Reply {
     match cx.h {
         RgList => {
             let sub = format!("/subscriptions/{}", cx.segs[1]);
-            Ok(page(
+            Ok(page_kind(
                 cx,
-                list_kind(cx, &sub, "microsoft.resources/resourcegroups"),
+                &sub,
+                "microsoft.resources/resourcegroups",
+                body_of,
                 false,
             ))
         }
         Rg => rg(cx, m),
-        NetList => Ok(page(
+        NetList => Ok(page_kind(
             cx,
-            list_kind(cx, &scope(cx), "microsoft.network/virtualnetworks"),
+            &scope(cx),
+            "microsoft.network/virtualnetworks",
+            body_of,
             false,
         )),
         Net => vnet(cx, m),
@@ -1153,31 +1186,37 @@ fn dispatch(cx: &mut Cx) -> Reply {
             Ok(page(cx, subs, false))
         }
         Subnet => subnet(cx, m),
-        NicList => Ok(page(
+        NicList => Ok(page_kind(
             cx,
-            list_kind(cx, &scope(cx), "microsoft.network/networkinterfaces"),
+            &scope(cx),
+            "microsoft.network/networkinterfaces",
+            body_of,
             false,
         )),
         Nic => get_generic(cx, "microsoft.network/networkinterfaces"),
-        SaList => Ok(page(
+        SaList => Ok(page_kind(
             cx,
-            list_kind(cx, &scope(cx), "microsoft.storage/storageaccounts"),
+            &scope(cx),
+            "microsoft.storage/storageaccounts",
+            body_of,
             false,
         )),
         Sa => storage(cx, m),
-        AvsetList => Ok(page(
+        AvsetList => Ok(page_kind(
             cx,
-            list_kind(cx, &scope(cx), "microsoft.compute/availabilitysets"),
+            &scope(cx),
+            "microsoft.compute/availabilitysets",
+            body_of,
             false,
         )),
         Avset => avset(cx, m),
-        VmList => {
-            let items: Vec<Value> = list_kind(cx, &scope(cx), "microsoft.compute/virtualmachines")
-                .into_iter()
-                .map(|b| vm_view(cx.w, b, cx.now))
-                .collect();
-            Ok(page(cx, items, false))
-        }
+        VmList => Ok(page_kind(
+            cx,
+            &scope(cx),
+            "microsoft.compute/virtualmachines",
+            |w, r| vm_view(w, r.body.clone(), cx.now),
+            false,
+        )),
         Vm => {
             let id = req_id(cx);
             let r =
@@ -1191,12 +1230,11 @@ fn dispatch(cx: &mut Cx) -> Reply {
             ))
         }
         VmAction => vm_action(cx),
-        DiskList => Ok(page(
+        DiskList => Ok(page_kind(
             cx,
-            list_kind(cx, &scope(cx), "microsoft.compute/disks")
-                .into_iter()
-                .map(|b| disk_view(cx.w, b, cx.now))
-                .collect(),
+            &scope(cx),
+            "microsoft.compute/disks",
+            |w, r| disk_view(w, r.body.clone(), cx.now),
             false,
         )),
         Disk => {
@@ -1211,9 +1249,11 @@ fn dispatch(cx: &mut Cx) -> Reply {
                 &r,
             ))
         }
-        VaultList => Ok(page(
+        VaultList => Ok(page_kind(
             cx,
-            list_kind(cx, &scope(cx), "microsoft.recoveryservices/vaults"),
+            &scope(cx),
+            "microsoft.recoveryservices/vaults",
+            body_of,
             false,
         )),
         Vault => vault(cx, m),
@@ -2476,13 +2516,11 @@ fn asr(cx: &mut Cx, m: &str) -> Reply {
     use H::*;
     let vk = vault_key(cx);
     match cx.h {
-        FabricList => Ok(page(
+        FabricList => Ok(page_kind(
             cx,
-            asr_list(
-                cx,
-                &vk,
-                "microsoft.recoveryservices/vaults/replicationfabrics",
-            ),
+            &vk,
+            "microsoft.recoveryservices/vaults/replicationfabrics",
+            |w, r| render_res(w, r, cx.now),
             true,
         )),
         ContainerList => {
@@ -2491,13 +2529,11 @@ fn asr(cx: &mut Cx, m: &str) -> Reply {
             } else {
                 vk.clone()
             };
-            Ok(page(
+            Ok(page_kind(
                 cx,
-                asr_list(
-                    cx,
-                    &scope,
-                    "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers",
-                ),
+                &scope,
+                "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers",
+                |w, r| render_res(w, r, cx.now),
                 true,
             ))
         }
@@ -2507,13 +2543,11 @@ fn asr(cx: &mut Cx, m: &str) -> Reply {
             } else {
                 vk.clone()
             };
-            Ok(page(
+            Ok(page_kind(
                 cx,
-                asr_list(
-                    cx,
-                    &scope,
-                    "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers/replicationprotectioncontainermappings",
-                ),
+                &scope,
+                "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers/replicationprotectioncontainermappings",
+                |w, r| render_res(w, r, cx.now),
                 true,
             ))
         }
@@ -2523,32 +2557,26 @@ fn asr(cx: &mut Cx, m: &str) -> Reply {
             } else {
                 vk.clone()
             };
-            Ok(page(
+            Ok(page_kind(
                 cx,
-                asr_list(
-                    cx,
-                    &scope,
-                    "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings",
-                ),
+                &scope,
+                "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings",
+                |w, r| render_res(w, r, cx.now),
                 true,
             ))
         }
-        PolicyList => Ok(page(
+        PolicyList => Ok(page_kind(
             cx,
-            asr_list(
-                cx,
-                &vk,
-                "microsoft.recoveryservices/vaults/replicationpolicies",
-            ),
+            &vk,
+            "microsoft.recoveryservices/vaults/replicationpolicies",
+            |w, r| render_res(w, r, cx.now),
             true,
         )),
-        PlanList => Ok(page(
+        PlanList => Ok(page_kind(
             cx,
-            asr_list(
-                cx,
-                &vk,
-                "microsoft.recoveryservices/vaults/replicationrecoveryplans",
-            ),
+            &vk,
+            "microsoft.recoveryservices/vaults/replicationrecoveryplans",
+            |w, r| render_res(w, r, cx.now),
             true,
         )),
         NetworksList => {
@@ -2778,16 +2806,6 @@ fn parse_job_filter(f: &str) -> (Option<OffsetDateTime>, Option<String>) {
         }
     }
     (after, state)
-}
-
-fn asr_list(cx: &Cx, scope: &str, kind: &str) -> Vec<Value> {
-    let p = format!("{}/", key(scope));
-    cx.w.resources
-        .range(p.clone()..)
-        .take_while(|(k, _)| k.starts_with(&p))
-        .filter(|(_, r)| r.kind() == kind)
-        .map(|(_, r)| render_res(cx.w, r, cx.now))
-        .collect()
 }
 
 fn replication_networks(cx: &Cx, fabric: &Res) -> Vec<Value> {

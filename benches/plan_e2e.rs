@@ -1,0 +1,368 @@
+//! End-to-end plan benchmark against the in-process simulator, with the per-object baseline measured in the same
+//! process on the same simulated cloud.
+//!
+//! For each size it protects that many VMs in one vault (raw ARM calls, not timed), imports the vault into a
+//! configuration and adopted state (so the configuration matches the cloud: zero drift), then, with 100 ms of
+//! simulated latency per request and ARM throttling on:
+//! - plans it the way `asrform plan` does (`apply::plan_live`: list reads following `nextLink`, then diff);
+//! - refreshes it the way a Terraform-style tool does: one GET per managed object, 10 in flight;
+//! - optionally (`PLAN_FAULTS=1`) plans again with 20% of requests answered 429 + `Retry-After`, and checks that no
+//!   request was re-sent before its `Retry-After` and how many extra requests the retries cost.
+//!
+//! Printed per run: simulated wall time (the paused tokio clock, which is where the 100 ms latencies are spent), host
+//! wall and CPU time, peak memory (`VmHWM`), requests by operation, 429s.
+//!
+//! Run: `cargo bench --bench plan_e2e` (release). Environment: `PLAN_SIZES` (default `100,1000`), `PLAN_PAGE_SIZE`
+//! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off).
+//! Plain `main` (`harness = false`), so it never runs under `cargo test`.
+
+#[path = "../tests/it/common.rs"]
+#[allow(dead_code)]
+mod common;
+#[path = "../tests/it/import_env.rs"]
+mod import_env;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use asrform::clock::ScaledClock;
+use asrform::config::{self, LoadOptions};
+use asrform::estate::{self, GenerateOptions};
+use asrform::import::{self, ImportOptions};
+use asrform::plan::PlanOptions;
+use asrform::provider::arm::ArmClient;
+use asrform::sim::faults::{FaultEffect, FaultRule, FaultSet};
+use asrform::sim::{SimConfig, Simulator};
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// User + system CPU time of the whole process (`/proc/self/stat`, clock ticks of 10 ms).
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+/// Peak resident memory so far (`VmHWM`), in MB.
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// What one measured run cost.
+struct Run {
+    sim_wall: Duration,
+    host_wall: Duration,
+    cpu: Duration,
+    requests: usize,
+    throttled: usize,
+    by_op: BTreeMap<String, usize>,
+}
+
+impl Run {
+    fn print(&self, name: &str) {
+        println!(
+            "  {name:<22} simulated {:>8.2} s | host wall {:>8.1} ms | CPU {:>8.1} ms | requests {:>6} | 429s {:>4}",
+            self.sim_wall.as_secs_f64(),
+            self.host_wall.as_secs_f64() * 1e3,
+            self.cpu.as_secs_f64() * 1e3,
+            self.requests,
+            self.throttled
+        );
+        let ops: Vec<String> = self.by_op.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("  {:<22} by type: {}", "", ops.join(", "));
+    }
+}
+
+/// Runs `f` and measures it from the simulator's request log (requests sent while it ran).
+async fn measured<F, T>(sim: &Simulator, f: F) -> (T, Run)
+where
+    F: std::future::Future<Output = T>,
+{
+    let seq0 = sim.world().log_seq;
+    let t_sim = tokio::time::Instant::now();
+    let t_host = Instant::now();
+    let cpu0 = process_cpu();
+    let out = f.await;
+    let cpu = process_cpu().saturating_sub(cpu0);
+    let host_wall = t_host.elapsed();
+    let sim_wall = t_sim.elapsed();
+    let log = sim.request_log();
+    let mut by_op = BTreeMap::new();
+    let mut requests = 0;
+    let mut throttled = 0;
+    for e in log.iter().filter(|e| e.seq > seq0) {
+        requests += 1;
+        if e.status == 429 {
+            throttled += 1;
+        }
+        *by_op
+            .entry(format!("{} {}", e.method, e.operation))
+            .or_insert(0) += 1;
+    }
+    (
+        out,
+        Run {
+            sim_wall,
+            host_wall,
+            cpu,
+            requests,
+            throttled,
+            by_op,
+        },
+    )
+}
+
+/// The Terraform-style refresh: one GET per managed object, at most 10 in flight.
+async fn per_object_refresh(client: &ArmClient, ids: &[String]) -> usize {
+    let sem = Arc::new(tokio::sync::Semaphore::new(10));
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids {
+        let client = client.clone();
+        let id = id.clone();
+        let permit = sem.clone().acquire_owned().await.expect("semaphore open");
+        set.spawn(async move {
+            let r = client.get_value(&id).await;
+            drop(permit);
+            r
+        });
+    }
+    let mut found = 0;
+    while let Some(r) = set.join_next().await {
+        if matches!(r, Ok(Ok(Some(_)))) {
+            found += 1;
+        }
+    }
+    found
+}
+
+/// Requests sent to a path before the `Retry-After` of a 429 on that path had passed (should be none).
+fn early_retries(sim: &Simulator, seq0: u64, retry_after: Duration) -> usize {
+    let log = sim.request_log();
+    let mut blocked_until: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
+    let mut early = 0;
+    for e in log.iter().filter(|e| e.seq > seq0) {
+        if let Some(until) = blocked_until.get(&e.path)
+            && e.time < *until
+        {
+            early += 1;
+        }
+        if e.status == 429 {
+            blocked_until.insert(e.path.clone(), e.time + retry_after);
+        }
+    }
+    early
+}
+
+async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
+    let e = estate::generate(&GenerateOptions {
+        vms,
+        subscriptions: 1,
+        region: "eastus".into(),
+        seed: 11,
+    });
+    let rg = &e.subscriptions[0].resource_groups[0];
+    let source_rg = leak(rg.name.clone());
+    let source_vnet = leak(rg.networks[0].name.clone());
+    let clock = Arc::new(ScaledClock::new(
+        time::macros::datetime!(2026-03-01 00:00 UTC),
+        1.0,
+    ));
+    let sim = Simulator::from_estate(
+        &e,
+        clock,
+        SimConfig {
+            throttling: false,
+            ..SimConfig::default()
+        },
+    );
+    let client = asrform::cli::session::sim_client(&sim);
+    let names: Vec<String> = rg.vms.iter().map(|v| v.name.clone()).collect();
+    let spec = import_env::VaultSpec {
+        rg: "rg-dr",
+        vault: "rsv-bench",
+        pair: "primary",
+        cache_rg: source_rg,
+        cache: "stcachebench",
+        source_vnet,
+        target_vnet: "vnet-dr",
+        target_prefix: "10.40.0.0/16",
+        subnet: "app",
+        vms: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| import_env::VmSpec {
+                name: n.clone(),
+                source_rg,
+                size: Some("Standard_D2s_v5".into()),
+                group: Some(format!("cg-{}", i / 10)),
+                disk_type: "Premium_LRS".into(),
+            })
+            .collect(),
+        plans: names
+            .chunks(100)
+            .enumerate()
+            .map(|(i, c)| {
+                let (a, b) = c.split_at(c.len() / 2);
+                (format!("rp-{i:03}"), vec![a.to_vec(), b.to_vec()])
+            })
+            .collect(),
+    };
+    let setup = Instant::now();
+    let vault = import_env::build(&client, &sim, &spec).await;
+    sim.advance(Duration::from_secs(24 * 3600));
+    let snap = import::io::read(&client, &import_env::id(&vault))
+        .await
+        .expect("read vault");
+    let mut opts = ImportOptions::new(
+        import_env::id(&vault),
+        "provider \"simulator\" {\n  estate = \"estate.json\"\n}",
+    );
+    opts.default_subscription = Some(import_env::SUB.into());
+    let generated = import::generate(&snap, &opts).expect("generate");
+    let mut files: Vec<(String, String)> = generated.files.into_iter().collect();
+    files.push((
+        "estate.json".into(),
+        serde_json::to_string(&e).expect("estate serialises"),
+    ));
+    let loaded = config::load_sources(files, &LoadOptions::default()).unwrap_or_else(|d| {
+        eprintln!("imported configuration does not load: {d:?}");
+        std::process::exit(1);
+    });
+    let graph = asrform::graph::build(&loaded.config).expect("graph");
+    let state = import::adopt(&loaded.config, &snap, client.clock().now());
+    println!(
+        "plan_e2e: {vms} protected VMs, {} resources in configuration, page size {page_size}, latency {latency_ms} ms (setup {:.1?})",
+        loaded.config.resources.len(),
+        setup.elapsed()
+    );
+
+    {
+        let mut w = sim.world();
+        w.config.page_size = page_size;
+        w.config.latency_ms = latency_ms;
+        w.config.throttling = true;
+    }
+    // Let the buckets refill after the setup.
+    sim.advance(Duration::from_secs(3600));
+
+    let ((plan, _), run) = measured(&sim, async {
+        asrform::apply::plan_live(
+            &loaded.config,
+            &graph,
+            &client,
+            Some(&state),
+            &PlanOptions::default(),
+        )
+        .await
+        .expect("plan")
+    })
+    .await;
+    let changes = plan.effective_changes().count();
+    run.print("asrform plan");
+    println!("  {:<22} effective changes: {changes}", "");
+
+    sim.advance(Duration::from_secs(3600));
+    let ids: Vec<String> = loaded
+        .config
+        .resources
+        .values()
+        .filter_map(|r| r.id.clone())
+        .collect();
+    let (found, base) = measured(&sim, per_object_refresh(&client, &ids)).await;
+    base.print("per-object baseline");
+    println!(
+        "  {:<22} {} objects, {found} found; speed-up {:.1}x (simulated time), {:.1}x fewer requests",
+        "",
+        ids.len(),
+        base.sim_wall.as_secs_f64() / run.sim_wall.as_secs_f64().max(1e-9),
+        base.requests as f64 / run.requests.max(1) as f64
+    );
+
+    if faults {
+        let retry_after = 5;
+        sim.advance(Duration::from_secs(3600));
+        sim.set_faults(FaultSet {
+            seed: 8,
+            rules: vec![FaultRule {
+                method: None,
+                path: None,
+                operation: None,
+                effect: FaultEffect::Throttle { retry_after },
+                times: None,
+                probability: Some(0.2),
+                fired: 0,
+            }],
+            draws: 0,
+        });
+        let seq0 = sim.world().log_seq;
+        let ((plan2, _), faulted) = measured(&sim, async {
+            asrform::apply::plan_live(
+                &loaded.config,
+                &graph,
+                &client,
+                Some(&state),
+                &PlanOptions::default(),
+            )
+            .await
+            .expect("plan under 429s")
+        })
+        .await;
+        sim.set_faults(FaultSet::default());
+        faulted.print("plan, 20% 429s");
+        let successful = faulted.requests - faulted.throttled;
+        println!(
+            "  {:<22} changes {}; early re-sends {}; extra non-429 requests {} ({:.1}%)",
+            "",
+            plan2.effective_changes().count(),
+            early_retries(&sim, seq0, Duration::from_secs(retry_after)),
+            successful.saturating_sub(run.requests),
+            100.0 * successful.saturating_sub(run.requests) as f64 / run.requests.max(1) as f64
+        );
+    }
+    println!("  peak memory so far (VmHWM): {:.0} MB", peak_mb());
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("PLAN_SIZES")
+        .unwrap_or_else(|_| "100,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let page_size = env_or("PLAN_PAGE_SIZE", 1000usize);
+    let latency = env_or("PLAN_LATENCY_MS", 100u64);
+    let faults = env_or("PLAN_FAULTS", 0u8) == 1;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    for n in sizes {
+        rt.block_on(bench(n, page_size, latency, faults));
+    }
+}
