@@ -38,20 +38,35 @@ impl<E> Outcome<E> {
 
 /// A stop signal shared with the walk (set by the Ctrl-C handler).
 #[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<AtomicBool>);
+pub struct Stop {
+    fired: Arc<AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
 
 impl Stop {
     /// A signal that has not fired.
     pub fn new() -> Self {
         Self::default()
     }
-    /// Fires the signal: no new node starts after this.
+    /// Fires the signal: no new node starts after this, and every [`Stop::wait`] returns.
     pub fn fire(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.fired.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
     }
     /// Whether it fired.
     pub fn fired(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.fired.load(Ordering::SeqCst)
+    }
+    /// Resolves once the signal has fired.
+    pub async fn wait(&self) {
+        loop {
+            // Created before the check, so a `fire` between the check and the await still wakes it.
+            let notified = self.notify.notified();
+            if self.fired() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -221,6 +236,20 @@ mod tests {
             vec![Outcome::Applied, Outcome::NotStarted, Outcome::NotStarted]
         );
         assert_eq!(order, vec![0], "the running node finished");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wait_returns_once_fired() {
+        let stop = Stop::new();
+        let waiter = tokio::spawn({
+            let stop = stop.clone();
+            async move { stop.wait().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished());
+        stop.fire();
+        waiter.await.unwrap();
+        stop.wait().await; // already fired: returns at once
     }
 
     #[tokio::test(start_paused = true)]

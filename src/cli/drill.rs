@@ -55,11 +55,9 @@ fn id_of(session: &Session, a: &ResourceAddr) -> Option<String> {
     session.config().get(a).and_then(|r| r.id.clone())
 }
 
-/// Resolves once Ctrl-C has fired `stop` (polled: the flag has no waker).
+/// Resolves once Ctrl-C has fired `stop`.
 async fn fired(stop: &crate::apply::executor::Stop) {
-    while !stop.fired() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    stop.wait().await;
 }
 
 /// Runs `drill`.
@@ -176,7 +174,12 @@ async fn run(ui: &mut Ui, session: &Session, args: &DrillArgs) -> Result<ExitCod
                 Ok(_) => break,
                 Err(e) if tries < 900 && e.to_string().contains("busy") => {
                     tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    // ASR's own polling pace, on the session's clock (simulated time on the simulator).
+                    session
+                        .client
+                        .clock()
+                        .sleep(std::time::Duration::from_secs(30))
+                        .await;
                 }
                 Err(e) => return Err(CliError::user(e)),
             }
