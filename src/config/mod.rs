@@ -12,6 +12,7 @@ pub mod diag;
 pub mod model;
 pub mod naming;
 pub mod source;
+pub mod synthetic;
 pub mod types;
 pub mod validate;
 pub mod values;
