@@ -185,7 +185,7 @@ pub async fn cmd_import(ui: &mut Ui, args: &ImportArgs) -> Result<ExitCode, CliE
         }
         let written = import::io::write(&out, &generated, args.force).map_err(CliError::user)?;
         let loaded = config::load(&out, &Default::default()).map_err(CliError::user)?;
-        let store = session::state_store(&out, &loaded.config)?;
+        let store = session::state_store(&out, &loaded.config, None)?;
         let mut state = import::adopt(&loaded.config, &snap, session.now());
         let existing = store.read().await.map_err(CliError::user)?;
         if let Some(s) = &existing {

@@ -84,7 +84,11 @@ pub fn load(args: &ConfigArgs) -> Result<(Loaded, ResourceGraph), CliError> {
 }
 
 /// The state store the configuration's backend names.
-pub fn state_store(dir: &Path, config: &Config) -> Result<Arc<dyn StateStore>, CliError> {
+pub fn state_store(
+    dir: &Path,
+    config: &Config,
+    credential: Option<Arc<dyn azure_core::credentials::TokenCredential>>,
+) -> Result<Arc<dyn StateStore>, CliError> {
     match &config.backend.value {
         Backend::Local { path } => {
             let p = if path.is_absolute() {
@@ -94,9 +98,10 @@ pub fn state_store(dir: &Path, config: &Config) -> Result<Arc<dyn StateStore>, C
             };
             Ok(Arc::new(LocalStore::new(p)))
         }
-        Backend::AzureRm { .. } => Err(CliError::usage(
-            "backend \"azurerm\" is not wired into plan/apply in this build yet; use the local backend",
-        )),
+        // Azure Blob: a SAS from the environment variable the block names, or the provider's Entra credential.
+        backend @ Backend::AzureRm { .. } => super::backend::open_store(dir, backend, credential)
+            .map(Arc::from)
+            .map_err(CliError::user),
     }
 }
 
@@ -105,7 +110,8 @@ impl Session {
     pub fn open(args: &ConfigArgs) -> Result<Self, CliError> {
         let (loaded, graph) = load(args)?;
         let dir = args.dir.clone();
-        let store = state_store(&dir, &loaded.config)?;
+        // The Azure provider's credential also authenticates an `azurerm` state backend.
+        let mut backend_credential = None;
         let (client, sim) = match &loaded.config.provider.value {
             Provider::Simulator {
                 endpoint: Some(endpoint),
@@ -180,6 +186,7 @@ impl Session {
                     config::AzureAuth::ClientSecret => AuthKind::ClientSecret,
                 };
                 let cred = credential(kind, &ao).map_err(CliError::user)?;
+                backend_credential = Some(cred.clone());
                 let ep = match (endpoint, cloud) {
                     (Some(e), _) => {
                         let url = url::Url::parse(e).map_err(|err| {
@@ -196,6 +203,7 @@ impl Session {
                 (client, None)
             }
         };
+        let store = state_store(&dir, &loaded.config, backend_credential)?;
         Ok(Self {
             dir,
             loaded,

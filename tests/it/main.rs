@@ -1,6 +1,7 @@
 //! The integration test binary. One binary links the crate once; each area of the product has a module here.
 //! Add a `mod` line for a new area (keep the list sorted).
 
+mod apply_blob;
 mod apply_crash;
 mod apply_destroy;
 mod apply_faults;
