@@ -2,6 +2,7 @@
 //! Add a `mod` line for a new area (keep the list sorted).
 
 mod apply_blob;
+mod apply_converge;
 mod apply_crash;
 mod apply_destroy;
 mod apply_faults;
