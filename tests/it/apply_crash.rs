@@ -201,6 +201,8 @@ fn killed_applies_converge_without_duplicated_work() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // The victim is a separate process on real time: only a wall-clock pause can land the kill at a random
+        // point of its run. Nothing is synchronised by this sleep; every check below reads state and the request log.
         std::thread::sleep(delay);
         // `Child::kill` is SIGKILL on Unix: no handler runs, nothing is flushed.
         let _ = victim.kill();
