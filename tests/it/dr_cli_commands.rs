@@ -43,10 +43,142 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     out
 }
 
-/// `plan --detailed-exitcode` exits 0: nothing to change.
+/// `plan --detailed-exitcode` exits 0 and says so: nothing to change.
 fn assert_no_op(dir: &Path, after: &str) {
     let (code, out, err) = run(dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "plan after {after} is not a no-op:\n{out}\n{err}");
+    assert!(
+        out.contains("No changes."),
+        "plan after {after} is not a no-op:\n{out}\n{err}"
+    );
+}
+
+/// The simulator's world as the last command saved it.
+fn world(dir: &Path) -> (asrform::sim::World, time::OffsetDateTime) {
+    let store = asrform::sim::SimStore::open(dir, std::time::Duration::from_secs(5)).unwrap();
+    let saved = store.load().unwrap();
+    (saved.world, saved.sim_time)
+}
+
+/// The live topology of every protected item, by VM name: where it replicates from and to, which VM it
+/// protects, which site is active, and every recovery setting (cache, resource groups, disk SKUs, networks, VM
+/// name and size, placement, NIC/IP settings). Ids are compared case-insensitively.
+fn topology(dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let (w, _) = world(dir);
+    let lc = |v: &serde_json::Value| match v.as_str() {
+        Some(s) => serde_json::Value::String(s.to_ascii_lowercase()),
+        None => v.clone(),
+    };
+    w.rpis
+        .values()
+        .map(|r| {
+            let s = &r.settings;
+            let net = if s["selectedRecoveryAzureNetworkId"].is_null() {
+                &s["recoveryAzureNetworkId"]
+            } else {
+                &s["selectedRecoveryAzureNetworkId"]
+            };
+            let settings: serde_json::Value = [
+                "recoveryResourceGroupId",
+                "recoveryAzureVMName",
+                "recoveryAzureVMSize",
+                "recoveryAvailabilitySetId",
+                "recoveryAvailabilityZone",
+                "selectedTfoAzureNetworkId",
+                "multiVmGroupName",
+            ]
+            .iter()
+            .map(|k| (k.to_string(), lc(&s[*k])))
+            .chain([("network".to_string(), lc(net))])
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+            let disks: Vec<_> = r
+                .disks
+                .iter()
+                .map(|d| {
+                    serde_json::json!([
+                        d.disk_id.to_ascii_lowercase(),
+                        d.cache_account.to_ascii_lowercase(),
+                        d.recovery_rg.to_ascii_lowercase(),
+                        d.replica_type,
+                        d.target_type
+                    ])
+                })
+                .collect();
+            let nics: Vec<_> = r
+                .vm_nics
+                .iter()
+                .map(|n| {
+                    let ip = &n["ipConfigs"][0];
+                    serde_json::json!([
+                        lc(&n["sourceNicArmId"]),
+                        ip["recoverySubnetName"],
+                        ip["recoveryStaticIPAddress"],
+                        ip["tfoSubnetName"],
+                        ip["tfoStaticIPAddress"]
+                    ])
+                })
+                .collect();
+            (
+                r.name.clone(),
+                serde_json::json!({
+                    "id": r.id.to_ascii_lowercase(),
+                    "source_vm": r.source_vm_id.to_ascii_lowercase(),
+                    "recovery_container": r.recovery_container_id.to_ascii_lowercase(),
+                    "policy": r.policy_id.to_ascii_lowercase(),
+                    "protection_state": r.protection_state,
+                    "active_location": r.active_location,
+                    "primary_location": r.primary_location,
+                    "settings": settings,
+                    "disks": disks,
+                    "nics": nics,
+                }),
+            )
+        })
+        .collect()
+}
+
+/// After a planned failover (or failback) every VM's target disks hold exactly what its source disks held when
+/// they were shut down: the source is stopped (so its content no longer changes) and each target disk was created
+/// from the final point taken after the shutdown. Returns the number of disks compared.
+fn assert_zero_data_loss(dir: &Path, what: &str) -> usize {
+    let (w, now) = world(dir);
+    let mut compared = 0;
+    for r in w.rpis.values() {
+        let f = r
+            .failover
+            .as_ref()
+            .unwrap_or_else(|| panic!("{what}: {} has no failover in effect", r.name));
+        assert!(f.source_shut_down, "{what}: {} was not planned", r.name);
+        assert!(
+            !w.vm_running(&r.source_vm_id, now),
+            "{what}: the source VM of {} still runs",
+            r.name
+        );
+        for d in &r.disks {
+            let tgt = d
+                .target_disk_id
+                .as_deref()
+                .unwrap_or_else(|| panic!("{what}: {} disk {} has no target disk", r.name, d.name));
+            let src = w.disk_content(&d.disk_id, now).unwrap();
+            assert!(src > 0, "{what}: {} was never written", d.disk_id);
+            assert_eq!(
+                w.disk_content_at_base(tgt),
+                Some(src),
+                "{what}: {tgt} does not hold the content of {} (data lost)",
+                d.disk_id
+            );
+            // The point applied is the one taken after the shutdown: nothing was written after it.
+            assert_eq!(
+                w.disk_content(&d.disk_id, f.point_time),
+                Some(src),
+                "{what}: writes after the recovery point of {}",
+                r.name
+            );
+            compared += 1;
+        }
+    }
+    compared
 }
 
 fn status(dir: &Path) -> Vec<serde_json::Value> {
@@ -59,6 +191,11 @@ fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
     let dir = tmp.path();
     ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
     assert_no_op(dir, "apply");
+    let original = topology(dir);
+    assert_eq!(original.len(), 4);
+    ok(dir, &["drill", "recovery_plan.app"]);
+    assert_no_op(dir, "drill");
+    assert_eq!(topology(dir), original, "a drill changes nothing");
 
     // Guard rail: a failover plan needs --allow-failover (or the count typed); --auto-approve is not enough.
     let (code, out, err) = run(dir, &["failover", "recovery_plan.app", "--auto-approve"]);
@@ -108,6 +245,7 @@ fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
     );
     assert!(out.contains("already failed over"), "{out}");
     assert_no_op(dir, "failover");
+    assert!(assert_zero_data_loss(dir, "failover") >= 4);
 
     ok(dir, &["commit", "recovery_plan.app", "--auto-approve"]);
     assert_no_op(dir, "commit");
@@ -154,6 +292,7 @@ fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
         ],
     );
     assert_no_op(dir, "failback");
+    assert!(assert_zero_data_loss(dir, "failback") >= 4);
     ok(dir, &["commit", "recovery_plan.app", "--auto-approve"]);
     assert_no_op(dir, "commit of the failback");
     ok(
@@ -166,6 +305,7 @@ fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
             "protected",
         ],
     );
+    assert_no_op(dir, "final reprotect");
     // Back to the original topology: every item replicates from the source fabric again.
     let st = status(dir);
     assert_eq!(st.len(), 4);
@@ -180,6 +320,8 @@ fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
         assert_eq!(v["active_site"], "Primary", "{v}");
         assert_eq!(v["protection_state"], "Protected", "{v}");
     }
+    // Live state equals the original: same items, same protected VMs, same settings, active site primary.
+    assert_eq!(topology(dir), original);
 }
 
 #[test]
