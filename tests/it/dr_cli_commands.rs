@@ -522,3 +522,73 @@ fn dr_cli_interrupted_drill_leaves_no_test_failover_vm() {
         assert_eq!(v["protection_state"], "Protected", "{v}");
     }
 }
+
+#[test]
+fn dr_cli_guard_rail_holds_for_plan_files_and_for_apply_dir() {
+    let tmp = quickstart();
+    let dir = tmp.path();
+    ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
+
+    // `apply DIR`: a deletion (web02 taken out of the configuration) needs --allow-failover too.
+    let main = dir.join("main.asr.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let web02 = "    web02 = { tier = \"web\", size = \"Standard_D2s_v5\", ip = \"10.20.1.31\" }\n";
+    assert!(text.contains(web02));
+    std::fs::write(&main, text.replace(web02, "")).unwrap();
+    let (code, out, err) = run(dir, &["apply", "--auto-approve"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("protected_vm.app[\"web02\"] will be destroyed")
+            || out.contains("- protected_vm.app[\"web02\"]"),
+        "{out}"
+    );
+    assert!(
+        err.contains("refusing to run 1 failover, failback, re-seed or deletion"),
+        "{err}"
+    );
+    std::fs::write(&main, text).unwrap();
+    assert_no_op(dir, "a refused deletion");
+
+    // A failover plan saved for review: applying the file is not a way around --allow-failover.
+    let plan = dir.join("failover.json");
+    ok(
+        dir,
+        &[
+            "failover",
+            "recovery_plan.app",
+            "--out",
+            plan.to_str().unwrap(),
+        ],
+    );
+    let (code, out, err) = run(dir, &["apply", plan.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("refusing to run 4 failovers, failbacks, re-seeds or deletions")
+            && err.contains("--allow-failover"),
+        "{err}"
+    );
+    let (code, out, err) = run(dir, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
+    assert_ne!(code, 0, "--auto-approve is not enough:\n{out}");
+    assert!(err.contains("refusing to run 4"), "{err}");
+    assert!(
+        status(dir).iter().all(|v| v["active_site"] == "Primary"),
+        "nothing failed over"
+    );
+    ok(
+        dir,
+        &[
+            "apply",
+            plan.to_str().unwrap(),
+            "--allow-failover",
+            "--continue",
+        ],
+    );
+    let st = status(dir);
+    assert!(
+        st.iter().all(|v| v["protection_state"]
+            .as_str()
+            .unwrap()
+            .contains("CommitPending")),
+        "{st:?}"
+    );
+}
