@@ -331,6 +331,22 @@ fn dr_cli_outage_failover_never_touches_the_source_and_shows_the_data_loss_windo
     ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
     ok(dir, &["sim", "--dir", ".", "advance", "30m"]);
     ok(dir, &["sim", "--dir", ".", "outage", "eastus"]);
+    // The snapshot sees the outage: the source region is unknown, not deleted, and nothing is proposed there.
+    let (code, out, err) = run(dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("region eastus could not be read") && !out.contains("deleted outside"),
+        "{out}"
+    );
+    // A plain failover (no --source-unavailable) is an outage failover that says why.
+    let out = ok(
+        dir,
+        &["failover", "recovery_plan.app", "--out", "plain.json"],
+    );
+    assert!(
+        out.contains("are not touched (eastus is unreachable)"),
+        "{out}"
+    );
     let plan = dir.join("outage.json");
     let out = ok(
         dir,
