@@ -608,3 +608,147 @@ fn dr_cli_guard_rail_holds_for_plan_files_and_for_apply_dir() {
         "{st:?}"
     );
 }
+
+/// The DR steps of a saved plan, in order: `(action, direction)`.
+fn dr_steps(dir: &Path, args: &[&str]) -> Vec<(String, String)> {
+    let file = dir.join("steps.json");
+    let mut a = args.to_vec();
+    a.extend(["--out", file.to_str().unwrap()]);
+    ok(dir, &a);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["dr"].is_null())
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["dr"]["direction"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dr_cli_active_site_converges_like_the_commands_and_reverting_it_fails_back() {
+    // The same estate twice: one moved with the commands, one by setting active_site.
+    let by_commands = quickstart();
+    let cmd = by_commands.path();
+    let declared = tempfile::tempdir().unwrap();
+    let dir = declared.path();
+    common::fast_quickstart(dir, |t| t);
+    let main = dir.join("main.asr.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let set = |site: &str| {
+        std::fs::write(
+            &main,
+            text.replace(
+                "active_site = \"primary\"",
+                &format!("active_site = \"{site}\""),
+            ),
+        )
+        .unwrap()
+    };
+    for d in [cmd, dir] {
+        ok(d, &["apply", "--auto-approve", "--wait", "protected"]);
+        assert_no_op(d, "apply");
+    }
+    let original = topology(dir);
+    assert_eq!(topology(cmd), original);
+
+    // The commands, one step at a time.
+    let mut commanded = Vec::new();
+    for (step, args) in [
+        ("failover", vec!["failover", "recovery_plan.app"]),
+        ("commit", vec!["commit", "recovery_plan.app"]),
+        ("reprotect", vec!["reprotect", "recovery_plan.app"]),
+    ] {
+        commanded.extend(dr_steps(cmd, &args));
+        let mut run_args = args.clone();
+        run_args.extend([
+            "--auto-approve",
+            "--allow-failover",
+            "--continue",
+            "--wait",
+            "protected",
+        ]);
+        ok(cmd, &run_args);
+        assert_no_op(cmd, step);
+    }
+
+    // active_site = "recovery": the plan is the same sequence, guarded like the commands.
+    set("recovery");
+    let declared_steps = dr_steps(dir, &["plan"]);
+    assert_eq!(declared_steps, commanded);
+    assert_eq!(
+        declared_steps,
+        [
+            ("failover".to_string(), "primary_to_recovery".to_string()),
+            ("commit".to_string(), "primary_to_recovery".to_string()),
+            ("reprotect".to_string(), "recovery_to_primary".to_string()),
+        ]
+    );
+    let (code, _, err) = run(dir, &["apply", "--auto-approve", "--continue"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("refusing to run 4"), "{err}");
+    ok(
+        dir,
+        &[
+            "apply",
+            "--auto-approve",
+            "--allow-failover",
+            "--continue",
+            "--wait",
+            "protected",
+        ],
+    );
+    assert_no_op(dir, "active_site = recovery");
+    let failed_over = topology(dir);
+    assert_eq!(
+        failed_over,
+        topology(cmd),
+        "active_site ends where the commands end"
+    );
+    // Live: every VM runs in the recovery region and replicates back to the primary.
+    assert!(
+        failed_over
+            .values()
+            .all(|t| t["primary_location"] == "westus2" && t["active_location"] == "Primary"),
+        "{failed_over:?}"
+    );
+
+    // Unset: ordinary plans leave the failed-over workload alone.
+    std::fs::write(&main, text.replace("active_site = \"primary\"", "")).unwrap();
+    assert_no_op(dir, "unsetting active_site");
+
+    // Reverted to "primary": failback, commit, reprotect, then nothing more to do and the original topology.
+    set("primary");
+    assert_eq!(
+        dr_steps(dir, &["plan"]),
+        [
+            ("failback".to_string(), "recovery_to_primary".to_string()),
+            ("commit".to_string(), "recovery_to_primary".to_string()),
+            ("reprotect".to_string(), "primary_to_recovery".to_string()),
+        ]
+    );
+    ok(
+        dir,
+        &[
+            "apply",
+            "--auto-approve",
+            "--allow-failover",
+            "--continue",
+            "--wait",
+            "protected",
+        ],
+    );
+    assert_no_op(dir, "active_site back to primary");
+    assert_eq!(topology(dir), original);
+    assert!(
+        original
+            .values()
+            .all(|t| t["primary_location"] == "eastus" && t["active_location"] == "Primary")
+    );
+}
