@@ -293,7 +293,7 @@ async fn locked(
 
 /// The changes the failover guard rail counts: VMs failed over or failed back, re-seeds and deletions. A
 /// destroy plan is all deletions and has its own command and prompt, so its deletions are not counted.
-pub(crate) fn guarded_count(plan: &Plan) -> usize {
+fn guarded_count(plan: &Plan) -> usize {
     let s = &plan.summary;
     let deletions = if plan.mode == PlanMode::Destroy {
         0
