@@ -28,6 +28,21 @@ fn quickstart() -> tempfile::TempDir {
     tmp
 }
 
+/// The quickstart (without `active_site`) with the simulator at `speed`. Commands that pick a recovery point and
+/// use it later (drills, outage failovers) need a speed at which a loaded machine's pauses between commands stay
+/// well within the 24h retention: at the default fast speed one wall second is more than a simulated day.
+fn quickstart_at(speed: u32) -> tempfile::TempDir {
+    let tmp = quickstart();
+    let main = tmp.path().join("main.asr.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text.replace("clock_speed = 100000", &format!("clock_speed = {speed}")),
+    )
+    .unwrap();
+    tmp
+}
+
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let o = asrform(dir).args(args).output().unwrap();
     (
@@ -187,7 +202,7 @@ fn status(dir: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
-    let tmp = quickstart();
+    let tmp = quickstart_at(5000);
     let dir = tmp.path();
     ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
     assert_no_op(dir, "apply");
@@ -326,18 +341,8 @@ fn dr_cli_planned_lifecycle_with_a_manual_step_and_the_failover_guard() {
 
 #[test]
 fn dr_cli_outage_failover_never_touches_the_source_and_shows_the_data_loss_window() {
-    let tmp = quickstart();
+    let tmp = quickstart_at(2000);
     let dir = tmp.path();
-    // Slower simulated time: the recovery points from before the outage must still be within the 24h retention
-    // after the commands below, however slowly they run on a loaded machine (at the fast speed one wall second is
-    // more than a simulated day).
-    let main = dir.join("main.asr.hcl");
-    let text = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(
-        &main,
-        text.replace("clock_speed = 100000", "clock_speed = 2000"),
-    )
-    .unwrap();
     ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
     ok(dir, &["sim", "--dir", ".", "advance", "30m"]);
     ok(dir, &["sim", "--dir", ".", "outage", "eastus"]);
@@ -427,7 +432,7 @@ fn dr_cli_outage_failover_never_touches_the_source_and_shows_the_data_loss_windo
 
 #[test]
 fn dr_cli_drill_writes_its_report_and_always_cleans_up() {
-    let tmp = quickstart();
+    let tmp = quickstart_at(5000);
     let dir = tmp.path();
     ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
     let out = ok(dir, &["drill", "recovery_plan.app"]);
@@ -481,16 +486,9 @@ fn dr_cli_drill_writes_its_report_and_always_cleans_up() {
 #[test]
 fn dr_cli_interrupted_drill_leaves_no_test_failover_vm() {
     use std::io::BufRead as _;
-    let tmp = quickstart();
-    let dir = tmp.path();
     // Slower simulated time, so the drill is still running when the signal arrives.
-    let main = dir.join("main.asr.hcl");
-    let text = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(
-        &main,
-        text.replace("clock_speed = 100000", "clock_speed = 2000"),
-    )
-    .unwrap();
+    let tmp = quickstart_at(2000);
+    let dir = tmp.path();
     ok(dir, &["apply", "--auto-approve", "--wait", "protected"]);
     let vms_before = ok(dir, &["sim", "--dir", ".", "status"]);
     let mut child = asrform(dir)
