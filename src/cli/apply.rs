@@ -38,9 +38,13 @@ pub struct ApplyArgs {
     /// Variable file (repeatable).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
-    /// Apply without asking.
+    /// Apply without asking (plans with failovers, failbacks, re-seeds or deletions also need --allow-failover).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Allow a plan (from DIR or a plan file) with failovers, failbacks, re-seeds or deletions without typing
+    /// their count at the prompt.
+    #[arg(long)]
+    pub allow_failover: bool,
     /// Operations at once.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
@@ -227,6 +231,8 @@ async fn locked(
                 &fresh.binding.facts,
             )
             .map_err(CliError::user)?;
+            // A reviewed plan file is applied without the yes prompt, but not past the failover guard rail.
+            guard_rail(ui, &p, args)?;
             p
         }
         None => {
@@ -244,6 +250,7 @@ async fn locked(
             if !args.auto_approve {
                 confirm(ui, &fresh, mode, &title_of(dir))?;
             }
+            guard_rail(ui, &fresh, args)?;
             fresh
         }
     };
@@ -281,6 +288,50 @@ async fn locked(
         Ok(ExitCode::SUCCESS)
     } else {
         Err(CliError::silent(CliErrorKind::User))
+    }
+}
+
+/// The changes the failover guard rail counts: VMs failed over or failed back, re-seeds and deletions. A
+/// destroy plan is all deletions and has its own command and prompt, so its deletions are not counted.
+fn guarded_count(plan: &Plan) -> usize {
+    let s = &plan.summary;
+    let deletions = if plan.mode == PlanMode::Destroy {
+        0
+    } else {
+        s.destroy
+    };
+    super::dr_ops::failover_count(plan) + s.reseed + deletions
+}
+
+/// The guard rail of `apply DIR` and `apply PLANFILE` alike: a plan that moves workloads or throws replication
+/// away needs `--allow-failover`, or the count typed at the prompt; `--auto-approve` is not enough.
+fn guard_rail(ui: &mut Ui, plan: &Plan, args: &ApplyArgs) -> Result<(), CliError> {
+    let n = guarded_count(plan);
+    if n == 0 || args.allow_failover {
+        return Ok(());
+    }
+    let what = if n == 1 {
+        "failover, failback, re-seed or deletion"
+    } else {
+        "failovers, failbacks, re-seeds or deletions"
+    };
+    if !ui.interactive {
+        return Err(CliError::usage(format!(
+            "refusing to run {n} {what} without confirmation: stdin is not a terminal. Review the plan and pass --allow-failover"
+        )));
+    }
+    writeln!(
+        ui.err(),
+        "\nThis plan includes {n} {what}. Type {n} to confirm."
+    )?;
+    write!(ui.err(), "  Enter a value: ")?;
+    ui.err().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() == n.to_string() {
+        Ok(())
+    } else {
+        Err(CliError::usage("cancelled: the confirmation did not match"))
     }
 }
 

@@ -78,6 +78,17 @@ pub fn snapshot_request(config: &Config) -> SnapshotRequest {
     }
 }
 
+/// Whether any of a resource's ids lies in a scope the snapshot could not read.
+fn in_unreadable_scope(snap: &Snapshot, ids: &BTreeMap<String, String>) -> bool {
+    ids.values().any(|id| {
+        let id = id.to_ascii_lowercase();
+        snap.unreadable_scopes.keys().any(|scope| {
+            let scope = scope.to_ascii_lowercase();
+            id == scope || id.starts_with(&format!("{scope}/"))
+        })
+    })
+}
+
 fn rfc(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -330,6 +341,8 @@ pub fn diff(
             let (src, _) = attrs::pair_regions(config, &vm.region_pair.value).unwrap_or_default();
             readiness.vms.push(vm_readiness(&key, item, &src));
         }
+        // Not read because its scope could not be read (a region outage): unknown, not deleted.
+        let unreachable = observed.is_none() && item.is_none() && in_unreadable_scope(snap, &ids);
 
         // Drift: live differs from what asrform last applied.
         if let (Some(s), Some(obs)) = (st, &observed) {
@@ -351,7 +364,7 @@ pub fn diff(
                     });
                 }
             }
-        } else if st.is_some() && observed.is_none() && !failed_over {
+        } else if st.is_some() && observed.is_none() && !failed_over && !unreachable {
             drift.push(ResourceDrift {
                 address: key.clone(),
                 kind: addr.kind.as_str().into(),
@@ -387,6 +400,11 @@ pub fn diff(
             // Handled with the state entries below.
         } else if refresh_only {
             change.change.before = observed.clone().unwrap_or(Value::Null);
+            change.change.after = change.change.before.clone();
+        } else if unreachable {
+            // Nothing is proposed for what cannot be seen; the region warning says why.
+            change.action_reason = Some("unreachable".into());
+            change.change.before = st.map(|s| s.attributes.clone()).unwrap_or(Value::Null);
             change.change.after = change.change.before.clone();
         } else if failed_over {
             change.action_reason = Some("failed_over_managed_by_active_site".into());
@@ -1059,10 +1077,11 @@ fn operation_changes(
                 let (loss, text) = if op == Action::TestFailover {
                     (None, None)
                 } else {
-                    let why = if region_down {
-                        format!("{leaving} is unreachable")
-                    } else {
+                    // The user's flag, when given, is the reason they will recognise.
+                    let why = if req.source_unavailable {
                         "--source-unavailable".to_string()
+                    } else {
+                        format!("{leaving} is unreachable")
                     };
                     (
                         age,

@@ -24,6 +24,7 @@ mod dr_cli_commands;
 mod dr_cli_golden;
 mod dr_env;
 mod dr_ops;
+mod dr_outage;
 mod dr_status;
 mod fmt;
 mod graph_scale;
