@@ -62,6 +62,10 @@ pub struct ApplyArgs {
     /// Confirm the manual steps of recovery plans (otherwise a failover stops at the first one).
     #[arg(long = "continue")]
     pub continue_manual: bool,
+    /// Readiness gate: refuse failovers and test failovers of VMs whose RPO is above this (e.g. 15m); default:
+    /// each recovery plan's `max_rpo`.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_max_rpo)]
+    pub max_rpo: Option<Duration>,
 }
 
 /// Counts running operations for the Ctrl-C notice while passing every event on to the renderer.
@@ -208,6 +212,7 @@ async fn locked(
         targets,
         now: Some(session.now()),
         operation: None,
+        readiness: super::readiness_options(&session.dir, args.max_rpo),
     };
     let (fresh, _) = crate::apply::plan_live(
         session.config(),

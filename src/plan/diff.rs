@@ -34,6 +34,18 @@ pub struct PlanOptions {
     pub now: Option<OffsetDateTime>,
     /// A DR command to plan (`asrform failover …`) instead of converging the configuration.
     pub operation: Option<super::operation::OperationRequest>,
+    /// Readiness gate thresholds and inputs (`--max-rpo`, drill reports), evaluated after the diff by the live
+    /// planner (`dr::readiness`); the differ itself does not read them.
+    pub readiness: ReadinessOptions,
+}
+
+/// Inputs of the readiness gates that do not come from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct ReadinessOptions {
+    /// `--max-rpo`: overrides every recovery plan's `max_rpo`.
+    pub max_rpo: Option<std::time::Duration>,
+    /// Where drill reports are (`DIR/.asrform/drills`), for the drill-age gate.
+    pub drill_reports: Option<std::path::PathBuf>,
 }
 
 /// What to read from live state for this configuration: its vaults and the resource groups of its resources and
@@ -640,6 +652,7 @@ pub fn diff(
                         rpi_id: i.map(|i| i.id.to_string()),
                         lifecycle_id: i.and_then(|i| i.lifecycle_id.clone()),
                         source_vm: src,
+                        points: None,
                     }
                 })
                 .collect();
@@ -823,6 +836,7 @@ fn allowed_name(op: Action) -> &'static str {
         Action::TestFailover => "TestFailover",
         Action::TestFailoverCleanup => "TestFailoverCleanup",
         Action::ChangeRecoveryPoint => "ChangePit",
+        Action::CancelFailover => "CancelFailover",
         _ => "",
     }
 }
@@ -947,6 +961,7 @@ fn operation_changes(
                         }
                         _ => String::new(),
                     },
+                    points: None,
                 });
                 resumed_ids.insert(i.id.to_string());
                 warnings.push(format!(
@@ -1013,6 +1028,7 @@ fn operation_changes(
                     Some(ResourceBody::ProtectedVm(v)) => v.source_vm.value.as_str().to_string(),
                     _ => String::new(),
                 },
+                points: None,
             });
         }
         let Some((op, dir)) = step.filter(|_| ok) else {
@@ -1048,6 +1064,27 @@ fn operation_changes(
                         "none: the source VMs in {leaving} are shut down and synchronised first (planned failover)"
                     )),
                     true,
+                )
+            }
+            Action::ChangeRecoveryPoint => {
+                // Which point each VM gets (and the data loss it implies) is resolved per VM from live recovery
+                // points after the diff (`dr::change_point`); the step carries the policy.
+                let Some(given) = &req.recovery_point else {
+                    problems.push(Diagnostic::error(
+                        "plan::recovery_point_required",
+                        format!("{plan_addr}: change-recovery-point needs --recovery-point POLICY"),
+                    ));
+                    continue;
+                };
+                (
+                    Some(RecoveryPointChoice {
+                        choice: given.replace('-', "_"),
+                        time: None,
+                        age_seconds: None,
+                    }),
+                    None,
+                    None,
+                    false,
                 )
             }
             Action::Failover | Action::Failback | Action::TestFailover => {
