@@ -214,7 +214,7 @@ async fn locked(
         operation: None,
         readiness: super::readiness_options(&session.dir, args.max_rpo),
     };
-    let (fresh, _) = crate::apply::plan_live(
+    let (fresh, snap) = crate::apply::plan_live(
         session.config(),
         &session.graph,
         &session.client,
@@ -232,6 +232,21 @@ async fn locked(
                 &fresh.binding.facts,
             )
             .map_err(CliError::user)?;
+            // The readiness gates hold again right before a saved failover runs (RPO and capacity move on).
+            let mut p = p;
+            let refused = crate::dr::readiness::gate(
+                &session.client,
+                session.config(),
+                stored.as_ref().map(|s| &s.state),
+                &snap,
+                &mut p,
+                &opts.readiness,
+            )
+            .await
+            .map_err(CliError::user)?;
+            if refused.has_errors() {
+                return Err(CliError::user(refused));
+            }
             p
         }
         None => {

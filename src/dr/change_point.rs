@@ -150,19 +150,29 @@ pub async fn annotate(
                 });
             }
         }
-        // The step's headline: the oldest chosen point and the largest loss among its VMs.
+        // The step's headline: the oldest chosen point and the largest loss among its VMs, before and after.
         let worst = step
             .vms
             .iter()
             .filter_map(|v| v.points.as_ref())
             .max_by_key(|p| p.chosen.data_loss_seconds);
+        let worst_now = step
+            .vms
+            .iter()
+            .filter_map(|v| v.points.as_ref()?.current.as_ref())
+            .map(|c| c.data_loss_seconds)
+            .max();
         if let (Some(w), Some(rp)) = (worst, step.recovery_point.as_mut()) {
             rp.time = Some(w.chosen.time.clone());
             rp.age_seconds = Some(w.chosen.age_seconds);
             step.expected_data_loss_seconds = Some(w.chosen.data_loss_seconds);
             step.expected_data_loss = Some(format!(
-                "up to {}: the VMs will run on data as of their chosen point; writes between it and the failover are not on the failed-over VMs",
-                format_secs(w.chosen.data_loss_seconds)
+                "up to {}{}: the failed-over VMs will hold the data of their new point; writes after it up to the failover are lost",
+                format_secs(w.chosen.data_loss_seconds),
+                worst_now.map_or(String::new(), |n| format!(
+                    " (now up to {})",
+                    format_secs(n)
+                ))
             ));
         }
     }

@@ -331,26 +331,27 @@ fn point_table(out: &mut String, dr: &super::DrStep) {
     }
     let _ = writeln!(
         out,
-        "| VM | Current point | New point | Age | Data loss | Was |"
+        "| VM | Runs on now | Data loss now | New point | Age | Data loss after |"
     );
     let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- |");
     for (v, p) in rows {
         let c = &p.chosen;
-        let was = p.current.as_ref().map_or("unknown".to_string(), |o| {
-            format!("data loss {}", format_secs(o.data_loss_seconds))
-        });
+        let (now, loss_now) = p
+            .current
+            .as_ref()
+            .map_or(("unknown".to_string(), "-".to_string()), |o| {
+                (o.time.clone(), format_secs(o.data_loss_seconds))
+            });
         let _ = writeln!(
             out,
-            "| `{}` | {} | {}{} | {} | {} | {} |",
+            "| `{}` | {now} | {loss_now} | {}{} | {} | {} |",
             md_escape(&v.address),
-            p.current.as_ref().map_or("unknown", |o| o.time.as_str()),
             c.time,
             c.kind
                 .as_deref()
                 .map_or(String::new(), |k| format!(" ({k})")),
             format_secs(c.age_seconds),
             format_secs(c.data_loss_seconds),
-            was
         );
     }
     let _ = writeln!(out);
