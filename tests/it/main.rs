@@ -22,6 +22,7 @@ mod config_fuzz;
 mod config_valid;
 mod dr_cli_commands;
 mod dr_cli_golden;
+mod dr_cli_pit;
 mod dr_env;
 mod dr_ops;
 mod dr_pit_gates;
