@@ -65,18 +65,10 @@ struct PlanSite {
     live_site: Option<&'static str>,
 }
 
-/// The live site of an item relative to the configured source region: a reprotected item's primary is the old
-/// target, so ASR's `activeLocation` alone does not say which region runs the workload.
+/// The region the workload runs in per live state, relative to the configured pair (a reprotected item's primary
+/// is the old target, so ASR's `activeLocation` alone does not say it).
 fn live_site(item: &ProtectedItem, source_region: &str) -> &'static str {
-    let reversed = item
-        .primary_location
-        .as_deref()
-        .is_some_and(|p| !p.eq_ignore_ascii_case(source_region));
-    let active_recovery = item
-        .active_location
-        .as_deref()
-        .is_some_and(|a| a.eq_ignore_ascii_case("Recovery"));
-    if reversed != active_recovery {
+    if crate::plan::diff::runs_in_recovery(item, source_region) {
         "recovery"
     } else {
         "primary"

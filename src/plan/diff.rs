@@ -136,6 +136,15 @@ fn is_active_recovery(s: LiveSite) -> bool {
     !matches!(s, LiveSite::Primary)
 }
 
+/// Whether the item's workload runs in the configured pair's target region in live state (failed over, committed,
+/// or reprotected and running there), relative to the pair's `source_region`.
+pub fn runs_in_recovery(item: &ProtectedItem, source_region: &str) -> bool {
+    matches!(
+        live_site(item, source_region),
+        LiveSite::FailedOver | LiveSite::Committed | LiveSite::Recovery
+    )
+}
+
 struct Ctx<'a> {
     state: Option<&'a State>,
     by_lifecycle: HashMap<String, &'a ProtectedItem>,

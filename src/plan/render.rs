@@ -299,13 +299,16 @@ fn point_text(p: &super::PlannedPoint) -> String {
     )
 }
 
-/// Per VM, the recovery point it runs on now and the one the step applies (change-recovery-point plans).
-fn point_lines(out: &mut String, dr: &super::DrStep) {
-    let rows: Vec<_> = dr
-        .vms
+fn point_rows(dr: &super::DrStep) -> Vec<(&super::DrVm, &super::VmPoints)> {
+    dr.vms
         .iter()
         .filter_map(|v| Some((v, v.points.as_ref()?)))
-        .collect();
+        .collect()
+}
+
+/// Per VM, the recovery point it runs on now and the one the step applies (change-recovery-point plans).
+fn point_lines(out: &mut String, dr: &super::DrStep) {
+    let rows = point_rows(dr);
     if rows.is_empty() {
         return;
     }
@@ -321,11 +324,7 @@ fn point_lines(out: &mut String, dr: &super::DrStep) {
 
 /// The Markdown table of [`point_lines`].
 fn point_table(out: &mut String, dr: &super::DrStep) {
-    let rows: Vec<_> = dr
-        .vms
-        .iter()
-        .filter_map(|v| Some((v, v.points.as_ref()?)))
-        .collect();
+    let rows = point_rows(dr);
     if rows.is_empty() {
         return;
     }

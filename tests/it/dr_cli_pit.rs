@@ -4,29 +4,10 @@
 //! the VMs to the primary site; status shows live and recorded active sites where they disagree; `--max-rpo`
 //! refuses a failover naming the VMs.
 
-use std::path::Path;
-use std::process::Command;
-
-use assert_cmd::prelude::*;
 use serde_json::Value;
 
 use crate::common;
-
-fn asrform(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("asrform").unwrap();
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("ASRFORM_VAR_target_region");
-    c
-}
-
-fn quickstart() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    common::fast_quickstart(tmp.path(), |text| {
-        text.replace("active_site = \"primary\"", "")
-    });
-    tmp
-}
+use crate::dr_cli_commands::{ok, quickstart, run, status};
 
 /// The quickstart on a slower clock (2000 simulated seconds per second): recovery points are kept 24h, and at the
 /// fast clock a slow machine can spend that between two commands.
@@ -37,25 +18,6 @@ fn slower_quickstart() -> tempfile::TempDir {
             .replace("clock_speed = 100000", "clock_speed = 2000")
     });
     tmp
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let o = asrform(dir).args(args).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let (code, out, err) = run(dir, args);
-    assert_eq!(code, 0, "asrform {args:?}\n{out}\n{err}");
-    out
-}
-
-fn status(dir: &Path) -> Vec<Value> {
-    serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use asrform::addr::ResourceAddr;
 use asrform::apply::WaitFor;
 use asrform::dr::drill::{self, DrillOptions};
 use asrform::dr::{ItemRef, NoHooks, PointPolicy, Target};
-use asrform::plan::operation::{DrCommand, OperationRequest};
+use asrform::plan::operation::DrCommand;
 use asrform::plan::render;
 use asrform::plan::{Action, Plan, PlanOptions, ReadinessOptions};
 use asrform::provider::ArmId;
@@ -18,20 +18,8 @@ use insta::assert_snapshot;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
+use crate::dr_cli_golden::request;
 use crate::plan_env::{Env, checked_json, masked};
-
-fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>) -> PlanOptions {
-    PlanOptions {
-        operation: Some(OperationRequest {
-            command: cmd,
-            targets: vec!["recovery_plan.app".parse::<ResourceAddr>().unwrap()],
-            recovery_point: rp.map(str::to_string),
-            source_unavailable,
-            network: None,
-        }),
-        ..Default::default()
-    }
-}
 
 async fn plan(env: &Env, mut opts: PlanOptions) -> Result<Plan, String> {
     opts.now = Some(env.sim.now());
@@ -238,6 +226,16 @@ async fn dr_readiness_gates_refuse_high_rpo_and_full_subnets_and_warn_on_old_dri
         };
         o
     };
+    // An outage failover plan at the newest processed point, gated by `max_rpo`.
+    let outage_failover = |max_rpo: Duration| {
+        plan(
+            &env,
+            gated(
+                request(DrCommand::Failover, true, Some("latest-processed")),
+                Some(max_rpo),
+            ),
+        )
+    };
 
     // Never drilled: a warning per VM, not a refusal.
     let p = plan(&env, gated(request(DrCommand::Failover, false, None), None))
@@ -298,15 +296,9 @@ async fn dr_readiness_gates_refuse_high_rpo_and_full_subnets_and_warn_on_old_dri
     // The source region goes down and replication stops: RPO grows past --max-rpo.
     env.sim.set_outage("eastus", true);
     env.sim.advance(Duration::from_secs(2 * 3600));
-    let e = plan(
-        &env,
-        gated(
-            request(DrCommand::Failover, true, Some("latest-processed")),
-            Some(Duration::from_secs(1800)),
-        ),
-    )
-    .await
-    .unwrap_err();
+    let e = outage_failover(Duration::from_secs(1800))
+        .await
+        .unwrap_err();
     for vm in ["db01", "app01", "web01", "web02"] {
         assert!(
             e.contains(&format!(
@@ -317,15 +309,9 @@ async fn dr_readiness_gates_refuse_high_rpo_and_full_subnets_and_warn_on_old_dri
     }
     assert!(e.contains("above the 1800s threshold"), "{e}");
     // A threshold that accepts the loss lets the outage failover plan (critical health does not block it).
-    let p = plan(
-        &env,
-        gated(
-            request(DrCommand::Failover, true, Some("latest-processed")),
-            Some(Duration::from_secs(6 * 3600)),
-        ),
-    )
-    .await
-    .unwrap();
+    let p = outage_failover(Duration::from_secs(6 * 3600))
+        .await
+        .unwrap();
     assert_eq!(p.effective_changes().count(), 1);
     assert!(!p.readiness.gates.iter().any(|g| g.gate == "rpo"));
 
@@ -353,15 +339,9 @@ async fn dr_readiness_gates_refuse_high_rpo_and_full_subnets_and_warn_on_old_dri
             );
         }
     }
-    let e = plan(
-        &env,
-        gated(
-            request(DrCommand::Failover, true, Some("latest-processed")),
-            Some(Duration::from_secs(6 * 3600)),
-        ),
-    )
-    .await
-    .unwrap_err();
+    let e = outage_failover(Duration::from_secs(6 * 3600))
+        .await
+        .unwrap_err();
     assert!(e.contains("capacity gate"), "{e}");
     assert!(e.contains("has 1 free addresses, 4 VMs need one"), "{e}");
     assert!(e.contains("protected_vm.app[\"db01\"]"), "{e}");

@@ -7,6 +7,7 @@ use asrform::sim::SimConfig;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::sim_scenarios::failover;
 use crate::sim_support::*;
 
 fn recovery_vm(item: &Value) -> String {
@@ -14,23 +15,6 @@ fn recovery_vm(item: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-async fn failover(env: &Env, item: &str, sso: &str, point: Option<&str>) -> Value {
-    let mut psd = json!({"instanceType": "A2A"});
-    if let Some(p) = point {
-        psd["recoveryPointId"] = json!(p);
-    }
-    env.lro(
-        "POST",
-        &format!("{item}/unplannedFailover"),
-        Some(
-            json!({"properties": {"failoverDirection": "PrimaryToRecovery",
-            "sourceSiteOperations": sso, "providerSpecificDetails": psd}}),
-        ),
-    )
-    .await;
-    env.get(item).await
 }
 
 fn apply_point_body(id: &Value) -> Value {
