@@ -345,4 +345,28 @@ async fn dr_readiness_gates_refuse_high_rpo_and_full_subnets_and_warn_on_old_dri
     assert!(e.contains("capacity gate"), "{e}");
     assert!(e.contains("has 1 free addresses, 4 VMs need one"), "{e}");
     assert!(e.contains("protected_vm.app[\"db01\"]"), "{e}");
+
+    // `plan` converging `active_site = "recovery"` runs the same gates as the failover command.
+    env.edit(
+        "active_site   = \"primary\"",
+        "active_site   = \"recovery\"",
+    );
+    let mut opts = PlanOptions {
+        now: Some(env.sim.now()),
+        ..Default::default()
+    };
+    opts.readiness = ReadinessOptions {
+        max_rpo: Some(Duration::from_secs(1800)),
+        drill_reports: None,
+    };
+    let e = match env.plan_with(opts).await {
+        Err(asrform::apply::PlanLiveError::Refused(d)) => d
+            .iter()
+            .map(|x| x.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => panic!("not refused by the gates: {other:?}"),
+    };
+    assert!(e.contains("(rpo gate)"), "{e}");
+    assert!(e.contains("(capacity gate)"), "{e}");
 }
