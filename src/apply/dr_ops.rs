@@ -136,6 +136,35 @@ fn configured_items(
     Ok(out)
 }
 
+/// The recovery points the plan resolved per VM (change-recovery-point), keyed as the engine expects: apply
+/// uses exactly the reviewed point rather than re-resolving the policy later.
+fn reviewed_points(
+    items: &[(&DrVm, &ProtectedItem)],
+) -> std::collections::BTreeMap<String, dr::ChosenPoint> {
+    use time::format_description::well_known::Rfc3339;
+    items
+        .iter()
+        .filter_map(|(vm, item)| {
+            let p = &vm.points.as_ref()?.chosen;
+            let t = time::OffsetDateTime::parse(&p.time, &Rfc3339).ok()?;
+            Some((
+                item.id.as_str().to_ascii_lowercase(),
+                dr::ChosenPoint {
+                    vm: vm.address.clone(),
+                    point: dr::PointInfo {
+                        id: p.id.clone(),
+                        time: t,
+                        kind: p.kind.clone().unwrap_or_else(|| "CrashConsistent".into()),
+                        sync: None,
+                    },
+                    age_secs: p.age_seconds.max(0) as u64,
+                    data_loss_secs: p.data_loss_seconds.max(0) as u64,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// Turns the plan's DR step into the engine's step: the whole recovery plan when the step covers all its VMs
 /// (groups in order, manual steps, scripts), else the selected items.
 fn engine_step(
@@ -177,6 +206,7 @@ fn engine_step(
             recovery_point: policy,
         },
         Action::Commit => dr::Operation::Commit,
+        Action::CancelFailover => dr::Operation::Cancel,
         Action::TestFailoverCleanup => dr::Operation::TestFailoverCleanup,
         Action::ChangeRecoveryPoint => dr::Operation::ChangeRecoveryPoint {
             recovery_point: policy,
@@ -249,7 +279,7 @@ fn engine_step(
             Direction::PrimaryToRecovery => dr::Direction::PrimaryToRecovery,
             Direction::RecoveryToPrimary => dr::Direction::RecoveryToPrimary,
         },
-        points: Default::default(),
+        points: reviewed_points(items),
         confirm: Some(Arc::new(ManualSteps(cx.continue_manual))),
     })
 }
@@ -310,6 +340,9 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
     let site = match (step.operation, step.direction) {
         (Action::Failover | Action::Commit, Direction::PrimaryToRecovery) => Site::Recovery,
         (Action::Reprotect, Direction::RecoveryToPrimary) => Site::Recovery,
+        // Changing the point keeps the VMs where the failover put them; a cancel returns them where they were.
+        (Action::ChangeRecoveryPoint, Direction::PrimaryToRecovery) => Site::Recovery,
+        (Action::CancelFailover, Direction::RecoveryToPrimary) => Site::Recovery,
         _ => Site::Primary,
     };
     let now = cx.now();

@@ -66,6 +66,10 @@ pub struct ApplyArgs {
     /// Confirm the manual steps of recovery plans (otherwise a failover stops at the first one).
     #[arg(long = "continue")]
     pub continue_manual: bool,
+    /// Readiness gate: refuse failovers and test failovers of VMs whose RPO is above this (e.g. 15m); default:
+    /// each recovery plan's `max_rpo`.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_max_rpo)]
+    pub max_rpo: Option<Duration>,
 }
 
 /// Counts running operations for the Ctrl-C notice while passing every event on to the renderer.
@@ -212,8 +216,9 @@ async fn locked(
         targets,
         now: Some(session.now()),
         operation: None,
+        readiness: super::readiness_options(&session.dir, args.max_rpo),
     };
-    let (fresh, _) = crate::apply::plan_live(
+    let (fresh, snap) = crate::apply::plan_live(
         session.config(),
         &session.graph,
         &session.client,
@@ -231,6 +236,21 @@ async fn locked(
                 &fresh.binding.facts,
             )
             .map_err(CliError::user)?;
+            // The readiness gates hold again right before a saved failover runs (RPO and capacity move on).
+            let mut p = p;
+            let refused = crate::dr::readiness::gate(
+                &session.client,
+                session.config(),
+                stored.as_ref().map(|s| &s.state),
+                &snap,
+                &mut p,
+                &opts.readiness,
+            )
+            .await
+            .map_err(CliError::user)?;
+            if refused.has_errors() {
+                return Err(CliError::user(refused));
+            }
             // A reviewed plan file is applied without the yes prompt, but not past the failover guard rail.
             guard_rail(ui, &p, args)?;
             p

@@ -975,6 +975,8 @@ pub(crate) fn resource(
                     a.span,
                 )
             });
+            let max_rpo = f.duration("max_rpo");
+            let max_drill_age = f.duration("max_drill_age");
             let mut groups = Vec::new();
             for b in f.blocks("group") {
                 let mut gf = F::new(&b.body, b.header, "group", f.diags);
@@ -1023,6 +1025,8 @@ pub(crate) fn resource(
                     name,
                     groups,
                     active_site: active,
+                    max_rpo,
+                    max_drill_age,
                 }),
                 id,
             )

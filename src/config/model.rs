@@ -594,4 +594,8 @@ pub struct RecoveryPlan {
     pub groups: Vec<PlanGroup>,
     /// Desired active site.
     pub active_site: Option<Spanned<ActiveSite>>,
+    /// Readiness gate: a failover or drill of this plan is refused while a member's RPO is above this.
+    pub max_rpo: Option<Spanned<Duration>>,
+    /// Readiness gate (warning): the last successful drill of every member should be younger than this.
+    pub max_drill_age: Option<Spanned<Duration>>,
 }

@@ -235,7 +235,14 @@ pub fn resource(kind: ResourceKind) -> &'static Schema {
         ],
     };
     const PLAN: Schema = Schema {
-        attrs: &["vault", "region_pair", "name", "active_site"],
+        attrs: &[
+            "vault",
+            "region_pair",
+            "name",
+            "active_site",
+            "max_rpo",
+            "max_drill_age",
+        ],
         blocks: &[BlockSchema {
             name: "group",
             labels: 0,

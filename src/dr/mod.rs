@@ -8,8 +8,10 @@
 //! configuration, or write state: the plan/apply layer decides *what* to run and records the outcome; the CLI
 //! renders progress from [`Hooks`] events.
 
+pub mod change_point;
 pub mod drill;
 pub mod points;
+pub mod readiness;
 pub mod status;
 
 use std::collections::BTreeMap;

@@ -34,6 +34,18 @@ pub struct PlanOptions {
     pub now: Option<OffsetDateTime>,
     /// A DR command to plan (`asrform failover …`) instead of converging the configuration.
     pub operation: Option<super::operation::OperationRequest>,
+    /// Readiness gate thresholds and inputs (`--max-rpo`, drill reports), evaluated after the diff by the live
+    /// planner (`dr::readiness`); the differ itself does not read them.
+    pub readiness: ReadinessOptions,
+}
+
+/// Inputs of the readiness gates that do not come from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct ReadinessOptions {
+    /// `--max-rpo`: overrides every recovery plan's `max_rpo`.
+    pub max_rpo: Option<std::time::Duration>,
+    /// Where drill reports are (`DIR/.asrform/drills`), for the drill-age gate.
+    pub drill_reports: Option<std::path::PathBuf>,
 }
 
 /// What to read from live state for this configuration: its vaults and the resource groups of its resources and
@@ -133,6 +145,15 @@ fn live_site(item: &ProtectedItem, source_region: &str) -> LiveSite {
 
 fn is_active_recovery(s: LiveSite) -> bool {
     !matches!(s, LiveSite::Primary)
+}
+
+/// Whether the item's workload runs in the configured pair's target region in live state (failed over, committed,
+/// or reprotected and running there), relative to the pair's `source_region`.
+pub fn runs_in_recovery(item: &ProtectedItem, source_region: &str) -> bool {
+    matches!(
+        live_site(item, source_region),
+        LiveSite::FailedOver | LiveSite::Committed | LiveSite::Recovery
+    )
 }
 
 struct Ctx<'a> {
@@ -658,6 +679,7 @@ pub fn diff(
                         rpi_id: i.map(|i| i.id.to_string()),
                         lifecycle_id: i.and_then(|i| i.lifecycle_id.clone()),
                         source_vm: src,
+                        points: None,
                     }
                 })
                 .collect();
@@ -841,6 +863,7 @@ fn allowed_name(op: Action) -> &'static str {
         Action::TestFailover => "TestFailover",
         Action::TestFailoverCleanup => "TestFailoverCleanup",
         Action::ChangeRecoveryPoint => "ChangePit",
+        Action::CancelFailover => "CancelFailover",
         _ => "",
     }
 }
@@ -965,6 +988,7 @@ fn operation_changes(
                         }
                         _ => String::new(),
                     },
+                    points: None,
                 });
                 resumed_ids.insert(i.id.to_string());
                 warnings.push(format!(
@@ -1031,6 +1055,7 @@ fn operation_changes(
                     Some(ResourceBody::ProtectedVm(v)) => v.source_vm.value.as_str().to_string(),
                     _ => String::new(),
                 },
+                points: None,
             });
         }
         let Some((op, dir)) = step.filter(|_| ok) else {
@@ -1066,6 +1091,27 @@ fn operation_changes(
                         "none: the source VMs in {leaving} are shut down and synchronised first (planned failover)"
                     )),
                     true,
+                )
+            }
+            Action::ChangeRecoveryPoint => {
+                // Which point each VM gets (and the data loss it implies) is resolved per VM from live recovery
+                // points after the diff (`dr::change_point`); the step carries the policy.
+                let Some(given) = &req.recovery_point else {
+                    problems.push(Diagnostic::error(
+                        "plan::recovery_point_required",
+                        format!("{plan_addr}: change-recovery-point needs --recovery-point POLICY"),
+                    ));
+                    continue;
+                };
+                (
+                    Some(RecoveryPointChoice {
+                        choice: given.replace('-', "_"),
+                        time: None,
+                        age_seconds: None,
+                    }),
+                    None,
+                    None,
+                    false,
                 )
             }
             Action::Failover | Action::Failback | Action::TestFailover => {

@@ -10,7 +10,7 @@ use assert_cmd::prelude::*;
 
 use crate::common;
 
-fn asrform(dir: &Path) -> Command {
+pub(crate) fn asrform(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("asrform").unwrap();
     c.current_dir(dir)
         .env("NO_COLOR", "1")
@@ -19,7 +19,7 @@ fn asrform(dir: &Path) -> Command {
 }
 
 /// The quickstart without `active_site` (so ordinary plans must leave a failed-over workload alone).
-fn quickstart() -> tempfile::TempDir {
+pub(crate) fn quickstart() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     common::fast_quickstart(tmp.path(), |text| {
         assert!(text.contains("active_site = \"primary\""));
@@ -43,7 +43,7 @@ fn quickstart_at(speed: u32) -> tempfile::TempDir {
     tmp
 }
 
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let o = asrform(dir).args(args).output().unwrap();
     (
         o.status.code().unwrap_or(-1),
@@ -52,7 +52,7 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
     let (code, out, err) = run(dir, args);
     assert_eq!(code, 0, "asrform {args:?}\n{out}\n{err}");
     out
@@ -196,7 +196,7 @@ fn assert_zero_data_loss(dir: &Path, what: &str) -> usize {
     compared
 }
 
-fn status(dir: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn status(dir: &Path) -> Vec<serde_json::Value> {
     serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap()
 }
 

@@ -11,7 +11,7 @@ use insta::assert_snapshot;
 
 use crate::plan_env::{Env, checked_json, masked};
 
-fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>) -> PlanOptions {
+pub(crate) fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>) -> PlanOptions {
     PlanOptions {
         operation: Some(OperationRequest {
             command: cmd,
