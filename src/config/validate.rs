@@ -61,6 +61,7 @@ pub(crate) fn validate(
     let mut out = Vec::new();
     policies(resources, &mut out);
     pairs(&ix, &mut out);
+    pair_names(resources, &mut out);
     vms(&ix, opts, &mut out);
     plans(&ix, &mut out);
     mappings(&ix, &mut out);
@@ -114,6 +115,76 @@ fn policies(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnost
 
 fn show(d: Duration) -> String {
     super::values::format_duration(d)
+}
+
+/// One fabric and one container per region and vault (ASR has one Azure fabric per location in a vault): region
+/// pairs that share a region must agree on its names, and two regions cannot share one.
+fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnostic>) {
+    // (vault, kind, region) → (name, where); (vault, kind, name) → (region, where).
+    type Seen<'a> = HashMap<(&'a ResourceAddr, &'static str, String), (String, Span)>;
+    let (mut by_region, mut by_name): (Seen, Seen) = (HashMap::new(), HashMap::new());
+    for r in resources.values() {
+        let ResourceBody::RegionPair(p) = &r.body else {
+            continue;
+        };
+        let n = &p.names;
+        for (kind, attr, name, region) in [
+            ("fabric", "source_fabric_name", &n.source_fabric, &p.source),
+            ("fabric", "target_fabric_name", &n.target_fabric, &p.target),
+            (
+                "container",
+                "source_container_name",
+                &n.source_container,
+                &p.source,
+            ),
+            (
+                "container",
+                "target_container_name",
+                &n.target_container,
+                &p.target,
+            ),
+        ] {
+            let span = p.name_spans.get(attr).copied().unwrap_or(region.span);
+            let (lname, lregion) = (name.to_ascii_lowercase(), region.value.to_ascii_lowercase());
+            let vault = &p.vault.value;
+            if let Some((other, at)) = by_region.get(&(vault, kind, lregion.clone()))
+                && other.to_ascii_lowercase() != lname
+            {
+                out.push(
+                    Diagnostic::error(
+                        "config::asr_name_conflict",
+                        format!(
+                            "`{}` names the {kind} of `{}` `{name}`, but another region pair of `{vault}` names it `{other}`",
+                            r.addr, region.value
+                        ),
+                    )
+                    .label(span, "this name")
+                    .label(*at, "the other name")
+                    .help(format!("a vault has one {kind} per region; use the same name in both region pairs")),
+                );
+                continue;
+            }
+            if let Some((other, at)) = by_name.get(&(vault, kind, lname.clone()))
+                && other.to_ascii_lowercase() != lregion
+            {
+                out.push(
+                    Diagnostic::error(
+                        "config::asr_name_conflict",
+                        format!(
+                            "`{}`: {kind} name `{name}` is used for both `{other}` and `{}`",
+                            r.addr, region.value
+                        ),
+                    )
+                    .label(span, "this region's name")
+                    .label(*at, "the other region's")
+                    .help(format!("give each region its own {kind} name")),
+                );
+                continue;
+            }
+            by_region.insert((vault, kind, lregion.clone()), (name.clone(), span));
+            by_name.insert((vault, kind, lname), (region.value.clone(), span));
+        }
+    }
 }
 
 fn pairs(ix: &Index, out: &mut Vec<Diagnostic>) {

@@ -213,6 +213,8 @@ struct Model {
     policies: BTreeMap<String, String>,
     /// (source region, target region) → region pair address.
     pairs: BTreeMap<(String, String), String>,
+    /// (source region, target region) → the pair's object names as live has them.
+    pair_names: BTreeMap<(String, String), naming::PairNames>,
     /// protected item id → address.
     vm_addr: BTreeMap<String, String>,
 }
@@ -316,6 +318,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         avsets: BTreeMap::new(),
         policies: BTreeMap::new(),
         pairs: BTreeMap::new(),
+        pair_names: BTreeMap::new(),
         vm_addr: BTreeMap::new(),
     };
     let default_sub = opts.default_subscription.as_deref();
@@ -504,59 +507,56 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .insert(lower(p.id.as_str()), format!("replication_policy.{label}"));
     }
 
-    // Region pairs: one per forward container mapping between asrform-named containers.
+    // Region pairs: one per pair of container mappings (forward and reverse) between two regions' containers.
+    // Names that differ from asrform's are written as explicit `*_name` attributes, so the pair adopts the
+    // objects as they are instead of managing a second set beside them.
     let mut mappings: Vec<_> = snap
         .container_mappings
         .values()
         .filter(|c| in_vault(&c.id))
         .collect();
-    mappings.sort_by_key(|c| lower(c.id.as_str()));
+    // asrform-named mappings first, so that of two mappings between the same containers asrform's is adopted.
+    let regions_of = |c: &crate::provider::model::ContainerMapping| {
+        let from = c.id.parent().and_then(|k| k.parent());
+        let to = c.target_container_id.as_ref().and_then(ArmId::parent);
+        Some((
+            region_of_fabric(snap, Some(from?.as_str()))?,
+            region_of_fabric(snap, Some(to?.as_str()))?,
+        ))
+    };
+    let asrform_named = |c: &crate::provider::model::ContainerMapping| {
+        regions_of(c).is_some_and(|(f, t)| c.id.name().ends_with(&format!("-{f}-to-{t}")))
+    };
+    mappings.sort_by_key(|c| (!asrform_named(c), lower(c.id.as_str())));
     let mut seen_pairs: BTreeSet<(String, String)> = BTreeSet::new();
+    // Mappings written (as a pair's forward or reverse) or already reported; the rest are reported at the end.
+    let mut accounted: BTreeSet<String> = BTreeSet::new();
     for c in &mappings {
         // id: …/replicationFabrics/F/replicationProtectionContainers/C/replicationProtectionContainerMappings/M
-        let segs: Vec<&str> = c.id.as_str().split('/').collect();
-        let fabric_id = segs[..segs.len().saturating_sub(4)].join("/");
-        let from = region_of_fabric(snap, Some(&fabric_id));
-        let to = c
-            .target_container_id
-            .as_ref()
-            .map(|t| {
-                let s: Vec<&str> = t.as_str().split('/').collect();
-                s[..s.len().saturating_sub(2)].join("/")
-            })
-            .and_then(|f| region_of_fabric(snap, Some(&f)));
-        let (Some(from), Some(to)) = (from, to) else {
+        let container = c.id.parent();
+        let fabric = container.as_ref().and_then(ArmId::parent);
+        let target_fabric = c.target_container_id.as_ref().and_then(ArmId::parent);
+        let (Some(container), Some(fabric), Some(tcontainer), Some(tfabric), Some((from, to))) = (
+            container,
+            fabric,
+            c.target_container_id.clone(),
+            target_fabric,
+            regions_of(c),
+        ) else {
             m.warnings.push(format!(
                 "container mapping {}: its fabrics' regions are unknown; not imported",
                 c.id
             ));
+            accounted.insert(lower(c.id.as_str()));
             continue;
         };
-        let mname = c.id.name().to_string();
-        let suffix = format!("-{from}-to-{to}");
-        let Some(label) = mname.strip_suffix(&suffix) else {
-            m.warnings.push(format!(
-                "container mapping {}: its name does not follow asrform's `<pair>-<from>-to-<to>` scheme; asrform \
-                 would manage a second mapping beside it, so it is not imported",
-                c.id
-            ));
-            continue;
-        };
-        let expect = naming::container_mapping_id(vault.id.as_str(), label, &from, &to);
-        if !crate::provider::id::same_id(&expect, c.id.as_str()) {
-            m.warnings.push(format!(
-                "container mapping {}: its fabric or container is not named the asrform way (`asrform-<region>`, \
-                 `asrform-<region>-container`); not imported",
-                c.id
-            ));
+        // The reverse direction belongs to the same pair; a second mapping between the same regions is reported
+        // below.
+        if seen_pairs.contains(&(to.clone(), from.clone()))
+            || seen_pairs.contains(&(from.clone(), to.clone()))
+        {
             continue;
         }
-        // The reverse direction belongs to the same pair.
-        let canon = if seen_pairs.contains(&(to.clone(), from.clone())) {
-            continue;
-        } else {
-            (from.clone(), to.clone())
-        };
         // The source is the region most protected items replicate from (after reprotect some run the other way).
         let count = |r: &str| {
             items
@@ -572,15 +572,48 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         if ct > cf || (ct == cf && from.eq_ignore_ascii_case(&vault.location)) {
             continue;
         }
-        seen_pairs.insert(canon.clone());
-        if ident(label) != label {
+        seen_pairs.insert((from.clone(), to.clone()));
+        let mname = c.id.name().to_string();
+        // asrform's own mappings carry the pair label; others get one from the regions.
+        let label = mname
+            .strip_suffix(&format!("-{from}-to-{to}"))
+            .filter(|l| ident(l) == *l)
+            .map_or_else(|| ident(&format!("{from}-to-{to}")), str::to_string);
+        let label = names.take("region_pair", &label);
+        let reverse = mappings.iter().find(|r| {
+            r.id.parent()
+                .is_some_and(|p| crate::provider::id::same_id(p.as_str(), tcontainer.as_str()))
+                && r.target_container_id
+                    .as_ref()
+                    .is_some_and(|t| crate::provider::id::same_id(t.as_str(), container.as_str()))
+        });
+        let defaults = naming::PairNames::defaults(&label, &from, &to);
+        let mut live = defaults.clone();
+        live.source_fabric = fabric.name().to_string();
+        live.target_fabric = tfabric.name().to_string();
+        live.source_container = container.name().to_string();
+        live.target_container = tcontainer.name().to_string();
+        live.forward_mapping = mname.clone();
+        match reverse {
+            Some(r) => live.reverse_mapping = r.id.name().to_string(),
+            None => m.warnings.push(format!(
+                "container mapping {}: no reverse mapping from {tcontainer}; the next plan creates `{}`",
+                c.id, defaults.reverse_mapping
+            )),
+        }
+        accounted.insert(lower(c.id.as_str()));
+        accounted.extend(reverse.map(|r| lower(r.id.as_str())));
+        if let Some((attr, name, why)) = live
+            .attributes()
+            .into_iter()
+            .find_map(|(a, n)| naming::check_name(n).err().map(|e| (a, n.to_string(), e)))
+        {
             m.warnings.push(format!(
-                "container mapping {}: pair label `{label}` is not an HCL identifier; not imported",
+                "container mapping {}: {attr} `{name}` {why}; region pair not imported",
                 c.id
             ));
             continue;
         }
-        let label = names.take("region_pair", label);
         let Some(policy) = c
             .policy_id
             .as_ref()
@@ -606,8 +639,33 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                 writeln!(out_main, "agent_auto_update = false").ok();
             }
         }
+        let explicit: Vec<_> = live
+            .attributes()
+            .into_iter()
+            .zip(defaults.attributes())
+            .filter(|((_, n), (_, d))| !n.eq_ignore_ascii_case(d))
+            .map(|((a, n), _)| (a, n.to_string()))
+            .collect();
+        if !explicit.is_empty() {
+            writeln!(out_main, "\n# names as found in the vault (not asrform's)").ok();
+        }
+        for (a, n) in explicit {
+            writeln!(out_main, "{a} = {}", q(&n)).ok();
+        }
         writeln!(out_main, "}}\n").ok();
-        m.pairs.insert((from, to), format!("region_pair.{label}"));
+        m.pairs
+            .insert((from.clone(), to.clone()), format!("region_pair.{label}"));
+        m.pair_names.insert((from, to), live);
+    }
+    for c in mappings
+        .iter()
+        .filter(|c| !accounted.contains(&lower(c.id.as_str())))
+    {
+        m.warnings.push(format!(
+            "container mapping {}: another mapping already connects these regions' containers and a region pair \
+             owns one mapping per direction; not imported",
+            c.id
+        ));
     }
 
     // Networks.
@@ -648,27 +706,32 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .insert(id.clone(), format!("virtual_network.{label}"));
     }
 
-    // Network mappings (forward direction of an imported pair).
+    // Network mappings (forward direction of an imported pair), found by the pair's source fabric.
     let mut nms: Vec<_> = snap
         .network_mappings
         .values()
         .filter(|x| in_vault(&x.id))
         .collect();
     nms.sort_by_key(|x| lower(x.id.as_str()));
-    for nm in nms {
-        let segs: Vec<&str> = nm.id.as_str().split('/').collect();
-        let fabric_id = segs[..segs.len().saturating_sub(4)].join("/");
-        let Some(from) = region_of_fabric(snap, Some(&fabric_id)) else {
+    // …/replicationFabrics/F/replicationNetworks/N/replicationNetworkMappings/M → F's id.
+    let fabric_of = |id: &ArmId| id.parent().and_then(|n| n.parent());
+    let vault_id = vault.id.as_str();
+    for nm in &nms {
+        let Some(fabric) = fabric_of(&nm.id) else {
             continue;
         };
-        let Some(pair) = m
-            .pairs
+        let on = |f: &str| crate::provider::id::same_id(fabric.as_str(), f);
+        let Some((key, pn)) = m
+            .pair_names
             .iter()
-            .find(|((s, _), _)| s.eq_ignore_ascii_case(&from))
-            .map(|(_, a)| a.clone())
+            .find(|(_, n)| on(&n.source_fabric_id(vault_id)))
         else {
             // A reverse mapping of an imported pair, or a pair that was not imported.
-            if !m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(&from)) {
+            if !m
+                .pair_names
+                .values()
+                .any(|n| on(&n.target_fabric_id(vault_id)))
+            {
                 m.warnings.push(format!(
                     "network mapping {}: its region pair was not imported",
                     nm.id
@@ -676,33 +739,43 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             }
             continue;
         };
+        let (pair, pn) = (m.pairs[key].clone(), pn.clone());
         let (Some(src), Some(tgt)) = (&nm.primary_network_id, &nm.recovery_network_id) else {
             continue;
         };
         let mname = nm.id.name().to_string();
-        if ident(&mname) != mname {
+        // The reverse mapping maps the target network back to the source one, under the target fabric.
+        let reverse = nms.iter().find(|r| {
+            fabric_of(&r.id).is_some_and(|f| {
+                crate::provider::id::same_id(f.as_str(), &pn.target_fabric_id(vault_id))
+            }) && r
+                .primary_network_id
+                .as_ref()
+                .is_some_and(|p| crate::provider::id::same_id(p.as_str(), tgt.as_str()))
+                && r.recovery_network_id
+                    .as_ref()
+                    .is_some_and(|p| crate::provider::id::same_id(p.as_str(), src.as_str()))
+        });
+        let reverse_name = match reverse {
+            Some(r) => r.id.name().to_string(),
+            None => {
+                m.warnings.push(format!(
+                    "network mapping {}: the reverse mapping {} does not exist; the next plan creates it",
+                    nm.id,
+                    pn.reverse_network_mapping_id(vault_id, tgt.name(), &mname)
+                ));
+                mname.clone()
+            }
+        };
+        if let Some((n, why)) = [&mname, &reverse_name]
+            .into_iter()
+            .find_map(|n| naming::check_name(n).err().map(|e| (n, e)))
+        {
             m.warnings.push(format!(
-                "network mapping {}: name `{mname}` is not an HCL identifier; not imported",
+                "network mapping {}: name `{n}` {why}; not imported",
                 nm.id
             ));
             continue;
-        }
-        let (to_region, tname) = m
-            .pairs
-            .iter()
-            .find(|((s, _), _)| s.eq_ignore_ascii_case(&from))
-            .map(|((_, t), _)| (t.clone(), tgt.name().to_string()))
-            .unwrap_or_default();
-        let reverse = naming::network_mapping_id(vault.id.as_str(), &to_region, &tname, &mname);
-        if !snap
-            .network_mappings
-            .keys()
-            .any(|k| crate::provider::id::same_id(k.as_str(), &reverse))
-        {
-            m.warnings.push(format!(
-                "network mapping {}: the reverse mapping {reverse} does not exist; the next plan creates it",
-                nm.id
-            ));
         }
         let label = names.take("network_mapping", &mname);
         writeln!(out_main, "network_mapping {} {{", q(&label)).ok();
@@ -714,6 +787,12 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .cloned()
             .unwrap_or_else(|| q(tgt.as_str()));
         writeln!(out_main, "target_network = {t}").ok();
+        if label != mname {
+            writeln!(out_main, "name = {}", q(&mname)).ok();
+        }
+        if reverse_name != mname {
+            writeln!(out_main, "reverse_name = {}", q(&reverse_name)).ok();
+        }
         writeln!(out_main, "}}\n").ok();
     }
 
