@@ -223,6 +223,8 @@ struct Model {
 #[derive(Clone, Debug)]
 struct Vm<'s> {
     item: &'s ProtectedItem,
+    /// The VM the configuration protects (after reprotect: the original VM, not the item's current source).
+    source_vm: ArmId,
     name: String,
     source_rg: String,
     pair: String,
@@ -242,6 +244,8 @@ struct Vm<'s> {
     nics: Vec<NicOut>,
     plan: Option<String>,
     failed_over: bool,
+    /// What had to be inferred rather than read (reported as warnings).
+    notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -378,6 +382,14 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                 .map(|x| lower(x)),
         );
         av_ids.extend(i.target_availability_set_id.iter().map(|x| lower(x)));
+        // A reprotected item runs in the vault's region (ASR keeps vaults out of source regions): the group it runs
+        // in is the forward direction's target group.
+        if i.primary_location
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&vault.location))
+        {
+            rg_ids.extend(i.source_vm_id.as_ref().and_then(rg_id).map(|r| lower(&r)));
+        }
     }
     // Only forward mappings' targets: the reverse mapping's target is the source network, which stays unmanaged.
     // ASR keeps a vault out of the source region, so a mapping whose fabric is in the vault's region is a reverse one.
@@ -860,8 +872,6 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
     // --- protected VMs ---------------------------------------------------------------------------------------
     let mut vms: Vec<Vm> = Vec::new();
     for i in &items {
-        let src_vm = i.source_vm_id.as_ref().expect("filtered above");
-        let name = src_vm.name().to_string();
         let (Some(pl), Some(rl)) = (&i.primary_location, &i.recovery_location) else {
             m.warnings
                 .push(format!("{}: regions unknown; not imported", i.id));
@@ -889,6 +899,19 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             ));
             continue;
         };
+        if m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(pl)) {
+            match reprotected_vm(snap, &m, &items, i, &pair) {
+                Ok(mut v) => {
+                    v.plan = member_of.get(&lower(i.id.as_str())).cloned();
+                    m.warnings.extend(v.notes.drain(..));
+                    vms.push(v);
+                }
+                Err(w) => m.warnings.push(w),
+            }
+            continue;
+        }
+        let src_vm = i.source_vm_id.as_ref().expect("filtered above");
+        let name = src_vm.name().to_string();
         let cache = i
             .disks
             .first()
@@ -986,6 +1009,8 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             || m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(pl));
         vms.push(Vm {
             item: i,
+            source_vm: src_vm.clone(),
+            notes: Vec::new(),
             source_rg: src_vm.resource_group().unwrap_or_default().to_string(),
             pair,
             cache,
@@ -1086,12 +1111,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             );
             let v = &vms[idx[0]];
             let n = v.nics.first().cloned().unwrap_or_default();
-            let sub = v
-                .item
-                .source_vm_id
-                .as_ref()
-                .and_then(|s| s.subscription())
-                .unwrap_or_default();
+            let sub = v.source_vm.subscription().unwrap_or_default();
             writeln!(
                 text,
                 "# {} VMs of one shape; one row each in {csv_name}.",
@@ -1166,12 +1186,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                     writeln!(text, "# live: running in the recovery region (state records active_site = \"recovery\")").ok();
                 }
                 writeln!(text, "protected_vm {} {{", q(&label)).ok();
-                writeln!(
-                    text,
-                    "source_vm = {}",
-                    q(v.item.source_vm_id.as_ref().map_or("", |s| s.as_str()))
-                )
-                .ok();
+                writeln!(text, "source_vm = {}", q(v.source_vm.as_str())).ok();
                 write_common(text, v);
                 if let Some(s) = &v.size {
                     writeln!(text, "target_vm_size = {}", q(s)).ok();
@@ -1332,6 +1347,180 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
     Ok(g)
 }
 
+/// A protected VM whose item was reprotected (it runs in the pair's target region and replicates back). The
+/// configuration describes the pair's forward direction, so the forward settings are recovered from what the
+/// reversed item and the vault show: the original VM is the item's recovery VM, the target resource group is the one
+/// the VM runs in now, the target network is where the forward network mapping sends the item's recovery network.
+/// The forward cache account is not visible on a reversed item; the pair's other VMs' account is taken and the
+/// inference reported. `Err` is the warning when something cannot be recovered.
+fn reprotected_vm<'s>(
+    snap: &Snapshot,
+    m: &Model,
+    items: &[&'s ProtectedItem],
+    i: &'s ProtectedItem,
+    pair: &str,
+) -> Result<Vm<'s>, String> {
+    let fail = |what: &str| format!("{}: reprotected item, {what}; not imported", i.id);
+    let running = i.source_vm_id.as_ref().expect("filtered above");
+    let source = m
+        .pairs
+        .iter()
+        .find(|(_, a)| a.as_str() == pair)
+        .map(|((s, _), _)| s.clone())
+        .unwrap_or_default();
+    let original = original_vm(snap, i).ok_or_else(|| fail("its original VM is unknown"))?;
+    let target_rg = rg_id(running)
+        .and_then(|r| m.rgs.get(&lower(&r)).cloned())
+        .ok_or_else(|| fail("the resource group it runs in was not imported"))?;
+    // The item's recovery network is the original source network, and the forward mapping from it names the target
+    // network. Without a recovery network (reprotect does not require one), the pair's forward mappings decide when
+    // they all lead to one network.
+    let mut notes = Vec::new();
+    let source_fabric = m
+        .pair_names
+        .iter()
+        .find(|(k, _)| m.pairs.get(*k).is_some_and(|a| a == pair))
+        .map(|(_, n)| n.source_fabric_id(vault_of(&i.id)));
+    let forward: Vec<&ArmId> = snap
+        .network_mappings
+        .values()
+        .filter(|x| {
+            x.id.parent()
+                .and_then(|n| n.parent())
+                .zip(source_fabric.as_deref())
+                .is_some_and(|(f, s)| crate::provider::id::same_id(f.as_str(), s))
+        })
+        .filter(|x| {
+            i.target_network_id.as_deref().is_none_or(|n| {
+                x.primary_network_id
+                    .as_ref()
+                    .is_some_and(|p| crate::provider::id::same_id(p.as_str(), n))
+            })
+        })
+        .filter_map(|x| x.recovery_network_id.as_ref())
+        .collect();
+    let distinct: BTreeSet<String> = forward.iter().map(|n| lower(n.as_str())).collect();
+    let tnet_id = match (forward.first(), distinct.len()) {
+        (Some(n), 1) => *n,
+        _ => return Err(fail("no single network mapping gives its target network")),
+    };
+    if i.target_network_id.is_none() {
+        notes.push(format!(
+            "{}: reprotected item without a recovery network: target network written as {tnet_id}, where the \
+             pair's network mappings lead",
+            i.id
+        ));
+    }
+    let target_net = m
+        .vnets
+        .get(&lower(tnet_id.as_str()))
+        .cloned()
+        .ok_or_else(|| fail("its target network was not imported"))?;
+    // The subnet of the same name as the one it replicates back to, else the network's first subnet.
+    let subnets = snap
+        .resources
+        .get(tnet_id)
+        .map(|n| n.subnets.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let subnet = i
+        .target_subnet
+        .clone()
+        .filter(|s| subnets.contains(s))
+        .or_else(|| subnets.first().cloned())
+        .ok_or_else(|| fail("its target network has no subnet"))?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for other in items.iter().filter(|o| {
+        o.primary_location
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&source))
+    }) {
+        for d in &other.disks {
+            if let Some(a) = d.staging_account_id.as_deref().filter(|a| !a.is_empty()) {
+                *counts.entry(a).or_default() += 1;
+            }
+        }
+    }
+    let (cache_id, cache) = counts
+        .iter()
+        .filter_map(|(a, n)| m.storage.get(&lower(a)).map(|s| (n, *a, s)))
+        .max_by_key(|(n, a, _)| (**n, std::cmp::Reverse(lower(a))))
+        .map(|(_, a, s)| (a.to_string(), s.clone()))
+        .ok_or_else(|| fail("its forward cache storage account cannot be seen on a reversed item and no other VM of the pair shows one"))?;
+    Ok(Vm {
+        item: i,
+        name: original.name().to_string(),
+        source_rg: original.resource_group().unwrap_or_default().to_string(),
+        source_vm: original,
+        pair: pair.to_string(),
+        cache,
+        target_rg,
+        target_net,
+        test_net: None,
+        subnet,
+        size: snap.resources.get(running).and_then(|r| r.vm_size.clone()),
+        cg: i.multi_vm_group.clone(),
+        avset: None,
+        zone: None,
+        target_name: None,
+        disk_type: None,
+        disk_types: BTreeMap::new(),
+        nics: Vec::new(),
+        plan: None,
+        failed_over: true,
+        notes: {
+            notes.push(format!(
+                "{}: reprotected item: its forward cache storage account is not visible; written as {cache_id}, \
+                 the account the pair's other VMs use (check before failing back)",
+                i.id
+            ));
+            notes
+        },
+    })
+}
+
+/// The VM on the recovery side of item `i`: after reprotect, the original VM the configuration protects. ASR names
+/// it as the recovery VM; when it does not, it is the VM of the item's target name in its target resource group,
+/// if the snapshot shows one there in the recovery region.
+fn original_vm(snap: &Snapshot, i: &ProtectedItem) -> Option<ArmId> {
+    if let Some(v) = i
+        .recovery_vm_id
+        .as_deref()
+        .and_then(|v| ArmId::parse(v).ok())
+    {
+        return Some(v);
+    }
+    let rg = ArmId::parse(i.target_resource_group_id.as_deref()?).ok()?;
+    let name = i
+        .target_vm_name
+        .as_deref()
+        .or(i.source_vm_id.as_ref().map(ArmId::name))?;
+    let id = ArmId::parse(&naming::resource_id(
+        rg.subscription()?,
+        rg.resource_group()?,
+        "Microsoft.Compute/virtualMachines",
+        name,
+    ))
+    .ok()?;
+    let region = i.recovery_location.as_deref()?;
+    snap.resources
+        .get(&id)
+        .is_some_and(|r| r.location.eq_ignore_ascii_case(region))
+        .then_some(id)
+}
+
+/// The vault id of an ASR object's id (`…/vaults/NAME/…`).
+fn vault_of(id: &ArmId) -> &str {
+    let s = id.as_str();
+    let lower = s.to_ascii_lowercase();
+    lower
+        .find("/providers/microsoft.recoveryservices/vaults/")
+        .and_then(|k| {
+            let start = k + "/providers/microsoft.recoveryservices/vaults/".len();
+            s[start..].find('/').map(|e| &s[..start + e])
+        })
+        .unwrap_or(s)
+}
+
 fn write_common(text: &mut String, v: &Vm) {
     writeln!(text, "region_pair = {}", v.pair).ok();
     writeln!(text, "cache_storage = {}", v.cache).ok();
@@ -1362,6 +1551,12 @@ pub fn adopt(config: &Config, snap: &Snapshot, now: OffsetDateTime) -> State {
     for i in snap.protected_items.values() {
         if let Some(v) = &i.source_vm_id {
             by_vm.insert(lower(v.as_str()), i);
+        }
+    }
+    // A reprotected item's source is the failed-over VM; the configuration names the original, its recovery VM.
+    for i in snap.protected_items.values() {
+        if let Some(v) = original_vm(snap, i) {
+            by_vm.entry(lower(v.as_str())).or_insert(i);
         }
     }
     let mut item_addr: BTreeMap<String, String> = BTreeMap::new();
