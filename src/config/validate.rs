@@ -120,8 +120,9 @@ fn show(d: Duration) -> String {
 /// One fabric and one container per region and vault (ASR has one Azure fabric per location in a vault): region
 /// pairs that share a region must agree on its names, and two regions cannot share one.
 fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnostic>) {
-    // (vault, kind, region) → (name, where); (vault, kind, name) → (region, where).
-    type Seen<'a> = HashMap<(&'a ResourceAddr, &'static str, String), (String, Span)>;
+    // (vault, kind, region) → (name, where, pair); (vault, kind, name) → (region, where, pair).
+    type Seen<'a> =
+        HashMap<(&'a ResourceAddr, &'static str, String), (String, Span, &'a ResourceAddr)>;
     let (mut by_region, mut by_name): (Seen, Seen) = (HashMap::new(), HashMap::new());
     for r in resources.values() {
         let ResourceBody::RegionPair(p) = &r.body else {
@@ -147,31 +148,31 @@ fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagno
             let span = p.name_spans.get(attr).copied().unwrap_or(region.span);
             let (lname, lregion) = (name.to_ascii_lowercase(), region.value.to_ascii_lowercase());
             let vault = &p.vault.value;
-            if let Some((other, at)) = by_region.get(&(vault, kind, lregion.clone()))
+            if let Some((other, at, pair)) = by_region.get(&(vault, kind, lregion.clone()))
                 && other.to_ascii_lowercase() != lname
             {
                 out.push(
                     Diagnostic::error(
                         "config::asr_name_conflict",
                         format!(
-                            "`{}` names the {kind} of `{}` `{name}`, but another region pair of `{vault}` names it `{other}`",
+                            "`{}` names the {kind} of `{}` `{name}`, but `{pair}` (same vault) names it `{other}`",
                             r.addr, region.value
                         ),
                     )
                     .label(span, "this name")
-                    .label(*at, "the other name")
+                    .label(*at, format!("`{pair}`'s name"))
                     .help(format!("a vault has one {kind} per region; use the same name in both region pairs")),
                 );
                 continue;
             }
-            if let Some((other, at)) = by_name.get(&(vault, kind, lname.clone()))
+            if let Some((other, at, pair)) = by_name.get(&(vault, kind, lname.clone()))
                 && other.to_ascii_lowercase() != lregion
             {
                 out.push(
                     Diagnostic::error(
                         "config::asr_name_conflict",
                         format!(
-                            "`{}`: {kind} name `{name}` is used for both `{other}` and `{}`",
+                            "`{}`: {kind} name `{name}` is used for `{}` here and for `{other}` by `{pair}`",
                             r.addr, region.value
                         ),
                     )
@@ -181,8 +182,11 @@ fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagno
                 );
                 continue;
             }
-            by_region.insert((vault, kind, lregion.clone()), (name.clone(), span));
-            by_name.insert((vault, kind, lname), (region.value.clone(), span));
+            by_region.insert(
+                (vault, kind, lregion.clone()),
+                (name.clone(), span, &r.addr),
+            );
+            by_name.insert((vault, kind, lname), (region.value.clone(), span, &r.addr));
         }
     }
 }
