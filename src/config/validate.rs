@@ -148,37 +148,44 @@ fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagno
             let span = p.name_spans.get(attr).copied().unwrap_or(region.span);
             let (lname, lregion) = (name.to_ascii_lowercase(), region.value.to_ascii_lowercase());
             let vault = &p.vault.value;
-            if let Some((other, at, pair)) = by_region.get(&(vault, kind, lregion.clone()))
-                && other.to_ascii_lowercase() != lname
-            {
-                out.push(
-                    Diagnostic::error(
-                        "config::asr_name_conflict",
+            let conflict = by_region
+                .get(&(vault, kind, lregion.clone()))
+                .filter(|(other, ..)| other.to_ascii_lowercase() != lname)
+                .map(|(other, at, pair)| {
+                    (
                         format!(
                             "`{}` names the {kind} of `{}` `{name}`, but `{pair}` (same vault) names it `{other}`",
                             r.addr, region.value
                         ),
+                        "this name",
+                        format!("`{pair}`'s name"),
+                        format!("a vault has one {kind} per region; use the same name in both region pairs"),
+                        *at,
                     )
-                    .label(span, "this name")
-                    .label(*at, format!("`{pair}`'s name"))
-                    .help(format!("a vault has one {kind} per region; use the same name in both region pairs")),
-                );
-                continue;
-            }
-            if let Some((other, at, pair)) = by_name.get(&(vault, kind, lname.clone()))
-                && other.to_ascii_lowercase() != lregion
-            {
+                })
+                .or_else(|| {
+                    by_name
+                        .get(&(vault, kind, lname.clone()))
+                        .filter(|(other, ..)| other.to_ascii_lowercase() != lregion)
+                        .map(|(other, at, pair)| {
+                            (
+                                format!(
+                                    "`{}`: {kind} name `{name}` is used for `{}` here and for `{other}` by `{pair}`",
+                                    r.addr, region.value
+                                ),
+                                "this region's name",
+                                "the other region's".to_string(),
+                                format!("give each region its own {kind} name"),
+                                *at,
+                            )
+                        })
+                });
+            if let Some((message, here, there, help, at)) = conflict {
                 out.push(
-                    Diagnostic::error(
-                        "config::asr_name_conflict",
-                        format!(
-                            "`{}`: {kind} name `{name}` is used for `{}` here and for `{other}` by `{pair}`",
-                            r.addr, region.value
-                        ),
-                    )
-                    .label(span, "this region's name")
-                    .label(*at, "the other region's")
-                    .help(format!("give each region its own {kind} name")),
+                    Diagnostic::error("config::asr_name_conflict", message)
+                        .label(span, here)
+                        .label(at, there)
+                        .help(help),
                 );
                 continue;
             }
