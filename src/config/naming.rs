@@ -221,12 +221,13 @@ pub fn resource_id(sub: &str, rg: &str, provider_type: &str, name: &str) -> Stri
     )
 }
 
-/// The ARM id of a fabric of a vault.
+/// The ARM id of a fabric of a vault under asrform's default name. Code that has a region pair must use its
+/// [`PairNames`] instead (the pair may name its fabrics explicitly).
 pub fn fabric_id(vault_id: &str, region: &str) -> String {
     format!("{vault_id}/replicationFabrics/{}", fabric(region))
 }
 
-/// The ARM id of the protection container of a region.
+/// The ARM id of the protection container of a region under asrform's default names (see [`fabric_id`]).
 pub fn container_id(vault_id: &str, region: &str) -> String {
     format!(
         "{}/replicationProtectionContainers/{}",
@@ -235,7 +236,7 @@ pub fn container_id(vault_id: &str, region: &str) -> String {
     )
 }
 
-/// The ARM id of a container mapping.
+/// The ARM id of a container mapping under asrform's default names (see [`fabric_id`]).
 pub fn container_mapping_id(vault_id: &str, pair: &str, from: &str, to: &str) -> String {
     format!(
         "{}/replicationProtectionContainerMappings/{}",
@@ -244,7 +245,7 @@ pub fn container_mapping_id(vault_id: &str, pair: &str, from: &str, to: &str) ->
     )
 }
 
-/// The ARM id of a network mapping from a source VNet.
+/// The ARM id of a network mapping from a source VNet under asrform's default fabric name (see [`fabric_id`]).
 pub fn network_mapping_id(
     vault_id: &str,
     source_region: &str,
@@ -257,7 +258,8 @@ pub fn network_mapping_id(
     )
 }
 
-/// The ARM id of a protected item (it changes after reprotect; identity is ASR's `lifecycleId`).
+/// The ARM id of a protected item under asrform's default names (see [`fabric_id`]; it changes after reprotect;
+/// identity is ASR's `lifecycleId`).
 pub fn protected_item_id(vault_id: &str, source_region: &str, vm_name: &str) -> String {
     format!(
         "{}/replicationProtectedItems/{vm_name}",

@@ -1,6 +1,6 @@
 //! Vaults whose ASR objects are not named asrform's way: `import` of a portal-style vault built with raw ARM calls
 //! writes the names it found as explicit `*_name` attributes and plans to a no-op, and a configuration that declares
-//! such names creates, plans and destroys exactly those objects.
+//! such names creates, plans, fails over and back, and destroys exactly those objects.
 
 use asrform::apply::WaitFor;
 use asrform::import::{self, SplitBy};
@@ -95,7 +95,7 @@ const NAMES: &str = r#"policy = replication_policy.standard
   reverse_mapping_name  = "westus2-eastus-24-hour-retention-policy""#;
 
 #[tokio::test(start_paused = true)]
-async fn declared_names_are_created_planned_and_destroyed() {
+async fn declared_names_are_created_failed_over_and_destroyed() {
     let mut env = Env::new("quickstart");
     env.edit("policy = replication_policy.standard", NAMES);
     env.edit(
@@ -120,8 +120,9 @@ async fn declared_names_are_created_planned_and_destroyed() {
         .find(|r| r.addr.kind == asrform::addr::ResourceKind::Vault)
         .and_then(|r| r.id.clone())
         .unwrap();
+    let client = env.client.clone();
     let live = |path: String| {
-        let client = env.client.clone();
+        let client = client.clone();
         async move { client.get::<Value>(&path).await.unwrap().is_some() }
     };
     let names = portal_names("eastus", "westus2");
@@ -143,6 +144,36 @@ async fn declared_names_are_created_planned_and_destroyed() {
     ] {
         assert!(!live(path.clone()).await, "{path} exists");
     }
+
+    // Failover and failback through the recovery plan: the reprotected items move between the declared containers.
+    let in_container = |container: String| {
+        let client = client.clone();
+        async move {
+            let items: Vec<Value> = client
+                .list(&format!("{container}/replicationProtectedItems"))
+                .await
+                .unwrap();
+            items.len()
+        }
+    };
+    env.edit(r#"active_site = "primary""#, r#"active_site = "recovery""#);
+    let failover = env.plan().await;
+    let report = env.apply(&failover, WaitFor::Accepted).await;
+    assert!(report.success(), "{:#?}", report.failed);
+    assert_eq!(in_container(names.target_container_id(&vault)).await, 4);
+    let again = env.plan().await;
+    assert!(
+        !again.has_changes(),
+        "{}",
+        render::text(&again, TextOptions::default())
+    );
+    // Reverse replication finishes before the failback.
+    env.sim.advance(std::time::Duration::from_secs(48 * 3600));
+    env.edit(r#"active_site = "recovery""#, r#"active_site = "primary""#);
+    let failback = env.plan().await;
+    let report = env.apply(&failback, WaitFor::Accepted).await;
+    assert!(report.success(), "{:#?}", report.failed);
+    assert_eq!(in_container(names.source_container_id(&vault)).await, 4);
 
     let destroy = env
         .plan_with(PlanOptions {
