@@ -728,6 +728,9 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
     // …/replicationFabrics/F/replicationNetworks/N/replicationNetworkMappings/M → F's id.
     let fabric_of = |id: &ArmId| id.parent().and_then(|n| n.parent());
     let vault_id = vault.id.as_str();
+    // Mappings under a pair's target fabric are written as some forward mapping's reverse, or reported at the end.
+    let mut reverses: BTreeSet<String> = BTreeSet::new();
+    let mut unpaired: Vec<&ArmId> = Vec::new();
     for nm in &nms {
         let Some(fabric) = fabric_of(&nm.id) else {
             continue;
@@ -739,11 +742,12 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .find(|(_, n)| on(&n.source_fabric_id(vault_id)))
         else {
             // A reverse mapping of an imported pair, or a pair that was not imported.
-            if !m
-                .pair_names
+            if m.pair_names
                 .values()
                 .any(|n| on(&n.target_fabric_id(vault_id)))
             {
+                unpaired.push(&nm.id);
+            } else {
                 m.warnings.push(format!(
                     "network mapping {}: its region pair was not imported",
                     nm.id
@@ -753,6 +757,10 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         };
         let (pair, pn) = (m.pairs[key].clone(), pn.clone());
         let (Some(src), Some(tgt)) = (&nm.primary_network_id, &nm.recovery_network_id) else {
+            m.warnings.push(format!(
+                "network mapping {}: its source or target network is unknown; not imported",
+                nm.id
+            ));
             continue;
         };
         let mname = nm.id.name().to_string();
@@ -789,6 +797,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             ));
             continue;
         }
+        reverses.extend(reverse.map(|r| lower(r.id.as_str())));
         let label = names.take("network_mapping", &mname);
         writeln!(out_main, "network_mapping {} {{", q(&label)).ok();
         writeln!(out_main, "region_pair = {pair}").ok();
@@ -806,6 +815,16 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             writeln!(out_main, "reverse_name = {}", q(&reverse_name)).ok();
         }
         writeln!(out_main, "}}\n").ok();
+    }
+
+    for id in unpaired
+        .into_iter()
+        .filter(|id| !reverses.contains(&lower(id.as_str())))
+    {
+        m.warnings.push(format!(
+            "network mapping {id}: it is not the reverse of an imported network mapping (a `network_mapping` block \
+             owns a forward and a reverse mapping); not imported"
+        ));
     }
 
     // Cache storage accounts and availability sets.
@@ -878,28 +897,24 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             continue;
         };
         // After reprotect the item replicates back: its primary is the configured target.
-        let pair = m
-            .pairs
-            .get(&(lower(pl), lower(rl)))
-            .or_else(|| m.pairs.get(&(lower(rl), lower(pl))))
-            .or_else(|| {
-                m.pairs
-                    .iter()
-                    .find(|((s, t), _)| {
-                        (s.eq_ignore_ascii_case(pl) && t.eq_ignore_ascii_case(rl))
-                            || (s.eq_ignore_ascii_case(rl) && t.eq_ignore_ascii_case(pl))
-                    })
-                    .map(|(_, a)| a)
-            })
-            .cloned();
-        let Some(pair) = pair else {
-            m.warnings.push(format!(
-                "{}: no imported region pair for {pl} → {rl}; not imported",
-                i.id
-            ));
-            continue;
+        let find = |from: &str, to: &str| {
+            m.pairs
+                .iter()
+                .find(|((s, t), _)| s.eq_ignore_ascii_case(from) && t.eq_ignore_ascii_case(to))
+                .map(|(_, a)| a.clone())
         };
-        if m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(pl)) {
+        let (pair, reversed) = match (find(pl, rl), find(rl, pl)) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) => (p, true),
+            (None, None) => {
+                m.warnings.push(format!(
+                    "{}: no imported region pair for {pl} → {rl}; not imported",
+                    i.id
+                ));
+                continue;
+            }
+        };
+        if reversed {
             match reprotected_vm(snap, &m, &items, i, &pair) {
                 Ok(mut v) => {
                     v.plan = member_of.get(&lower(i.id.as_str())).cloned();
@@ -1005,8 +1020,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         let failed_over = i
             .active_location
             .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case("Recovery"))
-            || m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(pl));
+            .is_some_and(|a| a.eq_ignore_ascii_case("Recovery"));
         vms.push(Vm {
             item: i,
             source_vm: src_vm.clone(),
