@@ -674,8 +674,9 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         .filter(|c| !accounted.contains(&lower(c.id.as_str())))
     {
         m.warnings.push(format!(
-            "container mapping {}: another mapping already connects these regions' containers and a region pair \
-             owns one mapping per direction; not imported",
+            "container mapping {}: no region pair adopts it (a region pair owns one mapping per direction, and \
+             another mapping already connects these regions, or this one has no counterpart running the way its \
+             protected items replicate); not imported",
             c.id
         ));
     }
