@@ -39,8 +39,6 @@ pub struct VaultSpec {
     pub vms: Vec<VmSpec>,
     /// Recovery plans: name → boot groups of VM names.
     pub plans: Vec<(String, Vec<Vec<String>>)>,
-    /// Name the fabrics, containers and mappings the way the Azure portal does instead of asrform's way.
-    pub portal_names: bool,
 }
 
 /// The names the Azure portal gives the objects of an Azure-to-Azure pair (fabric `asr-a2a-default-<region>`,
@@ -69,13 +67,23 @@ impl VaultSpec {
 
 /// Builds the vault with ARM calls and returns the vault id.
 pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String {
+    build_named(client, sim, s, false).await
+}
+
+/// [`build`], naming the fabrics, containers and mappings the way the Azure portal does when `portal` is set.
+pub async fn build_named(
+    client: &ArmClient,
+    sim: &Simulator,
+    s: &VaultSpec,
+    portal: bool,
+) -> String {
     let (src, tgt) = ("eastus", "westus2");
-    let names = if s.portal_names {
+    let names = if portal {
         portal_names(src, tgt)
     } else {
         n::PairNames::defaults(s.pair, src, tgt)
     };
-    let (fwd_net, rev_net) = if s.portal_names {
+    let (fwd_net, rev_net) = if portal {
         (
             format!("{}-{}-mapping", s.source_vnet, s.target_vnet),
             format!("{}-{}-mapping", s.target_vnet, s.source_vnet),
@@ -314,7 +322,6 @@ pub fn small() -> VaultSpec {
                 vec!["app01".into(), "web01".into(), "web02".into()],
             ],
         )],
-        portal_names: false,
     }
 }
 
@@ -353,6 +360,5 @@ pub fn fleet() -> VaultSpec {
         subnet: "app",
         vms,
         plans: plans.into_iter().collect(),
-        portal_names: false,
     }
 }

@@ -24,9 +24,7 @@ fn has_attr(text: &str, attr: &str, value: &str) -> bool {
 #[tokio::test(start_paused = true)]
 async fn a_portal_named_vault_imports_with_explicit_names_and_plans_to_no_op() {
     let (sim, client) = sim_for("quickstart");
-    let mut spec = import_env::small();
-    spec.portal_names = true;
-    let vault = import_env::build(&client, &sim, &spec).await;
+    let vault = import_env::build_named(&client, &sim, &import_env::small(), true).await;
     sim.advance(std::time::Duration::from_secs(6 * 3600));
 
     let (dir, generated, plan) =
