@@ -919,7 +919,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             match reprotected_vm(snap, &m, &items, i, &pair) {
                 Ok(mut v) => {
                     v.plan = member_of.get(&lower(i.id.as_str())).cloned();
-                    m.warnings.extend(v.notes.drain(..));
+                    m.warnings.append(&mut v.notes);
                     vms.push(v);
                 }
                 Err(w) => m.warnings.push(w),
