@@ -62,6 +62,7 @@ pub(crate) fn validate(
     policies(resources, &mut out);
     pairs(&ix, &mut out);
     pair_names(resources, &mut out);
+    network_mapping_names(&ix, &mut out);
     vms(&ix, opts, &mut out);
     plans(&ix, &mut out);
     mappings(&ix, &mut out);
@@ -194,6 +195,51 @@ fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagno
                 (name.clone(), span, &r.addr),
             );
             by_name.insert((vault, kind, lname), (region.value.clone(), span, &r.addr));
+        }
+    }
+}
+
+/// Two `network_mapping` blocks must not name the same mapping (same fabric, network and name): with explicit names
+/// they could, and both would manage one object.
+fn network_mapping_names(ix: &Index, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<String, (&ResourceAddr, Span)> = HashMap::new();
+    for r in ix.resources.values() {
+        let ResourceBody::NetworkMapping(m) = &r.body else {
+            continue;
+        };
+        let Some(pair) = ix.pair(&m.region_pair.value) else {
+            continue;
+        };
+        let target_vnet = match &m.target_network.value {
+            NetworkRef::Block(a) => ix.vnet(a).map(|v| v.name.value.clone()),
+            NetworkRef::Id(id) => Some(id.name().to_string()),
+        };
+        let vault = pair.vault.value.to_string();
+        let forward = (
+            &pair.names.source_fabric,
+            Some(m.source_network.value.name().to_string()),
+            &m.name,
+        );
+        let reverse = (&pair.names.target_fabric, target_vnet, &m.reverse_name);
+        for (fabric, vnet, name) in [forward, reverse] {
+            let Some(vnet) = vnet else { continue };
+            let key = format!("{vault}|{fabric}|{vnet}|{}", name.value).to_ascii_lowercase();
+            match seen.get(&key) {
+                Some((other, at)) if *other != &r.addr => out.push(
+                    Diagnostic::error(
+                        "config::asr_name_conflict",
+                        format!(
+                            "`{}` and `{other}` both name the network mapping `{}` of network `{vnet}` in fabric `{fabric}`",
+                            r.addr, name.value
+                        ),
+                    )
+                    .label(name.span, "this mapping")
+                    .label(*at, "the same mapping"),
+                ),
+                _ => {
+                    seen.insert(key, (&r.addr, name.span));
+                }
+            }
         }
     }
 }
