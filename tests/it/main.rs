@@ -33,6 +33,7 @@ mod graph_scale;
 mod import_blocks;
 mod import_cli;
 mod import_env;
+mod import_portal;
 mod import_small;
 mod plan_cli;
 mod plan_env;
