@@ -24,9 +24,8 @@ pub(crate) fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>
     }
 }
 
-async fn plan(env: &Env, mut opts: PlanOptions) -> Plan {
-    opts.now = Some(env.sim.now());
-    env.plan_with(opts).await.unwrap()
+async fn plan(env: &Env, opts: PlanOptions) -> Plan {
+    env.plan_now(opts).await
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,29 +6,18 @@
 
 use std::time::Duration;
 
-use asrform::addr::ResourceAddr;
 use asrform::apply::WaitFor;
-use asrform::plan::operation::{DrCommand, OperationRequest};
+use asrform::plan::operation::DrCommand;
 use asrform::plan::{Action, Plan, PlanOptions};
 
 use crate::plan_env::Env;
 
 fn failover(source_unavailable: bool, rp: Option<&str>) -> PlanOptions {
-    PlanOptions {
-        operation: Some(OperationRequest {
-            command: DrCommand::Failover,
-            targets: vec!["recovery_plan.app".parse::<ResourceAddr>().unwrap()],
-            recovery_point: rp.map(str::to_string),
-            source_unavailable,
-            network: None,
-        }),
-        ..Default::default()
-    }
+    crate::dr_cli_golden::request(DrCommand::Failover, source_unavailable, rp)
 }
 
-async fn plan(env: &Env, mut opts: PlanOptions) -> Plan {
-    opts.now = Some(env.sim.now());
-    env.plan_with(opts).await.unwrap()
+async fn plan(env: &Env, opts: PlanOptions) -> Plan {
+    env.plan_now(opts).await
 }
 
 /// A protected quickstart whose source region went down after `up` of replication.
