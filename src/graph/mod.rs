@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 use serde_json::json;
 
 use crate::addr::{ResourceAddr, ResourceKind};
@@ -153,11 +154,41 @@ fn add_implicit_edges(g: &mut Builder, config: &Config) {
     }
 }
 
+/// Kahn's algorithm with the ready set kept in address order, so that resources with no order between them come
+/// out sorted (`web01` before `web02`): plans, Markdown tables and apply order read the way the configuration does.
+/// petgraph's DFS-based toposort gives a valid order too, but ties come out in an order that depends on insertion.
+/// `None` when there is a cycle.
+fn sorted_topo(g: &DiGraph<ResourceAddr, EdgeReason>) -> Option<Vec<NodeIndex>> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    let mut indegree: Vec<usize> = vec![0; g.node_count()];
+    for e in g.edge_references() {
+        indegree[e.target().index()] += 1;
+    }
+    let mut ready: BinaryHeap<Reverse<(&ResourceAddr, NodeIndex)>> = g
+        .node_indices()
+        .filter(|n| indegree[n.index()] == 0)
+        .map(|n| Reverse((&g[n], n)))
+        .collect();
+    let mut order = Vec::with_capacity(g.node_count());
+    while let Some(Reverse((_, n))) = ready.pop() {
+        order.push(n);
+        for m in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
+            indegree[m.index()] -= 1;
+            if indegree[m.index()] == 0 {
+                ready.push(Reverse((&g[m], m)));
+            }
+        }
+    }
+    (order.len() == g.node_count()).then_some(order)
+}
+
 /// The creation order, or a `graph::cycle` diagnostic per cycle.
 fn check_cycles(g: &Builder, config: &Config) -> Result<Vec<NodeIndex>, Diagnostics> {
-    match petgraph::algo::toposort(&g.graph, None) {
-        Ok(order) => Ok(order),
-        Err(_) => {
+    match sorted_topo(&g.graph) {
+        Some(order) => Ok(order),
+        None => {
             let mut out = Diagnostics::default();
             for scc in petgraph::algo::tarjan_scc(&g.graph) {
                 if scc.len() < 2 {
@@ -358,6 +389,32 @@ vault "dr" {
             g.delete_order().first().map(|a| a.to_string()),
             Some("vault.dr".into())
         );
+    }
+
+    #[test]
+    fn independent_resources_come_out_in_address_order() {
+        // Declared out of order, and policies both before and after the network they do not depend on.
+        let g = graph(
+            "replication_policy \"zeta\" {\n  vault = vault.dr\n}\nreplication_policy \"alpha\" {\n  vault = vault.dr\n}\nreplication_policy \"mid\" {\n  vault = vault.dr\n}\n",
+        )
+        .unwrap();
+        let order: Vec<String> = g.topo_order().iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            order,
+            [
+                "resource_group.dr",
+                "vault.dr",
+                "replication_policy.alpha",
+                "replication_policy.mid",
+                "replication_policy.zeta"
+            ]
+        );
+        let delete: Vec<String> = g.delete_order().iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            delete.first().map(String::as_str),
+            Some("replication_policy.zeta")
+        );
+        assert_eq!(delete.last().map(String::as_str), Some("resource_group.dr"));
     }
 
     #[test]
