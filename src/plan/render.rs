@@ -94,8 +94,61 @@ fn headline(c: &ResourceChange) -> String {
 fn scalar(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
-        Value::String(s) => format!("{s:?}"),
+        Value::String(s) => hcl_string(s),
         other => other.to_string(),
+    }
+}
+
+/// A string as an HCL quoted template: JSON's escapes are HCL's, plus `${`/`%{` escaped so that a value reads back
+/// as the literal it is.
+fn hcl_string(s: &str) -> String {
+    serde_json::to_string(s)
+        .unwrap_or_default()
+        .replace("${", "$${")
+        .replace("%{", "%%{")
+}
+
+/// A map key bare when HCL would read it as an identifier, quoted otherwise.
+fn hcl_key(k: &str) -> String {
+    let mut chars = k.chars();
+    let ident = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ident { k.to_string() } else { hcl_string(k) }
+}
+
+/// Writes `v` in HCL syntax (objects as `{ key = value }`, lists with trailing commas), one element per line and
+/// `indent` spaces deep, the way the configuration would spell it: reviewers compare a plan with `*.asr.hcl`, not
+/// with JSON.
+fn write_hcl(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            let width = m.keys().map(|k| hcl_key(k).len()).max().unwrap_or(0);
+            out.push_str("{\n");
+            for (k, v) in m {
+                let _ = write!(
+                    out,
+                    "{:indent$}  {:width$} = ",
+                    "",
+                    hcl_key(k),
+                    indent = indent
+                );
+                write_hcl(out, v, indent + 2);
+                out.push('\n');
+            }
+            let _ = write!(out, "{:indent$}}}", "", indent = indent);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push_str("[\n");
+            for v in a {
+                let _ = write!(out, "{:indent$}  ", "", indent = indent);
+                write_hcl(out, v, indent + 2);
+                out.push_str(",\n");
+            }
+            let _ = write!(out, "{:indent$}]", "", indent = indent);
+        }
+        other => out.push_str(&scalar(other)),
     }
 }
 
@@ -104,7 +157,9 @@ fn is_nested(v: &Value) -> bool {
 }
 
 fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
+    let mut out = String::new();
+    write_hcl(&mut out, v, 0);
+    out
 }
 
 fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions) {
@@ -665,4 +720,42 @@ fn mermaid(plan: &Plan) -> String {
     let _ = writeln!(out, "```");
     let _ = writeln!(out, "</details>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_values_render_as_hcl() {
+        let v = json!({
+            "app": "10.0.1.0/24",
+            "2nd subnet": ["a", "${not a template}"],
+            "empty": {},
+            "rules": [{"name": "x", "port": 443}]
+        });
+        assert_eq!(
+            pretty(&v),
+            r#"{
+  app          = "10.0.1.0/24"
+  "2nd subnet" = [
+    "a",
+    "$${not a template}",
+  ]
+  empty        = {}
+  rules        = [
+    {
+      name = "x"
+      port = 443
+    },
+  ]
+}"#
+        );
+        assert_eq!(pretty(&json!([])), "[]");
+        assert_eq!(
+            scalar(&json!("quote \" and %{x}")),
+            r#""quote \" and %%{x}""#
+        );
+    }
 }
