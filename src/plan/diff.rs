@@ -39,14 +39,25 @@ pub struct PlanOptions {
 /// What to read from live state for this configuration: its vaults and the resource groups of its resources and
 /// source VMs.
 pub fn snapshot_request(config: &Config) -> SnapshotRequest {
+    use crate::provider::model::{
+        AVAILABILITY_SETS, GroupReads, STORAGE_ACCOUNTS, VIRTUAL_MACHINES, VIRTUAL_NETWORKS,
+    };
     let mut vaults = BTreeSet::new();
-    let mut groups = BTreeSet::new();
+    // Per resource group, only what the configuration has objects of: a group's own GET when it is a declared
+    // `resource_group`, and one list per kind of resource in it (a plan never needs the others).
+    let mut groups: BTreeMap<ArmId, GroupReads> = BTreeMap::new();
     let rg_of = |id: &str| -> Option<ArmId> {
         let a = ArmId::parse(id).ok()?;
         let sub = a.subscription()?.to_string();
         let rg = a.resource_group()?.to_string();
         ArmId::parse(&format!("/subscriptions/{sub}/resourceGroups/{rg}")).ok()
     };
+    let mut list = |id: &str, list: &'static str| {
+        if let Some(g) = rg_of(id) {
+            groups.entry(g).or_default().lists.insert(list);
+        }
+    };
+    let mut records = Vec::new();
     for r in config.resources.values() {
         let Some(id) = &r.id else { continue };
         match &r.body {
@@ -57,24 +68,24 @@ pub fn snapshot_request(config: &Config) -> SnapshotRequest {
             }
             ResourceBody::ResourceGroup(_) => {
                 if let Ok(a) = ArmId::parse(id) {
-                    groups.insert(a);
+                    records.push(a);
                 }
             }
-            ResourceBody::VirtualNetwork(_)
-            | ResourceBody::StorageAccount(_)
-            | ResourceBody::AvailabilitySet(_) => {
-                groups.extend(rg_of(id));
-            }
-            ResourceBody::ProtectedVm(vm) => {
-                groups.extend(rg_of(vm.source_vm.value.as_str()));
-            }
+            ResourceBody::VirtualNetwork(_) => list(id, VIRTUAL_NETWORKS),
+            ResourceBody::StorageAccount(_) => list(id, STORAGE_ACCOUNTS),
+            ResourceBody::AvailabilitySet(_) => list(id, AVAILABILITY_SETS),
+            ResourceBody::ProtectedVm(vm) => list(vm.source_vm.value.as_str(), VIRTUAL_MACHINES),
             _ => {}
         }
     }
+    for a in records {
+        groups.entry(a).or_default().record = true;
+    }
     SnapshotRequest {
         vaults: vaults.into_iter().collect(),
-        resource_groups: groups.into_iter().collect(),
+        resource_groups: groups.keys().cloned().collect(),
         subscriptions: Vec::new(),
+        group_reads: groups,
     }
 }
 
