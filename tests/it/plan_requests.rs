@@ -113,3 +113,46 @@ async fn a_vault_that_does_not_exist_is_not_listed_and_plans_creates() {
         "{creates:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn several_declared_groups_of_one_subscription_are_read_with_one_list() {
+    let (sim, client) = sim_for("quickstart");
+    let vault = import_env::build(&client, &sim, &import_env::small()).await;
+    sim.advance(std::time::Duration::from_secs(6 * 3600));
+    let (dir, _, _) = import_and_plan("quickstart", &client, &vault, SplitBy::RecoveryPlan).await;
+    std::fs::write(
+        dir.path().join("extra.asr.hcl"),
+        "resource_group \"extra\" {\n  name     = \"rg-extra\"\n  location = \"westus2\"\n}\n",
+    )
+    .unwrap();
+    let (loaded, graph) = crate::plan_env::load(dir.path());
+    let seq0 = sim.world().log_seq;
+    let (plan, snap) = asrform::apply::plan_live(
+        &loaded.config,
+        &graph,
+        &client,
+        None,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    let ops = by_op(&sim, seq0);
+    assert_eq!(ops.get("GET ResourceGroups_List"), Some(&1), "{ops:?}");
+    assert_eq!(ops.get("GET ResourceGroups_Get"), None, "{ops:?}");
+    // The group that exists is read (no change to it); the new one is missing, so it is created.
+    assert!(
+        snap.resource_groups
+            .keys()
+            .any(|g| g.as_str().ends_with("rg-app-dr"))
+    );
+    assert!(snap.missing_scopes.iter().any(|s| s.ends_with("rg-extra")));
+    let changed: Vec<(&str, asrform::plan::Action)> = plan
+        .effective_changes()
+        .filter(|c| c.address.starts_with("resource_group."))
+        .map(|c| (c.address.as_str(), c.action))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![("resource_group.extra", asrform::plan::Action::Create)]
+    );
+}
