@@ -281,6 +281,11 @@ pub fn diff(
         ));
     }
 
+    // Import blocks by target (the first one wins, as in `Config::import_for`), looked up once per resource: a scan
+    // per resource is quadratic in an import of a whole fleet.
+    let imports: HashMap<&ResourceAddr, &crate::config::model::Import> =
+        config.imports.iter().rev().map(|i| (&i.to, i)).collect();
+
     // --- configuration resources, in dependency order -------------------------------------------------------
     for addr in graph.topo_order() {
         let Some(r) = config.get(addr) else { continue };
@@ -296,7 +301,7 @@ pub fn diff(
             .map(ToString::to_string)
             .or_else(|| (addr.kind == ResourceKind::RecoveryPlan).then(|| key.clone()));
 
-        let (desired, unknown) = attrs::desired(config, r, item, &item_addr);
+        let (mut desired, unknown) = attrs::desired(config, r, item, &item_addr);
         let mut observed = match &r.body {
             ResourceBody::ProtectedVm(_) => item.map(attrs::observed_vm),
             _ => attrs::observed(snap, r, &ids, &item_addr),
@@ -407,7 +412,7 @@ pub fn diff(
             match &observed {
                 None => {
                     change.action = Action::Create;
-                    change.change.after = desired.clone();
+                    change.change.after = std::mem::take(&mut desired);
                     change.change.before = Value::Null;
                     change.change.after_unknown = unknown_mask(&unknown);
                     change.preconditions.push(Precondition {
@@ -419,7 +424,7 @@ pub fn diff(
                 Some(obs) => {
                     let ch = changed_keys(&desired, obs, &r.lifecycle.ignore_changes);
                     change.change.before = obs.clone();
-                    change.change.after = desired.clone();
+                    change.change.after = std::mem::take(&mut desired);
                     if !ch.is_empty() {
                         let (action, forced) = classify(addr.kind, &ch);
                         if action == Action::Update {
@@ -451,7 +456,7 @@ pub fn diff(
                 }
             }
         }
-        if let Some(imp) = config.import_for(addr)
+        if let Some(imp) = imports.get(addr).copied()
             && st.is_none()
             && !destroy
         {
