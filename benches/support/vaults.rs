@@ -225,7 +225,8 @@ pub async fn build(spec: &FleetSpec) -> Fleet {
             .await;
         }
         settle(&sim);
-        let pair = name("primary", i);
+        // Region pair names become HCL labels on import, so no hyphen.
+        let pair = name("primary", i).replace('-', "_");
         for (a, b) in [(SOURCE, TARGET), (TARGET, SOURCE)] {
             send(
                 &sim,
@@ -249,7 +250,7 @@ pub async fn build(spec: &FleetSpec) -> Fleet {
             "Microsoft.Network/virtualNetworks",
             &src_rg.networks[0].name,
         );
-        let mapping = name("app", i);
+        let mapping = name("app", i).replace('-', "_");
         for (from, net, to_fabric, other, other_net) in [
             (
                 SOURCE,
