@@ -76,11 +76,93 @@ fn vm_ref(
     vm: &DrVm,
     pick: impl Fn(&ProtectedVm) -> Option<ResourceAddr>,
 ) -> Option<String> {
+    cx.config.get(&pick(vm_config(cx, vm)?)?)?.id.clone()
+}
+
+/// The configuration of a VM, by its address.
+fn vm_config<'a>(cx: &'a Ctx, vm: &DrVm) -> Option<&'a ProtectedVm> {
     let addr: ResourceAddr = vm.address.parse().ok()?;
-    let ResourceBody::ProtectedVm(v) = &cx.config.get(&addr)?.body else {
-        return None;
+    match &cx.config.get(&addr)?.body {
+        ResourceBody::ProtectedVm(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Each VM's configured cache account, resource group, placement and disk SKUs, for the reprotect that restores
+/// the configured direction (keyed by lower-case lifecycle id): without them ASR would pick its own.
+fn configured_items(
+    cx: &Ctx,
+    items: &[(&DrVm, &ProtectedItem)],
+    key: &str,
+) -> Result<std::collections::BTreeMap<String, dr::ItemReprotect>, ApplyError> {
+    let rid = |a: &ResourceAddr| -> Result<Option<ArmId>, ApplyError> {
+        cx.config
+            .get(a)
+            .and_then(|x| x.id.as_deref())
+            .map(|s| parse_id(s, key))
+            .transpose()
     };
-    cx.config.get(&pick(v)?)?.id.clone()
+    let mut out = std::collections::BTreeMap::new();
+    for (vm, item) in items {
+        let (Some(v), Some(l)) = (vm_config(cx, vm), item.lifecycle_id.as_ref()) else {
+            continue;
+        };
+        let avset = match &v.target_availability_set {
+            Some(a) => rid(&a.value)?,
+            None => None,
+        };
+        out.insert(
+            l.to_ascii_lowercase(),
+            dr::ItemReprotect {
+                cache_storage_account_id: rid(&v.cache_storage.value)?,
+                recovery_resource_group_id: rid(&v.target_resource_group.value)?,
+                recovery_availability_set_id: avset,
+                recovery_availability_zone: v.target_zone.as_ref().map(|z| z.value.to_string()),
+                disks: v
+                    .disks
+                    .iter()
+                    .map(|d| dr::DiskRule {
+                        selector: d.selector.value.clone(),
+                        target_disk_type: Some(d.target_disk_type.value.to_string()),
+                        replica_disk_type: d
+                            .replica_disk_type
+                            .as_ref()
+                            .map(|t| t.value.to_string()),
+                    })
+                    .collect(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The recovery points the plan resolved per VM (change-recovery-point), keyed as the engine expects: apply
+/// uses exactly the reviewed point rather than re-resolving the policy later.
+fn reviewed_points(
+    items: &[(&DrVm, &ProtectedItem)],
+) -> std::collections::BTreeMap<String, dr::ChosenPoint> {
+    use time::format_description::well_known::Rfc3339;
+    items
+        .iter()
+        .filter_map(|(vm, item)| {
+            let p = &vm.points.as_ref()?.chosen;
+            let t = time::OffsetDateTime::parse(&p.time, &Rfc3339).ok()?;
+            Some((
+                item.id.as_str().to_ascii_lowercase(),
+                dr::ChosenPoint {
+                    vm: vm.address.clone(),
+                    point: dr::PointInfo {
+                        id: p.id.clone(),
+                        time: t,
+                        kind: p.kind.clone().unwrap_or_else(|| "CrashConsistent".into()),
+                        sync: None,
+                    },
+                    age_secs: p.age_seconds.max(0) as u64,
+                    data_loss_secs: p.data_loss_seconds.max(0) as u64,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Turns the plan's DR step into the engine's step: the whole recovery plan when the step covers all its VMs
@@ -124,6 +206,7 @@ fn engine_step(
             recovery_point: policy,
         },
         Action::Commit => dr::Operation::Commit,
+        Action::CancelFailover => dr::Operation::Cancel,
         Action::TestFailoverCleanup => dr::Operation::TestFailoverCleanup,
         Action::ChangeRecoveryPoint => dr::Operation::ChangeRecoveryPoint {
             recovery_point: policy,
@@ -168,12 +251,17 @@ fn engine_step(
                 ),
                 Direction::RecoveryToPrimary => (None, None),
             };
+            let per_item = match step.direction {
+                Direction::PrimaryToRecovery => configured_items(cx, items, &c.key)?,
+                Direction::RecoveryToPrimary => Default::default(),
+            };
             dr::Operation::Reprotect(dr::ReprotectInput {
                 recovery_container_id: reverse_target,
                 policy_id,
                 recovery_resource_group_id: rg.map(|r| parse_id(&r, &c.key)).transpose()?,
                 cache_storage_account_id: cache.map(|r| parse_id(&r, &c.key)).transpose()?,
                 wait_protected: cx.wait == super::WaitFor::Protected,
+                items: per_item,
             })
         }
         other => {
@@ -191,7 +279,7 @@ fn engine_step(
             Direction::PrimaryToRecovery => dr::Direction::PrimaryToRecovery,
             Direction::RecoveryToPrimary => dr::Direction::RecoveryToPrimary,
         },
-        points: Default::default(),
+        points: reviewed_points(items),
         confirm: Some(Arc::new(ManualSteps(cx.continue_manual))),
     })
 }
@@ -238,10 +326,23 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
     }
 
     // Re-discover: reprotect gives items new ids.
-    let after = items_by_lifecycle(cx, &vault).await?;
+    let mut after = items_by_lifecycle(cx, &vault).await?;
+    // Reprotect resets what ASR takes only through an item update (networks, VM name and size, NIC/IP settings);
+    // back in the configured direction the configuration says what they are, so set them again.
+    if step.operation == Action::Reprotect && step.direction == Direction::PrimaryToRecovery {
+        for vm in &step.vms {
+            if let (Some(v), Some(i)) = (vm_config(cx, vm), find(&after, vm)) {
+                super::ops::item_settings(cx, &vm.address, v, &i.id, true).await?;
+            }
+        }
+        after = items_by_lifecycle(cx, &vault).await?;
+    }
     let site = match (step.operation, step.direction) {
         (Action::Failover | Action::Commit, Direction::PrimaryToRecovery) => Site::Recovery,
         (Action::Reprotect, Direction::RecoveryToPrimary) => Site::Recovery,
+        // Changing the point keeps the VMs where the failover put them; a cancel returns them where they were.
+        (Action::ChangeRecoveryPoint, Direction::PrimaryToRecovery) => Site::Recovery,
+        (Action::CancelFailover, Direction::RecoveryToPrimary) => Site::Recovery,
         _ => Site::Primary,
     };
     let now = cx.now();

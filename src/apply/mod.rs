@@ -483,7 +483,20 @@ pub async fn plan_live(
     if opts.now.is_none() {
         opts.now = Some(client.clock().now());
     }
-    let plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
+    let mut plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
+    let now = opts.now.unwrap_or_else(|| client.clock().now());
+    // Live refinements the pure differ cannot make: per-VM recovery points of a change-recovery-point step, and
+    // the readiness gates of failover-type steps (their errors refuse the plan, naming each VM).
+    let mut problems = crate::dr::change_point::annotate(client, &mut plan, now).await?;
+    let gates =
+        crate::dr::readiness::gate(client, config, state, &snap, &mut plan, &opts.readiness)
+            .await?;
+    for d in gates.iter() {
+        problems.push(d.clone());
+    }
+    if problems.has_errors() {
+        return Err(PlanLiveError::Refused(problems));
+    }
     Ok((plan, snap))
 }
 

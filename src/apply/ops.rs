@@ -388,7 +388,6 @@ async fn protected_vm(
     let rid = |a: &ResourceAddr| config.get(a).and_then(|x| x.id.clone());
     let target_rg = rid(&vm.target_resource_group.value);
     let target_net = rid(&vm.target_network.value);
-    let test_net = vm.test_network.as_ref().and_then(|a| rid(&a.value));
     let avset = vm
         .target_availability_set
         .as_ref()
@@ -478,6 +477,31 @@ async fn protected_vm(
         }
     }
 
+    item_settings(cx, &c.address, vm, &rpi, existing.is_some()).await?;
+    let _ = r;
+    let item = read_item(cx, &rpi).await?;
+    Ok((rpi, item))
+}
+
+/// Sets what ASR takes only through an update of the item (VM name and size, networks, availability set and, for
+/// an existing item, resource group and zone), then the NIC/IP settings once the item is protected. Used after
+/// enable and, since reprotect resets them, after the reprotect that restores the configured direction.
+pub(crate) async fn item_settings(
+    cx: &Ctx,
+    address: &str,
+    vm: &ProtectedVm,
+    rpi: &ArmId,
+    existing: bool,
+) -> Result<(), ApplyError> {
+    let config = &cx.config;
+    let rid = |a: &ResourceAddr| config.get(a).and_then(|x| x.id.clone());
+    let target_rg = rid(&vm.target_resource_group.value);
+    let target_net = rid(&vm.target_network.value);
+    let test_net = vm.test_network.as_ref().and_then(|a| rid(&a.value));
+    let avset = vm
+        .target_availability_set
+        .as_ref()
+        .and_then(|a| rid(&a.value));
     // Settings ASR takes only through an update of the item.
     let mut update = wire::UpdateReplicationProtectedItemInputProperties {
         recovery_azure_vm_name: Some(vm.target_vm_name.value.clone()),
@@ -487,7 +511,7 @@ async fn protected_vm(
         recovery_availability_set_id: avset.clone(),
         ..Default::default()
     };
-    if existing.is_some() {
+    if existing {
         update.provider_specific_details = Some(wire::Poly::Known(
             wire::A2AUpdateReplicationProtectedItemInput {
                 recovery_resource_group_id: target_rg.clone(),
@@ -496,12 +520,12 @@ async fn protected_vm(
             },
         ));
     }
-    cx.client.update_protected_item(&rpi, update).await?;
+    cx.client.update_protected_item(rpi, update).await?;
 
     if !vm.nics.is_empty() {
-        let mut item = read_item(cx, &rpi).await?;
+        let mut item = read_item(cx, rpi).await?;
         if cx.wait == super::WaitFor::Protected {
-            item = wait_protected(cx, &rpi, &c.address).await?;
+            item = wait_protected(cx, rpi, address).await?;
         }
         let protected = item
             .as_ref()
@@ -524,13 +548,11 @@ async fn protected_vm(
         } else {
             cx.defer(format!(
                 "{}: NIC/IP settings wait for initial replication; run apply again (or use --wait protected)",
-                c.address
+                address
             ));
         }
     }
-    let _ = r;
-    let item = read_item(cx, &rpi).await?;
-    Ok((rpi, item))
+    Ok(())
 }
 
 /// The status URL of a started ARM operation (`Azure-AsyncOperation`, else `Location`).

@@ -38,9 +38,13 @@ pub struct ApplyArgs {
     /// Variable file (repeatable).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
-    /// Apply without asking.
+    /// Apply without asking (plans with failovers, failbacks, re-seeds or deletions also need --allow-failover).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Allow a plan (from DIR or a plan file) with failovers, failbacks, re-seeds or deletions without typing
+    /// their count at the prompt.
+    #[arg(long)]
+    pub allow_failover: bool,
     /// Operations at once.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
@@ -62,6 +66,10 @@ pub struct ApplyArgs {
     /// Confirm the manual steps of recovery plans (otherwise a failover stops at the first one).
     #[arg(long = "continue")]
     pub continue_manual: bool,
+    /// Readiness gate: refuse failovers and test failovers of VMs whose RPO is above this (e.g. 15m); default:
+    /// each recovery plan's `max_rpo`.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_max_rpo)]
+    pub max_rpo: Option<Duration>,
 }
 
 /// Counts running operations for the Ctrl-C notice while passing every event on to the renderer.
@@ -208,8 +216,9 @@ async fn locked(
         targets,
         now: Some(session.now()),
         operation: None,
+        readiness: super::readiness_options(&session.dir, args.max_rpo),
     };
-    let (fresh, _) = crate::apply::plan_live(
+    let (fresh, snap) = crate::apply::plan_live(
         session.config(),
         &session.graph,
         &session.client,
@@ -227,6 +236,23 @@ async fn locked(
                 &fresh.binding.facts,
             )
             .map_err(CliError::user)?;
+            // The readiness gates hold again right before a saved failover runs (RPO and capacity move on).
+            let mut p = p;
+            let refused = crate::dr::readiness::gate(
+                &session.client,
+                session.config(),
+                stored.as_ref().map(|s| &s.state),
+                &snap,
+                &mut p,
+                &opts.readiness,
+            )
+            .await
+            .map_err(CliError::user)?;
+            if refused.has_errors() {
+                return Err(CliError::user(refused));
+            }
+            // A reviewed plan file is applied without the yes prompt, but not past the failover guard rail.
+            guard_rail(ui, &p, args)?;
             p
         }
         None => {
@@ -244,6 +270,7 @@ async fn locked(
             if !args.auto_approve {
                 confirm(ui, &fresh, mode, &title_of(dir))?;
             }
+            guard_rail(ui, &fresh, args)?;
             fresh
         }
     };
@@ -281,6 +308,50 @@ async fn locked(
         Ok(ExitCode::SUCCESS)
     } else {
         Err(CliError::silent(CliErrorKind::User))
+    }
+}
+
+/// The changes the failover guard rail counts: VMs failed over or failed back, re-seeds and deletions. A
+/// destroy plan is all deletions and has its own command and prompt, so its deletions are not counted.
+fn guarded_count(plan: &Plan) -> usize {
+    let s = &plan.summary;
+    let deletions = if plan.mode == PlanMode::Destroy {
+        0
+    } else {
+        s.destroy
+    };
+    super::dr_ops::failover_count(plan) + s.reseed + deletions
+}
+
+/// The guard rail of `apply DIR` and `apply PLANFILE` alike: a plan that moves workloads or throws replication
+/// away needs `--allow-failover`, or the count typed at the prompt; `--auto-approve` is not enough.
+fn guard_rail(ui: &mut Ui, plan: &Plan, args: &ApplyArgs) -> Result<(), CliError> {
+    let n = guarded_count(plan);
+    if n == 0 || args.allow_failover {
+        return Ok(());
+    }
+    let what = if n == 1 {
+        "failover, failback, re-seed or deletion"
+    } else {
+        "failovers, failbacks, re-seeds or deletions"
+    };
+    if !ui.interactive {
+        return Err(CliError::usage(format!(
+            "refusing to run {n} {what} without confirmation: stdin is not a terminal. Review the plan and pass --allow-failover"
+        )));
+    }
+    writeln!(
+        ui.err(),
+        "\nThis plan includes {n} {what}. Type {n} to confirm."
+    )?;
+    write!(ui.err(), "  Enter a value: ")?;
+    ui.err().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() == n.to_string() {
+        Ok(())
+    } else {
+        Err(CliError::usage("cancelled: the confirmation did not match"))
     }
 }
 

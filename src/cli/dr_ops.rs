@@ -77,6 +77,10 @@ pub struct DrArgs {
     /// What to wait for after a reprotect: `accepted` (the job) or `protected` (initial replication done).
     #[arg(long, value_enum, default_value_t = WaitFor::Accepted)]
     pub wait: WaitFor,
+    /// Readiness gate: refuse a failover or test failover of VMs whose RPO is above this (e.g. 15m); default: the
+    /// recovery plan's `max_rpo`.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_max_rpo)]
+    pub max_rpo: Option<Duration>,
 }
 
 fn parse_policy(s: &str) -> Result<PointPolicy, String> {
@@ -109,7 +113,12 @@ pub async fn cmd_dr(ui: &mut Ui, command: DrCommand, args: &DrArgs) -> Result<Ex
 /// How many VM failovers (or failbacks) a plan contains: what the operator must type to confirm.
 pub fn failover_count(plan: &Plan) -> usize {
     plan.effective_changes()
-        .filter(|c| matches!(c.action, Action::Failover | Action::Failback))
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Failover | Action::Failback | Action::CancelFailover
+            )
+        })
         .map(|c| c.dr.as_ref().map_or(1, |d| d.vms.len()))
         .sum()
 }
@@ -131,6 +140,7 @@ async fn run_in(
         targets: Vec::new(),
         now: Some(session.now()),
         operation: Some(request),
+        readiness: super::readiness_options(&args.dir, args.max_rpo),
     };
     if let Some(out) = &args.out {
         // Review path: plan only; the state lock is held just while reading, like `plan`.

@@ -6,6 +6,8 @@
 
 pub mod apply;
 pub mod backend;
+pub mod cancel_failover;
+pub mod change_point;
 pub mod destroy;
 pub mod dr_ops;
 pub mod drill;
@@ -153,6 +155,17 @@ pub enum Command {
         after_help = "Examples:\n  asrform failback recovery_plan.app --allow-failover --continue"
     )]
     Failback(dr_ops::DrArgs),
+    /// After a failover and before its commit, move the failed-over VMs to another recovery point.
+    #[command(
+        after_help = "Examples:\n  asrform change-recovery-point recovery_plan.app --recovery-point latest-app-consistent\n  asrform change-recovery-point 'protected_vm.app[\"db01\"]' --recovery-point 2026-03-01T10:15:00Z --out pit.json\n\nThe plan shows per VM the point it runs on now and the new one, with time, age and data loss."
+    )]
+    ChangeRecoveryPoint(dr_ops::DrArgs),
+    /// Roll back a failover (or failback) that is not committed yet: the failed-over VMs are removed and the
+    /// source VMs run again.
+    #[command(
+        after_help = "Examples:\n  asrform cancel-failover recovery_plan.app --allow-failover\n\nOnly a failover that awaits its commit can be cancelled; a running failover must finish first and a committed one is undone by reprotect and failback."
+    )]
+    CancelFailover(dr_ops::DrArgs),
 }
 
 /// Flags of `sim`.
@@ -202,6 +215,23 @@ impl ConfigArgs {
     }
 }
 
+/// `--max-rpo` parser: a duration in the configuration language's form (`15m`, `1h30m`).
+pub(crate) fn parse_max_rpo(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::values::parse_duration(s)
+}
+
+/// The readiness gate inputs of a command run on the configuration in `dir`: `--max-rpo`, and the drill reports
+/// under `DIR/.asrform/drills` for the drill-age gate.
+pub(crate) fn readiness_options(
+    dir: &std::path::Path,
+    max_rpo: Option<std::time::Duration>,
+) -> crate::plan::ReadinessOptions {
+    crate::plan::ReadinessOptions {
+        max_rpo,
+        drill_reports: Some(dir.join(".asrform").join("drills")),
+    }
+}
+
 /// `NAME=VALUE` parser shared by commands with their own flags.
 pub(crate) fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -234,6 +264,7 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "force",
     "wait",
     "config-dir",
+    "max-rpo",
 ];
 
 /// Rewrites `-var=x` / `-var x` style arguments to their `--` form.
@@ -292,6 +323,10 @@ pub async fn run(cli: Cli, ui: &mut Ui) -> ExitCode {
         Command::Commit(args) => dr_ops::cmd_dr(ui, DrCommand::Commit, args).await,
         Command::Reprotect(args) => dr_ops::cmd_dr(ui, DrCommand::Reprotect, args).await,
         Command::Failback(args) => dr_ops::cmd_dr(ui, DrCommand::Failback, args).await,
+        Command::ChangeRecoveryPoint(args) => {
+            change_point::cmd_change_recovery_point(ui, args).await
+        }
+        Command::CancelFailover(args) => cancel_failover::cmd_cancel_failover(ui, args).await,
     };
     match result {
         Ok(code) => code,

@@ -64,6 +64,10 @@ pub struct PlanArgs {
     /// How long to wait for the state lock (e.g. 30s, 2m).
     #[arg(long, default_value = "0s", value_parser = parse_timeout)]
     pub lock_timeout: Duration,
+    /// Readiness gate: refuse failovers and test failovers (from `active_site`) of VMs whose RPO is above this
+    /// (e.g. 15m); default: each recovery plan's `max_rpo`.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_max_rpo)]
+    pub max_rpo: Option<Duration>,
 }
 
 /// Parses `30s`, `2m`, `1h`, `0s`.
@@ -185,6 +189,7 @@ async fn plan_in(
         targets,
         now: Some(session.now()),
         operation: None,
+        readiness: super::readiness_options(&session.dir, args.max_rpo),
     };
     let (plan, _) = crate::apply::plan_live(
         session.config(),

@@ -161,6 +161,24 @@ impl<'a> F<'a> {
         Some(s)
     }
 
+    /// An optional explicit name of an ASR object (`config::asr_name` when ARM would refuse it).
+    fn asr_name(&mut self, name: &str) -> Option<Spanned<String>> {
+        let s = self.string(name)?;
+        if let Err(why) = naming::check_name(&s.value) {
+            let d = Diagnostic::error(
+                "config::asr_name",
+                format!("`{name}` {why}: {:?} cannot name an ASR object", s.value),
+            )
+            .label(s.span, "not a valid ARM name")
+            .help(
+                "leave it out to use asrform's name, or give the name the object has in the vault",
+            );
+            self.err(d);
+            return None;
+        }
+        Some(s)
+    }
+
     fn bool(&mut self, name: &str, default: bool) -> Spanned<bool> {
         match self.get(name) {
             None => Spanned::new(default, self.header),
@@ -801,23 +819,28 @@ pub(crate) fn resource(
                     .label(policy.span, "policy of another vault"),
                 );
             }
-            let vault_id = env.resources.get(&vault.value).and_then(|v| v.id.clone());
-            let pair = naming::instance_name(env.label, env.key);
-            if let Some(v) = &vault_id {
-                extras.push(("source_fabric_id", s(&naming::fabric_id(v, &source))));
-                extras.push(("target_fabric_id", s(&naming::fabric_id(v, &target))));
-                extras.push(("source_container_id", s(&naming::container_id(v, &source))));
-                extras.push(("target_container_id", s(&naming::container_id(v, &target))));
-                extras.push((
-                    "forward_mapping_id",
-                    s(&naming::container_mapping_id(v, &pair, &source, &target)),
-                ));
-                extras.push((
-                    "reverse_mapping_id",
-                    s(&naming::container_mapping_id(v, &pair, &target, &source)),
-                ));
+            let mut names = naming::PairNames::defaults(
+                &naming::instance_name(env.label, env.key),
+                &source.value,
+                &target.value,
+            );
+            let mut name_spans = BTreeMap::new();
+            for (attr, _) in names.clone().attributes() {
+                if let Some(n) = f.asr_name(attr) {
+                    names.set(attr, n.value);
+                    name_spans.insert(attr, n.span);
+                }
             }
-            let id = vault_id.map(|v| naming::container_mapping_id(&v, &pair, &source, &target));
+            let vault_id = env.resources.get(&vault.value).and_then(|v| v.id.clone());
+            if let Some(v) = &vault_id {
+                extras.push(("source_fabric_id", s(&names.source_fabric_id(v))));
+                extras.push(("target_fabric_id", s(&names.target_fabric_id(v))));
+                extras.push(("source_container_id", s(&names.source_container_id(v))));
+                extras.push(("target_container_id", s(&names.target_container_id(v))));
+                extras.push(("forward_mapping_id", s(&names.forward_mapping_id(v))));
+                extras.push(("reverse_mapping_id", s(&names.reverse_mapping_id(v))));
+            }
+            let id = vault_id.map(|v| names.forward_mapping_id(&v));
             (
                 ResourceBody::RegionPair(RegionPair {
                     vault,
@@ -826,6 +849,8 @@ pub(crate) fn resource(
                     policy,
                     agent_auto_update: auto,
                     automation_account: account,
+                    names,
+                    name_spans,
                 }),
                 id,
             )
@@ -853,20 +878,22 @@ pub(crate) fn resource(
                     )
                     .map(|r| Spanned::new(NetworkRef::Id(r.value), r.span)),
             };
+            let name = f
+                .asr_name("name")
+                .unwrap_or_else(|| Spanned::new(naming::instance_name(env.label, env.key), header));
+            let reverse_name = f.asr_name("reverse_name").unwrap_or_else(|| name.clone());
+            extras.push(("name", s(&name)));
+            extras.push(("reverse_name", s(&reverse_name)));
             let (pair, source, target) = (pair?, source?, target?);
-            let id = pair_info(env, &pair.value).map(|(v, src, _)| {
-                naming::network_mapping_id(
-                    &v,
-                    &src,
-                    source.value.name(),
-                    &naming::instance_name(env.label, env.key),
-                )
-            });
+            let id = pair_info(env, &pair.value)
+                .map(|(v, names)| names.network_mapping_id(&v, source.value.name(), &name.value));
             (
                 ResourceBody::NetworkMapping(NetworkMapping {
                     region_pair: pair,
                     source_network: source,
                     target_network: target,
+                    name,
+                    reverse_name,
                 }),
                 id,
             )
@@ -938,7 +965,7 @@ pub(crate) fn resource(
             });
             extras.push(("target_vm_name", s(&target_vm_name)));
             let id = pair_info(env, &pair.value)
-                .map(|(v, src, _)| naming::protected_item_id(&v, &src, source_vm.value.name()));
+                .map(|(v, names)| names.protected_item_id(&v, source_vm.value.name()));
             (
                 ResourceBody::ProtectedVm(ProtectedVm {
                     source_vm,
@@ -975,6 +1002,8 @@ pub(crate) fn resource(
                     a.span,
                 )
             });
+            let max_rpo = f.duration("max_rpo");
+            let max_drill_age = f.duration("max_drill_age");
             let mut groups = Vec::new();
             for b in f.blocks("group") {
                 let mut gf = F::new(&b.body, b.header, "group", f.diags);
@@ -1023,6 +1052,8 @@ pub(crate) fn resource(
                     name,
                     groups,
                     active_site: active,
+                    max_rpo,
+                    max_drill_age,
                 }),
                 id,
             )
@@ -1039,8 +1070,11 @@ pub(crate) fn resource(
     })
 }
 
-/// The vault id and the regions of a region pair decoded earlier.
-fn pair_info(env: &DecodeEnv, pair: &ResourceAddr) -> Option<(String, String, String)> {
+/// The vault id and the object names of a region pair decoded earlier.
+fn pair_info<'e>(
+    env: &'e DecodeEnv,
+    pair: &ResourceAddr,
+) -> Option<(String, &'e naming::PairNames)> {
     let Resource {
         body: ResourceBody::RegionPair(p),
         ..
@@ -1049,7 +1083,7 @@ fn pair_info(env: &DecodeEnv, pair: &ResourceAddr) -> Option<(String, String, St
         return None;
     };
     let vault_id = env.resources.get(&p.vault.value)?.id.clone()?;
-    Some((vault_id, p.source.value.clone(), p.target.value.clone()))
+    Some((vault_id, &p.names))
 }
 
 fn is_nic_index(s: &str) -> bool {

@@ -449,6 +449,10 @@ pub struct RegionPair {
     pub agent_auto_update: Spanned<bool>,
     /// Automation account used for auto-update.
     pub automation_account: Option<Spanned<ArmId>>,
+    /// Names of its fabrics, containers and container mappings (asrform's unless set explicitly).
+    pub names: super::naming::PairNames,
+    /// The `*_name` attributes set explicitly, with where (for diagnostics).
+    pub name_spans: BTreeMap<&'static str, Span>,
 }
 
 /// A target network: a `virtual_network` block or an ARM id.
@@ -469,6 +473,10 @@ pub struct NetworkMapping {
     pub source_network: Spanned<ArmId>,
     /// Target VNet.
     pub target_network: Spanned<NetworkRef>,
+    /// Name of the forward mapping (default: the instance name, `label` or `label-key`).
+    pub name: Spanned<String>,
+    /// Name of the reverse mapping (default: `name`).
+    pub reverse_name: Spanned<String>,
 }
 
 /// Availability zone.
@@ -594,4 +602,8 @@ pub struct RecoveryPlan {
     pub groups: Vec<PlanGroup>,
     /// Desired active site.
     pub active_site: Option<Spanned<ActiveSite>>,
+    /// Readiness gate: a failover or drill of this plan is refused while a member's RPO is above this.
+    pub max_rpo: Option<Spanned<Duration>>,
+    /// Readiness gate (warning): the last successful drill of every member should be younger than this.
+    pub max_drill_age: Option<Spanned<Duration>>,
 }

@@ -199,11 +199,23 @@ pub fn resource(kind: ResourceKind) -> &'static Schema {
             "policy",
             "agent_auto_update",
             "automation_account",
+            "source_fabric_name",
+            "target_fabric_name",
+            "source_container_name",
+            "target_container_name",
+            "forward_mapping_name",
+            "reverse_mapping_name",
         ],
         blocks: EMPTY,
     };
     const NETMAP: Schema = Schema {
-        attrs: &["region_pair", "source_network", "target_network"],
+        attrs: &[
+            "region_pair",
+            "source_network",
+            "target_network",
+            "name",
+            "reverse_name",
+        ],
         blocks: EMPTY,
     };
     const VM: Schema = Schema {
@@ -235,7 +247,14 @@ pub fn resource(kind: ResourceKind) -> &'static Schema {
         ],
     };
     const PLAN: Schema = Schema {
-        attrs: &["vault", "region_pair", "name", "active_site"],
+        attrs: &[
+            "vault",
+            "region_pair",
+            "name",
+            "active_site",
+            "max_rpo",
+            "max_drill_age",
+        ],
         blocks: &[BlockSchema {
             name: "group",
             labels: 0,

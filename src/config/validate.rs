@@ -61,6 +61,8 @@ pub(crate) fn validate(
     let mut out = Vec::new();
     policies(resources, &mut out);
     pairs(&ix, &mut out);
+    pair_names(resources, &mut out);
+    network_mapping_names(&ix, &mut out);
     vms(&ix, opts, &mut out);
     plans(&ix, &mut out);
     mappings(&ix, &mut out);
@@ -114,6 +116,132 @@ fn policies(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnost
 
 fn show(d: Duration) -> String {
     super::values::format_duration(d)
+}
+
+/// One fabric and one container per region and vault (ASR has one Azure fabric per location in a vault): region
+/// pairs that share a region must agree on its names, and two regions cannot share one.
+fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnostic>) {
+    // (vault, kind, region) → (name, where, pair); (vault, kind, name) → (region, where, pair).
+    type Seen<'a> =
+        HashMap<(&'a ResourceAddr, &'static str, String), (String, Span, &'a ResourceAddr)>;
+    let (mut by_region, mut by_name): (Seen, Seen) = (HashMap::new(), HashMap::new());
+    for r in resources.values() {
+        let ResourceBody::RegionPair(p) = &r.body else {
+            continue;
+        };
+        let n = &p.names;
+        for (kind, attr, name, region) in [
+            ("fabric", "source_fabric_name", &n.source_fabric, &p.source),
+            ("fabric", "target_fabric_name", &n.target_fabric, &p.target),
+            (
+                "container",
+                "source_container_name",
+                &n.source_container,
+                &p.source,
+            ),
+            (
+                "container",
+                "target_container_name",
+                &n.target_container,
+                &p.target,
+            ),
+        ] {
+            let span = p.name_spans.get(attr).copied().unwrap_or(region.span);
+            let (lname, lregion) = (name.to_ascii_lowercase(), region.value.to_ascii_lowercase());
+            let vault = &p.vault.value;
+            let conflict = by_region
+                .get(&(vault, kind, lregion.clone()))
+                .filter(|(other, ..)| other.to_ascii_lowercase() != lname)
+                .map(|(other, at, pair)| {
+                    (
+                        format!(
+                            "`{}` names the {kind} of `{}` `{name}`, but `{pair}` (same vault) names it `{other}`",
+                            r.addr, region.value
+                        ),
+                        "this name",
+                        format!("`{pair}`'s name"),
+                        format!("a vault has one {kind} per region; use the same name in both region pairs"),
+                        *at,
+                    )
+                })
+                .or_else(|| {
+                    by_name
+                        .get(&(vault, kind, lname.clone()))
+                        .filter(|(other, ..)| other.to_ascii_lowercase() != lregion)
+                        .map(|(other, at, pair)| {
+                            (
+                                format!(
+                                    "`{}`: {kind} name `{name}` is used for `{}` here and for `{other}` by `{pair}`",
+                                    r.addr, region.value
+                                ),
+                                "this region's name",
+                                "the other region's".to_string(),
+                                format!("give each region its own {kind} name"),
+                                *at,
+                            )
+                        })
+                });
+            if let Some((message, here, there, help, at)) = conflict {
+                out.push(
+                    Diagnostic::error("config::asr_name_conflict", message)
+                        .label(span, here)
+                        .label(at, there)
+                        .help(help),
+                );
+                continue;
+            }
+            by_region.insert(
+                (vault, kind, lregion.clone()),
+                (name.clone(), span, &r.addr),
+            );
+            by_name.insert((vault, kind, lname), (region.value.clone(), span, &r.addr));
+        }
+    }
+}
+
+/// Two `network_mapping` blocks must not name the same mapping (same fabric, network and name): with explicit names
+/// they could, and both would manage one object.
+fn network_mapping_names(ix: &Index, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<String, (&ResourceAddr, Span)> = HashMap::new();
+    for r in ix.resources.values() {
+        let ResourceBody::NetworkMapping(m) = &r.body else {
+            continue;
+        };
+        let Some(pair) = ix.pair(&m.region_pair.value) else {
+            continue;
+        };
+        let target_vnet = match &m.target_network.value {
+            NetworkRef::Block(a) => ix.vnet(a).map(|v| v.name.value.clone()),
+            NetworkRef::Id(id) => Some(id.name().to_string()),
+        };
+        let vault = pair.vault.value.to_string();
+        let forward = (
+            &pair.names.source_fabric,
+            Some(m.source_network.value.name().to_string()),
+            &m.name,
+        );
+        let reverse = (&pair.names.target_fabric, target_vnet, &m.reverse_name);
+        for (fabric, vnet, name) in [forward, reverse] {
+            let Some(vnet) = vnet else { continue };
+            let key = format!("{vault}|{fabric}|{vnet}|{}", name.value).to_ascii_lowercase();
+            match seen.get(&key) {
+                Some((other, at)) if *other != &r.addr => out.push(
+                    Diagnostic::error(
+                        "config::asr_name_conflict",
+                        format!(
+                            "`{}` and `{other}` both name the network mapping `{}` of network `{vnet}` in fabric `{fabric}`",
+                            r.addr, name.value
+                        ),
+                    )
+                    .label(name.span, "this mapping")
+                    .label(*at, "the same mapping"),
+                ),
+                _ => {
+                    seen.insert(key, (&r.addr, name.span));
+                }
+            }
+        }
+    }
 }
 
 fn pairs(ix: &Index, out: &mut Vec<Diagnostic>) {

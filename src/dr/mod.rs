@@ -8,8 +8,10 @@
 //! configuration, or write state: the plan/apply layer decides *what* to run and records the outcome; the CLI
 //! renders progress from [`Hooks`] events.
 
+pub mod change_point;
 pub mod drill;
 pub mod points;
+pub mod readiness;
 pub mod status;
 
 use std::collections::BTreeMap;
@@ -133,6 +135,46 @@ pub struct ReprotectInput {
     pub cache_storage_account_id: Option<ArmId>,
     /// Wait until the reprotected item is `Protected` again (initial replication done) before returning.
     pub wait_protected: bool,
+    /// Per-item settings for the new direction, by lower-case lifecycle id; they win over the shared fields above
+    /// (VMs of one recovery plan may use different cache accounts, resource groups and disk types).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub items: BTreeMap<String, ItemReprotect>,
+}
+
+/// The configured settings of one item for the direction a reprotect sets up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemReprotect {
+    /// Cache storage account in the now-active region.
+    pub cache_storage_account_id: Option<ArmId>,
+    /// Resource group of the replica VM and disks.
+    pub recovery_resource_group_id: Option<ArmId>,
+    /// Target availability set.
+    pub recovery_availability_set_id: Option<ArmId>,
+    /// Target availability zone.
+    pub recovery_availability_zone: Option<String>,
+    /// Disk SKU rules, first match wins (the configuration's `disk` blocks).
+    #[serde(default)]
+    pub disks: Vec<DiskRule>,
+}
+
+/// The SKUs for the disks whose name matches a glob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskRule {
+    /// Glob over the disk name (`*`, `*-data*`).
+    pub selector: String,
+    /// Target disk SKU.
+    pub target_disk_type: Option<String>,
+    /// Replica disk SKU.
+    pub replica_disk_type: Option<String>,
+}
+
+impl ItemReprotect {
+    /// The first rule matching `disk_name`.
+    fn disk_rule(&self, disk_name: &str) -> Option<&DiskRule> {
+        self.disks.iter().find(|r| {
+            globset::Glob::new(&r.selector).is_ok_and(|g| g.compile_matcher().is_match(disk_name))
+        })
+    }
 }
 
 /// One DR operation.
@@ -1303,25 +1345,46 @@ async fn reprotect(
         .and_then(|d| d.known())
         .cloned()
         .unwrap_or_default();
-    let rg = input.recovery_resource_group_id.clone().or_else(|| {
-        p.source_vm_id.as_ref().and_then(|vmid| {
-            let sub = vmid.subscription()?;
-            let rg = vmid.resource_group()?;
-            ArmId::parse(&format!("/subscriptions/{sub}/resourceGroups/{rg}")).ok()
-        })
-    });
-    let disks = match &input.cache_storage_account_id {
+    let own = input
+        .items
+        .get(&lifecycle.to_ascii_lowercase())
+        .cloned()
+        .unwrap_or_default();
+    let rg = own
+        .recovery_resource_group_id
+        .clone()
+        .or_else(|| input.recovery_resource_group_id.clone())
+        .or_else(|| {
+            p.source_vm_id.as_ref().and_then(|vmid| {
+                let sub = vmid.subscription()?;
+                let rg = vmid.resource_group()?;
+                ArmId::parse(&format!("/subscriptions/{sub}/resourceGroups/{rg}")).ok()
+            })
+        });
+    // Every failed-over disk is listed with the cache account, so the new direction keeps the configured cache
+    // and disk SKUs instead of whatever ASR would pick.
+    let cache = own
+        .cache_storage_account_id
+        .clone()
+        .or_else(|| input.cache_storage_account_id.clone());
+    let disks = match &cache {
         Some(cache) => a2a
             .protected_managed_disks
             .iter()
             .filter_map(|d| {
+                let disk_id = d.recovery_target_disk_id.clone()?;
+                let rule = own.disk_rule(disk_id.rsplit('/').next().unwrap_or(""));
+                let target = rule.and_then(|r| r.target_disk_type.clone());
+                let replica = rule.and_then(|r| r.replica_disk_type.clone());
                 Some(wire::A2AVmManagedDiskInputDetails {
-                    disk_id: d.recovery_target_disk_id.clone()?,
+                    disk_id,
                     primary_staging_azure_storage_account_id: cache.to_string(),
                     recovery_resource_group_id: rg
                         .as_ref()
                         .map(|r| r.to_string())
                         .unwrap_or_default(),
+                    recovery_target_disk_account_type: target,
+                    recovery_replica_disk_account_type: replica,
                     ..Default::default()
                 })
             })
@@ -1332,6 +1395,8 @@ async fn reprotect(
         recovery_container_id: Some(input.recovery_container_id.to_string()),
         policy_id: Some(input.policy_id.to_string()),
         recovery_resource_group_id: rg.map(|r| r.to_string()),
+        recovery_availability_set_id: own.recovery_availability_set_id.map(|a| a.to_string()),
+        recovery_availability_zone: own.recovery_availability_zone,
         vm_managed_disks: disks,
         ..Default::default()
     };

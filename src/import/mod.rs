@@ -213,6 +213,8 @@ struct Model {
     policies: BTreeMap<String, String>,
     /// (source region, target region) → region pair address.
     pairs: BTreeMap<(String, String), String>,
+    /// (source region, target region) → the pair's object names as live has them.
+    pair_names: BTreeMap<(String, String), naming::PairNames>,
     /// protected item id → address.
     vm_addr: BTreeMap<String, String>,
 }
@@ -221,6 +223,8 @@ struct Model {
 #[derive(Clone, Debug)]
 struct Vm<'s> {
     item: &'s ProtectedItem,
+    /// The VM the configuration protects (after reprotect: the original VM, not the item's current source).
+    source_vm: ArmId,
     name: String,
     source_rg: String,
     pair: String,
@@ -240,6 +244,8 @@ struct Vm<'s> {
     nics: Vec<NicOut>,
     plan: Option<String>,
     failed_over: bool,
+    /// What had to be inferred rather than read (reported as warnings).
+    notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -316,6 +322,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         avsets: BTreeMap::new(),
         policies: BTreeMap::new(),
         pairs: BTreeMap::new(),
+        pair_names: BTreeMap::new(),
         vm_addr: BTreeMap::new(),
     };
     let default_sub = opts.default_subscription.as_deref();
@@ -375,6 +382,14 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                 .map(|x| lower(x)),
         );
         av_ids.extend(i.target_availability_set_id.iter().map(|x| lower(x)));
+        // A reprotected item runs in the vault's region (ASR keeps vaults out of source regions): the group it runs
+        // in is the forward direction's target group.
+        if i.primary_location
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&vault.location))
+        {
+            rg_ids.extend(i.source_vm_id.as_ref().and_then(rg_id).map(|r| lower(&r)));
+        }
     }
     // Only forward mappings' targets: the reverse mapping's target is the source network, which stays unmanaged.
     // ASR keeps a vault out of the source region, so a mapping whose fabric is in the vault's region is a reverse one.
@@ -504,59 +519,56 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .insert(lower(p.id.as_str()), format!("replication_policy.{label}"));
     }
 
-    // Region pairs: one per forward container mapping between asrform-named containers.
+    // Region pairs: one per pair of container mappings (forward and reverse) between two regions' containers.
+    // Names that differ from asrform's are written as explicit `*_name` attributes, so the pair adopts the
+    // objects as they are instead of managing a second set beside them.
     let mut mappings: Vec<_> = snap
         .container_mappings
         .values()
         .filter(|c| in_vault(&c.id))
         .collect();
-    mappings.sort_by_key(|c| lower(c.id.as_str()));
+    // asrform-named mappings first, so that of two mappings between the same containers asrform's is adopted.
+    let regions_of = |c: &crate::provider::model::ContainerMapping| {
+        let from = c.id.parent().and_then(|k| k.parent());
+        let to = c.target_container_id.as_ref().and_then(ArmId::parent);
+        Some((
+            region_of_fabric(snap, Some(from?.as_str()))?,
+            region_of_fabric(snap, Some(to?.as_str()))?,
+        ))
+    };
+    let asrform_named = |c: &crate::provider::model::ContainerMapping| {
+        regions_of(c).is_some_and(|(f, t)| c.id.name().ends_with(&format!("-{f}-to-{t}")))
+    };
+    mappings.sort_by_key(|c| (!asrform_named(c), lower(c.id.as_str())));
     let mut seen_pairs: BTreeSet<(String, String)> = BTreeSet::new();
+    // Mappings written (as a pair's forward or reverse) or already reported; the rest are reported at the end.
+    let mut accounted: BTreeSet<String> = BTreeSet::new();
     for c in &mappings {
         // id: …/replicationFabrics/F/replicationProtectionContainers/C/replicationProtectionContainerMappings/M
-        let segs: Vec<&str> = c.id.as_str().split('/').collect();
-        let fabric_id = segs[..segs.len().saturating_sub(4)].join("/");
-        let from = region_of_fabric(snap, Some(&fabric_id));
-        let to = c
-            .target_container_id
-            .as_ref()
-            .map(|t| {
-                let s: Vec<&str> = t.as_str().split('/').collect();
-                s[..s.len().saturating_sub(2)].join("/")
-            })
-            .and_then(|f| region_of_fabric(snap, Some(&f)));
-        let (Some(from), Some(to)) = (from, to) else {
+        let container = c.id.parent();
+        let fabric = container.as_ref().and_then(ArmId::parent);
+        let target_fabric = c.target_container_id.as_ref().and_then(ArmId::parent);
+        let (Some(container), Some(fabric), Some(tcontainer), Some(tfabric), Some((from, to))) = (
+            container,
+            fabric,
+            c.target_container_id.clone(),
+            target_fabric,
+            regions_of(c),
+        ) else {
             m.warnings.push(format!(
                 "container mapping {}: its fabrics' regions are unknown; not imported",
                 c.id
             ));
+            accounted.insert(lower(c.id.as_str()));
             continue;
         };
-        let mname = c.id.name().to_string();
-        let suffix = format!("-{from}-to-{to}");
-        let Some(label) = mname.strip_suffix(&suffix) else {
-            m.warnings.push(format!(
-                "container mapping {}: its name does not follow asrform's `<pair>-<from>-to-<to>` scheme; asrform \
-                 would manage a second mapping beside it, so it is not imported",
-                c.id
-            ));
-            continue;
-        };
-        let expect = naming::container_mapping_id(vault.id.as_str(), label, &from, &to);
-        if !crate::provider::id::same_id(&expect, c.id.as_str()) {
-            m.warnings.push(format!(
-                "container mapping {}: its fabric or container is not named the asrform way (`asrform-<region>`, \
-                 `asrform-<region>-container`); not imported",
-                c.id
-            ));
+        // The reverse direction belongs to the same pair; a second mapping between the same regions is reported
+        // below.
+        if seen_pairs.contains(&(to.clone(), from.clone()))
+            || seen_pairs.contains(&(from.clone(), to.clone()))
+        {
             continue;
         }
-        // The reverse direction belongs to the same pair.
-        let canon = if seen_pairs.contains(&(to.clone(), from.clone())) {
-            continue;
-        } else {
-            (from.clone(), to.clone())
-        };
         // The source is the region most protected items replicate from (after reprotect some run the other way).
         let count = |r: &str| {
             items
@@ -572,15 +584,48 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         if ct > cf || (ct == cf && from.eq_ignore_ascii_case(&vault.location)) {
             continue;
         }
-        seen_pairs.insert(canon.clone());
-        if ident(label) != label {
+        seen_pairs.insert((from.clone(), to.clone()));
+        let mname = c.id.name().to_string();
+        // asrform's own mappings carry the pair label; others get one from the regions.
+        let label = mname
+            .strip_suffix(&format!("-{from}-to-{to}"))
+            .filter(|l| ident(l) == *l)
+            .map_or_else(|| ident(&format!("{from}-to-{to}")), str::to_string);
+        let label = names.take("region_pair", &label);
+        let reverse = mappings.iter().find(|r| {
+            r.id.parent()
+                .is_some_and(|p| crate::provider::id::same_id(p.as_str(), tcontainer.as_str()))
+                && r.target_container_id
+                    .as_ref()
+                    .is_some_and(|t| crate::provider::id::same_id(t.as_str(), container.as_str()))
+        });
+        let defaults = naming::PairNames::defaults(&label, &from, &to);
+        let mut live = defaults.clone();
+        live.source_fabric = fabric.name().to_string();
+        live.target_fabric = tfabric.name().to_string();
+        live.source_container = container.name().to_string();
+        live.target_container = tcontainer.name().to_string();
+        live.forward_mapping = mname.clone();
+        match reverse {
+            Some(r) => live.reverse_mapping = r.id.name().to_string(),
+            None => m.warnings.push(format!(
+                "container mapping {}: no reverse mapping from {tcontainer}; the next plan creates `{}`",
+                c.id, defaults.reverse_mapping
+            )),
+        }
+        accounted.insert(lower(c.id.as_str()));
+        accounted.extend(reverse.map(|r| lower(r.id.as_str())));
+        if let Some((attr, name, why)) = live
+            .attributes()
+            .into_iter()
+            .find_map(|(a, n)| naming::check_name(n).err().map(|e| (a, n.to_string(), e)))
+        {
             m.warnings.push(format!(
-                "container mapping {}: pair label `{label}` is not an HCL identifier; not imported",
+                "container mapping {}: {attr} `{name}` {why}; region pair not imported",
                 c.id
             ));
             continue;
         }
-        let label = names.take("region_pair", label);
         let Some(policy) = c
             .policy_id
             .as_ref()
@@ -606,8 +651,34 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                 writeln!(out_main, "agent_auto_update = false").ok();
             }
         }
+        let explicit: Vec<_> = live
+            .attributes()
+            .into_iter()
+            .zip(defaults.attributes())
+            .filter(|((_, n), (_, d))| !n.eq_ignore_ascii_case(d))
+            .map(|((a, n), _)| (a, n.to_string()))
+            .collect();
+        if !explicit.is_empty() {
+            writeln!(out_main, "\n# names as found in the vault (not asrform's)").ok();
+        }
+        for (a, n) in explicit {
+            writeln!(out_main, "{a} = {}", q(&n)).ok();
+        }
         writeln!(out_main, "}}\n").ok();
-        m.pairs.insert((from, to), format!("region_pair.{label}"));
+        m.pairs
+            .insert((from.clone(), to.clone()), format!("region_pair.{label}"));
+        m.pair_names.insert((from, to), live);
+    }
+    for c in mappings
+        .iter()
+        .filter(|c| !accounted.contains(&lower(c.id.as_str())))
+    {
+        m.warnings.push(format!(
+            "container mapping {}: no region pair adopts it (a region pair owns one mapping per direction, and \
+             another mapping already connects these regions, or this one has no counterpart running the way its \
+             protected items replicate); not imported",
+            c.id
+        ));
     }
 
     // Networks.
@@ -648,27 +719,36 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .insert(id.clone(), format!("virtual_network.{label}"));
     }
 
-    // Network mappings (forward direction of an imported pair).
+    // Network mappings (forward direction of an imported pair), found by the pair's source fabric.
     let mut nms: Vec<_> = snap
         .network_mappings
         .values()
         .filter(|x| in_vault(&x.id))
         .collect();
     nms.sort_by_key(|x| lower(x.id.as_str()));
-    for nm in nms {
-        let segs: Vec<&str> = nm.id.as_str().split('/').collect();
-        let fabric_id = segs[..segs.len().saturating_sub(4)].join("/");
-        let Some(from) = region_of_fabric(snap, Some(&fabric_id)) else {
+    // …/replicationFabrics/F/replicationNetworks/N/replicationNetworkMappings/M → F's id.
+    let fabric_of = |id: &ArmId| id.parent().and_then(|n| n.parent());
+    let vault_id = vault.id.as_str();
+    // Mappings under a pair's target fabric are written as some forward mapping's reverse, or reported at the end.
+    let mut reverses: BTreeSet<String> = BTreeSet::new();
+    let mut unpaired: Vec<&ArmId> = Vec::new();
+    for nm in &nms {
+        let Some(fabric) = fabric_of(&nm.id) else {
             continue;
         };
-        let Some(pair) = m
-            .pairs
+        let on = |f: &str| crate::provider::id::same_id(fabric.as_str(), f);
+        let Some((key, pn)) = m
+            .pair_names
             .iter()
-            .find(|((s, _), _)| s.eq_ignore_ascii_case(&from))
-            .map(|(_, a)| a.clone())
+            .find(|(_, n)| on(&n.source_fabric_id(vault_id)))
         else {
             // A reverse mapping of an imported pair, or a pair that was not imported.
-            if !m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(&from)) {
+            if m.pair_names
+                .values()
+                .any(|n| on(&n.target_fabric_id(vault_id)))
+            {
+                unpaired.push(&nm.id);
+            } else {
                 m.warnings.push(format!(
                     "network mapping {}: its region pair was not imported",
                     nm.id
@@ -676,34 +756,49 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             }
             continue;
         };
+        let (pair, pn) = (m.pairs[key].clone(), pn.clone());
         let (Some(src), Some(tgt)) = (&nm.primary_network_id, &nm.recovery_network_id) else {
+            m.warnings.push(format!(
+                "network mapping {}: its source or target network is unknown; not imported",
+                nm.id
+            ));
             continue;
         };
         let mname = nm.id.name().to_string();
-        if ident(&mname) != mname {
+        // The reverse mapping maps the target network back to the source one, under the target fabric.
+        let reverse = nms.iter().find(|r| {
+            fabric_of(&r.id).is_some_and(|f| {
+                crate::provider::id::same_id(f.as_str(), &pn.target_fabric_id(vault_id))
+            }) && r
+                .primary_network_id
+                .as_ref()
+                .is_some_and(|p| crate::provider::id::same_id(p.as_str(), tgt.as_str()))
+                && r.recovery_network_id
+                    .as_ref()
+                    .is_some_and(|p| crate::provider::id::same_id(p.as_str(), src.as_str()))
+        });
+        let reverse_name = match reverse {
+            Some(r) => r.id.name().to_string(),
+            None => {
+                m.warnings.push(format!(
+                    "network mapping {}: the reverse mapping {} does not exist; the next plan creates it",
+                    nm.id,
+                    pn.reverse_network_mapping_id(vault_id, tgt.name(), &mname)
+                ));
+                mname.clone()
+            }
+        };
+        if let Some((n, why)) = [&mname, &reverse_name]
+            .into_iter()
+            .find_map(|n| naming::check_name(n).err().map(|e| (n, e)))
+        {
             m.warnings.push(format!(
-                "network mapping {}: name `{mname}` is not an HCL identifier; not imported",
+                "network mapping {}: name `{n}` {why}; not imported",
                 nm.id
             ));
             continue;
         }
-        let (to_region, tname) = m
-            .pairs
-            .iter()
-            .find(|((s, _), _)| s.eq_ignore_ascii_case(&from))
-            .map(|((_, t), _)| (t.clone(), tgt.name().to_string()))
-            .unwrap_or_default();
-        let reverse = naming::network_mapping_id(vault.id.as_str(), &to_region, &tname, &mname);
-        if !snap
-            .network_mappings
-            .keys()
-            .any(|k| crate::provider::id::same_id(k.as_str(), &reverse))
-        {
-            m.warnings.push(format!(
-                "network mapping {}: the reverse mapping {reverse} does not exist; the next plan creates it",
-                nm.id
-            ));
-        }
+        reverses.extend(reverse.map(|r| lower(r.id.as_str())));
         let label = names.take("network_mapping", &mname);
         writeln!(out_main, "network_mapping {} {{", q(&label)).ok();
         writeln!(out_main, "region_pair = {pair}").ok();
@@ -714,7 +809,23 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             .cloned()
             .unwrap_or_else(|| q(tgt.as_str()));
         writeln!(out_main, "target_network = {t}").ok();
+        if label != mname {
+            writeln!(out_main, "name = {}", q(&mname)).ok();
+        }
+        if reverse_name != mname {
+            writeln!(out_main, "reverse_name = {}", q(&reverse_name)).ok();
+        }
         writeln!(out_main, "}}\n").ok();
+    }
+
+    for id in unpaired
+        .into_iter()
+        .filter(|id| !reverses.contains(&lower(id.as_str())))
+    {
+        m.warnings.push(format!(
+            "network mapping {id}: it is not the reverse of an imported network mapping (a `network_mapping` block \
+             owns a forward and a reverse mapping); not imported"
+        ));
     }
 
     // Cache storage accounts and availability sets.
@@ -781,35 +892,42 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
     // --- protected VMs ---------------------------------------------------------------------------------------
     let mut vms: Vec<Vm> = Vec::new();
     for i in &items {
-        let src_vm = i.source_vm_id.as_ref().expect("filtered above");
-        let name = src_vm.name().to_string();
         let (Some(pl), Some(rl)) = (&i.primary_location, &i.recovery_location) else {
             m.warnings
                 .push(format!("{}: regions unknown; not imported", i.id));
             continue;
         };
         // After reprotect the item replicates back: its primary is the configured target.
-        let pair = m
-            .pairs
-            .get(&(lower(pl), lower(rl)))
-            .or_else(|| m.pairs.get(&(lower(rl), lower(pl))))
-            .or_else(|| {
-                m.pairs
-                    .iter()
-                    .find(|((s, t), _)| {
-                        (s.eq_ignore_ascii_case(pl) && t.eq_ignore_ascii_case(rl))
-                            || (s.eq_ignore_ascii_case(rl) && t.eq_ignore_ascii_case(pl))
-                    })
-                    .map(|(_, a)| a)
-            })
-            .cloned();
-        let Some(pair) = pair else {
-            m.warnings.push(format!(
-                "{}: no imported region pair for {pl} → {rl}; not imported",
-                i.id
-            ));
-            continue;
+        let find = |from: &str, to: &str| {
+            m.pairs
+                .iter()
+                .find(|((s, t), _)| s.eq_ignore_ascii_case(from) && t.eq_ignore_ascii_case(to))
+                .map(|(_, a)| a.clone())
         };
+        let (pair, reversed) = match (find(pl, rl), find(rl, pl)) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) => (p, true),
+            (None, None) => {
+                m.warnings.push(format!(
+                    "{}: no imported region pair for {pl} → {rl}; not imported",
+                    i.id
+                ));
+                continue;
+            }
+        };
+        if reversed {
+            match reprotected_vm(snap, &m, &items, i, &pair) {
+                Ok(mut v) => {
+                    v.plan = member_of.get(&lower(i.id.as_str())).cloned();
+                    m.warnings.append(&mut v.notes);
+                    vms.push(v);
+                }
+                Err(w) => m.warnings.push(w),
+            }
+            continue;
+        }
+        let src_vm = i.source_vm_id.as_ref().expect("filtered above");
+        let name = src_vm.name().to_string();
         let cache = i
             .disks
             .first()
@@ -903,10 +1021,11 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
         let failed_over = i
             .active_location
             .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case("Recovery"))
-            || m.pairs.keys().any(|(_, t)| t.eq_ignore_ascii_case(pl));
+            .is_some_and(|a| a.eq_ignore_ascii_case("Recovery"));
         vms.push(Vm {
             item: i,
+            source_vm: src_vm.clone(),
+            notes: Vec::new(),
             source_rg: src_vm.resource_group().unwrap_or_default().to_string(),
             pair,
             cache,
@@ -1007,12 +1126,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
             );
             let v = &vms[idx[0]];
             let n = v.nics.first().cloned().unwrap_or_default();
-            let sub = v
-                .item
-                .source_vm_id
-                .as_ref()
-                .and_then(|s| s.subscription())
-                .unwrap_or_default();
+            let sub = v.source_vm.subscription().unwrap_or_default();
             writeln!(
                 text,
                 "# {} VMs of one shape; one row each in {csv_name}.",
@@ -1087,12 +1201,7 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
                     writeln!(text, "# live: running in the recovery region (state records active_site = \"recovery\")").ok();
                 }
                 writeln!(text, "protected_vm {} {{", q(&label)).ok();
-                writeln!(
-                    text,
-                    "source_vm = {}",
-                    q(v.item.source_vm_id.as_ref().map_or("", |s| s.as_str()))
-                )
-                .ok();
+                writeln!(text, "source_vm = {}", q(v.source_vm.as_str())).ok();
                 write_common(text, v);
                 if let Some(s) = &v.size {
                     writeln!(text, "target_vm_size = {}", q(s)).ok();
@@ -1253,6 +1362,180 @@ pub fn generate(snap: &Snapshot, opts: &ImportOptions) -> Result<Generated, Impo
     Ok(g)
 }
 
+/// A protected VM whose item was reprotected (it runs in the pair's target region and replicates back). The
+/// configuration describes the pair's forward direction, so the forward settings are recovered from what the
+/// reversed item and the vault show: the original VM is the item's recovery VM, the target resource group is the one
+/// the VM runs in now, the target network is where the forward network mapping sends the item's recovery network.
+/// The forward cache account is not visible on a reversed item; the pair's other VMs' account is taken and the
+/// inference reported. `Err` is the warning when something cannot be recovered.
+fn reprotected_vm<'s>(
+    snap: &Snapshot,
+    m: &Model,
+    items: &[&'s ProtectedItem],
+    i: &'s ProtectedItem,
+    pair: &str,
+) -> Result<Vm<'s>, String> {
+    let fail = |what: &str| format!("{}: reprotected item, {what}; not imported", i.id);
+    let running = i.source_vm_id.as_ref().expect("filtered above");
+    let source = m
+        .pairs
+        .iter()
+        .find(|(_, a)| a.as_str() == pair)
+        .map(|((s, _), _)| s.clone())
+        .unwrap_or_default();
+    let original = original_vm(snap, i).ok_or_else(|| fail("its original VM is unknown"))?;
+    let target_rg = rg_id(running)
+        .and_then(|r| m.rgs.get(&lower(&r)).cloned())
+        .ok_or_else(|| fail("the resource group it runs in was not imported"))?;
+    // The item's recovery network is the original source network, and the forward mapping from it names the target
+    // network. Without a recovery network (reprotect does not require one), the pair's forward mappings decide when
+    // they all lead to one network.
+    let mut notes = Vec::new();
+    let source_fabric = m
+        .pair_names
+        .iter()
+        .find(|(k, _)| m.pairs.get(*k).is_some_and(|a| a == pair))
+        .map(|(_, n)| n.source_fabric_id(vault_of(&i.id)));
+    let forward: Vec<&ArmId> = snap
+        .network_mappings
+        .values()
+        .filter(|x| {
+            x.id.parent()
+                .and_then(|n| n.parent())
+                .zip(source_fabric.as_deref())
+                .is_some_and(|(f, s)| crate::provider::id::same_id(f.as_str(), s))
+        })
+        .filter(|x| {
+            i.target_network_id.as_deref().is_none_or(|n| {
+                x.primary_network_id
+                    .as_ref()
+                    .is_some_and(|p| crate::provider::id::same_id(p.as_str(), n))
+            })
+        })
+        .filter_map(|x| x.recovery_network_id.as_ref())
+        .collect();
+    let distinct: BTreeSet<String> = forward.iter().map(|n| lower(n.as_str())).collect();
+    let tnet_id = match (forward.first(), distinct.len()) {
+        (Some(n), 1) => *n,
+        _ => return Err(fail("no single network mapping gives its target network")),
+    };
+    if i.target_network_id.is_none() {
+        notes.push(format!(
+            "{}: reprotected item without a recovery network: target network written as {tnet_id}, where the \
+             pair's network mappings lead",
+            i.id
+        ));
+    }
+    let target_net = m
+        .vnets
+        .get(&lower(tnet_id.as_str()))
+        .cloned()
+        .ok_or_else(|| fail("its target network was not imported"))?;
+    // The subnet of the same name as the one it replicates back to, else the network's first subnet.
+    let subnets = snap
+        .resources
+        .get(tnet_id)
+        .map(|n| n.subnets.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let subnet = i
+        .target_subnet
+        .clone()
+        .filter(|s| subnets.contains(s))
+        .or_else(|| subnets.first().cloned())
+        .ok_or_else(|| fail("its target network has no subnet"))?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for other in items.iter().filter(|o| {
+        o.primary_location
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&source))
+    }) {
+        for d in &other.disks {
+            if let Some(a) = d.staging_account_id.as_deref().filter(|a| !a.is_empty()) {
+                *counts.entry(a).or_default() += 1;
+            }
+        }
+    }
+    let (cache_id, cache) = counts
+        .iter()
+        .filter_map(|(a, n)| m.storage.get(&lower(a)).map(|s| (n, *a, s)))
+        .max_by_key(|(n, a, _)| (**n, std::cmp::Reverse(lower(a))))
+        .map(|(_, a, s)| (a.to_string(), s.clone()))
+        .ok_or_else(|| fail("its forward cache storage account cannot be seen on a reversed item and no other VM of the pair shows one"))?;
+    Ok(Vm {
+        item: i,
+        name: original.name().to_string(),
+        source_rg: original.resource_group().unwrap_or_default().to_string(),
+        source_vm: original,
+        pair: pair.to_string(),
+        cache,
+        target_rg,
+        target_net,
+        test_net: None,
+        subnet,
+        size: snap.resources.get(running).and_then(|r| r.vm_size.clone()),
+        cg: i.multi_vm_group.clone(),
+        avset: None,
+        zone: None,
+        target_name: None,
+        disk_type: None,
+        disk_types: BTreeMap::new(),
+        nics: Vec::new(),
+        plan: None,
+        failed_over: true,
+        notes: {
+            notes.push(format!(
+                "{}: reprotected item: its forward cache storage account is not visible; written as {cache_id}, \
+                 the account the pair's other VMs use (check before failing back)",
+                i.id
+            ));
+            notes
+        },
+    })
+}
+
+/// The VM on the recovery side of item `i`: after reprotect, the original VM the configuration protects. ASR names
+/// it as the recovery VM; when it does not, it is the VM of the item's target name in its target resource group,
+/// if the snapshot shows one there in the recovery region.
+fn original_vm(snap: &Snapshot, i: &ProtectedItem) -> Option<ArmId> {
+    if let Some(v) = i
+        .recovery_vm_id
+        .as_deref()
+        .and_then(|v| ArmId::parse(v).ok())
+    {
+        return Some(v);
+    }
+    let rg = ArmId::parse(i.target_resource_group_id.as_deref()?).ok()?;
+    let name = i
+        .target_vm_name
+        .as_deref()
+        .or(i.source_vm_id.as_ref().map(ArmId::name))?;
+    let id = ArmId::parse(&naming::resource_id(
+        rg.subscription()?,
+        rg.resource_group()?,
+        "Microsoft.Compute/virtualMachines",
+        name,
+    ))
+    .ok()?;
+    let region = i.recovery_location.as_deref()?;
+    snap.resources
+        .get(&id)
+        .is_some_and(|r| r.location.eq_ignore_ascii_case(region))
+        .then_some(id)
+}
+
+/// The vault id of an ASR object's id (`…/vaults/NAME/…`).
+fn vault_of(id: &ArmId) -> &str {
+    let s = id.as_str();
+    let lower = s.to_ascii_lowercase();
+    lower
+        .find("/providers/microsoft.recoveryservices/vaults/")
+        .and_then(|k| {
+            let start = k + "/providers/microsoft.recoveryservices/vaults/".len();
+            s[start..].find('/').map(|e| &s[..start + e])
+        })
+        .unwrap_or(s)
+}
+
 fn write_common(text: &mut String, v: &Vm) {
     writeln!(text, "region_pair = {}", v.pair).ok();
     writeln!(text, "cache_storage = {}", v.cache).ok();
@@ -1283,6 +1566,12 @@ pub fn adopt(config: &Config, snap: &Snapshot, now: OffsetDateTime) -> State {
     for i in snap.protected_items.values() {
         if let Some(v) = &i.source_vm_id {
             by_vm.insert(lower(v.as_str()), i);
+        }
+    }
+    // A reprotected item's source is the failed-over VM; the configuration names the original, its recovery VM.
+    for i in snap.protected_items.values() {
+        if let Some(v) = original_vm(snap, i) {
+            by_vm.entry(lower(v.as_str())).or_insert(i);
         }
     }
     let mut item_addr: BTreeMap<String, String> = BTreeMap::new();

@@ -104,22 +104,14 @@ pub fn pair_ids(config: &Config, addr: &ResourceAddr) -> BTreeMap<String, String
         return out;
     };
     if let Some(v) = config.get(&p.vault.value).and_then(|v| v.id.clone()) {
-        use crate::config::naming as n;
-        let label = n::instance_name(&addr.name, addr.key.as_deref());
-        let (s, t) = (&p.source.value, &p.target.value);
-        out.insert("vault".into(), v.clone());
-        out.insert("source_fabric".into(), n::fabric_id(&v, s));
-        out.insert("target_fabric".into(), n::fabric_id(&v, t));
-        out.insert("source_container".into(), n::container_id(&v, s));
-        out.insert("target_container".into(), n::container_id(&v, t));
-        out.insert(
-            "forward_mapping".into(),
-            n::container_mapping_id(&v, &label, s, t),
-        );
-        out.insert(
-            "reverse_mapping".into(),
-            n::container_mapping_id(&v, &label, t, s),
-        );
+        let n = &p.names;
+        out.insert("source_fabric".into(), n.source_fabric_id(&v));
+        out.insert("target_fabric".into(), n.target_fabric_id(&v));
+        out.insert("source_container".into(), n.source_container_id(&v));
+        out.insert("target_container".into(), n.target_container_id(&v));
+        out.insert("forward_mapping".into(), n.forward_mapping_id(&v));
+        out.insert("reverse_mapping".into(), n.reverse_mapping_id(&v));
+        out.insert("vault".into(), v);
     }
     if let Some(pid) = config.get(&p.policy.value).and_then(|x| x.id.clone()) {
         out.insert("policy".into(), pid);
@@ -134,7 +126,8 @@ pub fn network_mapping_ids(config: &Config, r: &Resource) -> BTreeMap<String, St
         return out;
     };
     let pair = pair_ids(config, &m.region_pair.value);
-    let Some((_src, tgt)) = pair_regions(config, &m.region_pair.value) else {
+    let Some(ResourceBody::RegionPair(p)) = config.get(&m.region_pair.value).map(|x| &x.body)
+    else {
         return out;
     };
     let target = match &m.target_network.value {
@@ -142,12 +135,12 @@ pub fn network_mapping_ids(config: &Config, r: &Resource) -> BTreeMap<String, St
         NetworkRef::Id(id) => Some(id.as_str().to_string()),
     };
     if let (Some(fwd), Some(v), Some(t)) = (&r.id, pair.get("vault"), &target) {
-        let label = crate::config::naming::instance_name(&r.addr.name, r.addr.key.as_deref());
         let tname = t.rsplit('/').next().unwrap_or_default();
         out.insert("id".into(), fwd.clone());
         out.insert(
             "reverse".into(),
-            crate::config::naming::network_mapping_id(v, &tgt, tname, &label),
+            p.names
+                .reverse_network_mapping_id(v, tname, &m.reverse_name.value),
         );
         out.insert("target_network".into(), t.clone());
         out.insert(

@@ -34,6 +34,18 @@ pub struct PlanOptions {
     pub now: Option<OffsetDateTime>,
     /// A DR command to plan (`asrform failover …`) instead of converging the configuration.
     pub operation: Option<super::operation::OperationRequest>,
+    /// Readiness gate thresholds and inputs (`--max-rpo`, drill reports), evaluated after the diff by the live
+    /// planner (`dr::readiness`); the differ itself does not read them.
+    pub readiness: ReadinessOptions,
+}
+
+/// Inputs of the readiness gates that do not come from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct ReadinessOptions {
+    /// `--max-rpo`: overrides every recovery plan's `max_rpo`.
+    pub max_rpo: Option<std::time::Duration>,
+    /// Where drill reports are (`DIR/.asrform/drills`), for the drill-age gate.
+    pub drill_reports: Option<std::path::PathBuf>,
 }
 
 /// What to read from live state for this configuration: its vaults and the resource groups of its resources and
@@ -89,6 +101,17 @@ pub fn snapshot_request(config: &Config) -> SnapshotRequest {
     }
 }
 
+/// Whether any of a resource's ids lies in a scope the snapshot could not read.
+fn in_unreadable_scope(snap: &Snapshot, ids: &BTreeMap<String, String>) -> bool {
+    ids.values().any(|id| {
+        let id = id.to_ascii_lowercase();
+        snap.unreadable_scopes.keys().any(|scope| {
+            let scope = scope.to_ascii_lowercase();
+            id == scope || id.starts_with(&format!("{scope}/"))
+        })
+    })
+}
+
 fn rfc(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -133,6 +156,15 @@ fn live_site(item: &ProtectedItem, source_region: &str) -> LiveSite {
 
 fn is_active_recovery(s: LiveSite) -> bool {
     !matches!(s, LiveSite::Primary)
+}
+
+/// Whether the item's workload runs in the configured pair's target region in live state (failed over, committed,
+/// or reprotected and running there), relative to the pair's `source_region`.
+pub fn runs_in_recovery(item: &ProtectedItem, source_region: &str) -> bool {
+    matches!(
+        live_site(item, source_region),
+        LiveSite::FailedOver | LiveSite::Committed | LiveSite::Recovery
+    )
 }
 
 struct Ctx<'a> {
@@ -346,6 +378,8 @@ pub fn diff(
             let (src, _) = attrs::pair_regions(config, &vm.region_pair.value).unwrap_or_default();
             readiness.vms.push(vm_readiness(&key, item, &src));
         }
+        // Not read because its scope could not be read (a region outage): unknown, not deleted.
+        let unreachable = observed.is_none() && item.is_none() && in_unreadable_scope(snap, &ids);
 
         // Drift: live differs from what asrform last applied.
         if let (Some(s), Some(obs)) = (st, &observed) {
@@ -367,7 +401,7 @@ pub fn diff(
                     });
                 }
             }
-        } else if st.is_some() && observed.is_none() && !failed_over {
+        } else if st.is_some() && observed.is_none() && !failed_over && !unreachable {
             drift.push(ResourceDrift {
                 address: key.clone(),
                 kind: addr.kind.as_str().into(),
@@ -403,6 +437,11 @@ pub fn diff(
             // Handled with the state entries below.
         } else if refresh_only {
             change.change.before = observed.clone().unwrap_or(Value::Null);
+            change.change.after = change.change.before.clone();
+        } else if unreachable {
+            // Nothing is proposed for what cannot be seen; the region warning says why.
+            change.action_reason = Some("unreachable".into());
+            change.change.before = st.map(|s| s.attributes.clone()).unwrap_or(Value::Null);
             change.change.after = change.change.before.clone();
         } else if failed_over {
             change.action_reason = Some("failed_over_managed_by_active_site".into());
@@ -656,6 +695,7 @@ pub fn diff(
                         rpi_id: i.map(|i| i.id.to_string()),
                         lifecycle_id: i.and_then(|i| i.lifecycle_id.clone()),
                         source_vm: src,
+                        points: None,
                     }
                 })
                 .collect();
@@ -839,6 +879,7 @@ fn allowed_name(op: Action) -> &'static str {
         Action::TestFailover => "TestFailover",
         Action::TestFailoverCleanup => "TestFailoverCleanup",
         Action::ChangeRecoveryPoint => "ChangePit",
+        Action::CancelFailover => "CancelFailover",
         _ => "",
     }
 }
@@ -963,6 +1004,7 @@ fn operation_changes(
                         }
                         _ => String::new(),
                     },
+                    points: None,
                 });
                 resumed_ids.insert(i.id.to_string());
                 warnings.push(format!(
@@ -1029,6 +1071,7 @@ fn operation_changes(
                     Some(ResourceBody::ProtectedVm(v)) => v.source_vm.value.as_str().to_string(),
                     _ => String::new(),
                 },
+                points: None,
             });
         }
         let Some((op, dir)) = step.filter(|_| ok) else {
@@ -1066,6 +1109,27 @@ fn operation_changes(
                     true,
                 )
             }
+            Action::ChangeRecoveryPoint => {
+                // Which point each VM gets (and the data loss it implies) is resolved per VM from live recovery
+                // points after the diff (`dr::change_point`); the step carries the policy.
+                let Some(given) = &req.recovery_point else {
+                    problems.push(Diagnostic::error(
+                        "plan::recovery_point_required",
+                        format!("{plan_addr}: change-recovery-point needs --recovery-point POLICY"),
+                    ));
+                    continue;
+                };
+                (
+                    Some(RecoveryPointChoice {
+                        choice: given.replace('-', "_"),
+                        time: None,
+                        age_seconds: None,
+                    }),
+                    None,
+                    None,
+                    false,
+                )
+            }
             Action::Failover | Action::Failback | Action::TestFailover => {
                 let choice = req
                     .recovery_point
@@ -1075,10 +1139,11 @@ fn operation_changes(
                 let (loss, text) = if op == Action::TestFailover {
                     (None, None)
                 } else {
-                    let why = if region_down {
-                        format!("{leaving} is unreachable")
-                    } else {
+                    // The user's flag, when given, is the reason they will recognise.
+                    let why = if req.source_unavailable {
                         "--source-unavailable".to_string()
+                    } else {
+                        format!("{leaving} is unreachable")
                     };
                     (
                         age,

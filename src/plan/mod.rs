@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use diff::{PlanOptions, diff, snapshot_request};
+pub use diff::{PlanOptions, ReadinessOptions, diff, snapshot_request};
 
 /// Version of the plan JSON format. Consumers reject another major version and ignore unknown fields.
 pub const FORMAT_VERSION: &str = "1.0";
@@ -42,6 +42,8 @@ pub enum Action {
     Failover,
     /// Change the recovery point before commit.
     ChangeRecoveryPoint,
+    /// Cancel a failover that is not committed yet (roll back to the side it left).
+    CancelFailover,
     /// Commit a failover.
     Commit,
     /// Reverse replication (switch protection).
@@ -63,6 +65,7 @@ impl Action {
             Self::TestFailoverCleanup => "T<",
             Self::Failover => ">>",
             Self::ChangeRecoveryPoint => "@",
+            Self::CancelFailover => "x<",
             Self::Commit => "=>",
             Self::Reprotect => "<~>",
             Self::Failback => "<<",
@@ -81,6 +84,7 @@ impl Action {
             Self::TestFailoverCleanup => "test_failover_cleanup",
             Self::Failover => "failover",
             Self::ChangeRecoveryPoint => "change_recovery_point",
+            Self::CancelFailover => "cancel_failover",
             Self::Commit => "commit",
             Self::Reprotect => "reprotect",
             Self::Failback => "failback",
@@ -103,6 +107,7 @@ impl Action {
                 | Self::TestFailoverCleanup
                 | Self::Failover
                 | Self::ChangeRecoveryPoint
+                | Self::CancelFailover
                 | Self::Commit
                 | Self::Reprotect
                 | Self::Failback
@@ -295,6 +300,34 @@ pub struct DrVm {
     pub lifecycle_id: Option<String>,
     /// Source VM id.
     pub source_vm: String,
+    /// The recovery point this VM runs on now and the one the step moves it to (change-recovery-point), resolved
+    /// from live recovery points at plan time; apply uses exactly the chosen point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<VmPoints>,
+}
+
+/// One recovery point as a plan shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedPoint {
+    /// ARM id of the point.
+    pub id: String,
+    /// Its time (RFC 3339).
+    pub time: String,
+    /// Its age at plan time, in seconds.
+    pub age_seconds: i64,
+    /// `CrashConsistent`, `AppConsistent`, …
+    pub kind: Option<String>,
+    /// Writes since this point that a VM running on it does not have: failover start minus point time, seconds.
+    pub data_loss_seconds: i64,
+}
+
+/// A VM's current and chosen recovery points.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VmPoints {
+    /// The point the failed-over VM runs on now (`None` when ASR does not say).
+    pub current: Option<PlannedPoint>,
+    /// The point the step applies.
+    pub chosen: PlannedPoint,
 }
 
 /// The DR-specific data of a change, shared with the DR engine (`dr::Step` is built from it).
@@ -408,6 +441,23 @@ pub struct Readiness {
     pub never_drilled: usize,
     /// Per VM.
     pub vms: Vec<VmReadiness>,
+    /// Findings of the readiness gates for the VMs a failover, failback or test failover of this plan acts on
+    /// (errors block the plan; warnings are shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateFinding>,
+}
+
+/// One finding of a readiness gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateFinding {
+    /// `error` (blocks) or `warning`.
+    pub severity: String,
+    /// `health`, `rpo`, `recovery_point`, `capacity` or `drill_age`.
+    pub gate: String,
+    /// The protected VM address(es) it concerns.
+    pub address: String,
+    /// What is wrong.
+    pub message: String,
 }
 
 impl Readiness {

@@ -27,6 +27,10 @@ pub enum DrCommand {
     Reprotect,
     /// Fail back from the recovery region to the primary region.
     Failback,
+    /// Move failed-over, uncommitted VMs to another recovery point.
+    ChangeRecoveryPoint,
+    /// Roll back a failover (or failback) that is not committed yet.
+    CancelFailover,
 }
 
 impl DrCommand {
@@ -39,6 +43,8 @@ impl DrCommand {
             Self::Commit => "commit",
             Self::Reprotect => "reprotect",
             Self::Failback => "failback",
+            Self::ChangeRecoveryPoint => "change-recovery-point",
+            Self::CancelFailover => "cancel-failover",
         }
     }
 }
@@ -110,6 +116,15 @@ pub fn operation_for(cmd: DrCommand, at: Position) -> Result<(Action, Direction)
         (DrCommand::TestFailoverCleanup, Position::TestFailedOver) => {
             Some((Action::TestFailoverCleanup, P2R))
         }
+        // Both act on a failover that awaits its commit, in the direction it went.
+        (DrCommand::ChangeRecoveryPoint, Position::FailedOver) => {
+            Some((Action::ChangeRecoveryPoint, P2R))
+        }
+        (DrCommand::ChangeRecoveryPoint, Position::FailedBack) => {
+            Some((Action::ChangeRecoveryPoint, R2P))
+        }
+        (DrCommand::CancelFailover, Position::FailedOver) => Some((Action::CancelFailover, P2R)),
+        (DrCommand::CancelFailover, Position::FailedBack) => Some((Action::CancelFailover, R2P)),
         _ => None,
     };
     ok.ok_or_else(|| {
@@ -118,6 +133,12 @@ pub fn operation_for(cmd: DrCommand, at: Position) -> Result<(Action, Direction)
             (DrCommand::Failover | DrCommand::Failback, Position::FailedOver)
             | (DrCommand::Failover | DrCommand::Failback, Position::FailedBack) => {
                 "; run `commit` first"
+            }
+            (DrCommand::ChangeRecoveryPoint | DrCommand::CancelFailover, Position::Committed) => {
+                "; the failover is committed and can no longer be changed or rolled back (reprotect, then fail back)"
+            }
+            (DrCommand::ChangeRecoveryPoint | DrCommand::CancelFailover, _) => {
+                "; it acts only on a failover that awaits its commit"
             }
             (_, Position::Committed) => "; run `reprotect` next",
             (_, Position::TestFailedOver) => "; run `test-failover-cleanup` first",
@@ -162,5 +183,23 @@ mod tests {
         assert!(e.contains("commit pending"), "{e}");
         let e = operation_for(DrCommand::Failover, Position::TestFailedOver).unwrap_err();
         assert!(e.contains("test-failover-cleanup"), "{e}");
+    }
+
+    #[test]
+    fn change_point_and_cancel_act_only_before_commit() {
+        for cmd in [DrCommand::ChangeRecoveryPoint, DrCommand::CancelFailover] {
+            assert_eq!(
+                operation_for(cmd, Position::FailedOver).unwrap().1,
+                Direction::PrimaryToRecovery
+            );
+            assert_eq!(
+                operation_for(cmd, Position::FailedBack).unwrap().1,
+                Direction::RecoveryToPrimary
+            );
+            let e = operation_for(cmd, Position::Committed).unwrap_err();
+            assert!(e.contains("committed and can no longer"), "{e}");
+            let e = operation_for(cmd, Position::Primary).unwrap_err();
+            assert!(e.contains("awaits its commit"), "{e}");
+        }
     }
 }

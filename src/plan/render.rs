@@ -261,6 +261,7 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
                     names.join(", ")
                 };
                 let _ = writeln!(out, "        vms                = [{shown}]");
+                point_lines(&mut out, dr);
                 let _ = writeln!(out, "    }}");
             } else {
                 let _ = writeln!(out, "  {glyph} {} {{", c.address);
@@ -281,6 +282,76 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
     }
     let _ = writeln!(out, "{}", paint(&plan.summary.line(), "1", opts.color));
     out
+}
+
+/// `2026-03-01T10:00:00Z (age 2h, data loss 5m, CrashConsistent)`.
+fn point_text(p: &super::PlannedPoint) -> String {
+    format!(
+        "{} (age {}, data loss {}{})",
+        p.time,
+        format_secs(p.age_seconds),
+        format_secs(p.data_loss_seconds),
+        p.kind
+            .as_deref()
+            .map_or(String::new(), |k| format!(", {k}"))
+    )
+}
+
+fn point_rows(dr: &super::DrStep) -> Vec<(&super::DrVm, &super::VmPoints)> {
+    dr.vms
+        .iter()
+        .filter_map(|v| Some((v, v.points.as_ref()?)))
+        .collect()
+}
+
+/// Per VM, the recovery point it runs on now and the one the step applies (change-recovery-point plans).
+fn point_lines(out: &mut String, dr: &super::DrStep) {
+    let rows = point_rows(dr);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "        points             = {{");
+    for (v, p) in rows {
+        let now = p.current.as_ref().map_or("unknown".into(), point_text);
+        let _ = writeln!(out, "          {}", v.address);
+        let _ = writeln!(out, "            from {now}");
+        let _ = writeln!(out, "            to   {}", point_text(&p.chosen));
+    }
+    let _ = writeln!(out, "        }}");
+}
+
+/// The Markdown table of [`point_lines`].
+fn point_table(out: &mut String, dr: &super::DrStep) {
+    let rows = point_rows(dr);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| VM | Runs on now | Data loss now | New point | Age | Data loss after |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- |");
+    for (v, p) in rows {
+        let c = &p.chosen;
+        let (now, loss_now) = p
+            .current
+            .as_ref()
+            .map_or(("unknown".to_string(), "-".to_string()), |o| {
+                (o.time.clone(), format_secs(o.data_loss_seconds))
+            });
+        let _ = writeln!(
+            out,
+            "| `{}` | {now} | {loss_now} | {}{} | {} | {} |",
+            md_escape(&v.address),
+            c.time,
+            c.kind
+                .as_deref()
+                .map_or(String::new(), |k| format!(" ({k})")),
+            format_secs(c.age_seconds),
+            format_secs(c.data_loss_seconds),
+        );
+    }
+    let _ = writeln!(out);
 }
 
 fn md_escape(s: &str) -> String {
@@ -443,6 +514,7 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
             .collect();
         let _ = writeln!(table, "- VMs ({}): {}", names.len(), names.join(", "));
         let _ = writeln!(table);
+        point_table(&mut table, dr);
     }
     let mut details = String::new();
     let changed: Vec<&ResourceChange> = plan

@@ -4497,8 +4497,11 @@ fn failover_plan(
             ));
             pick_point(cx, r, rp).unwrap_or((cx.now.unix_timestamp(), String::new()))
         } else {
-            cx.w.stop_vm(&r.source_vm_id, cx.now);
+            // Recovery points have whole-second times: the shutdown is taken at the second the final point
+            // names, so the point holds every write the source made (nothing between the point and the stop).
             let t = cx.now.unix_timestamp();
+            let stop_at = OffsetDateTime::from_unix_timestamp(t).unwrap_or(cx.now);
+            cx.w.stop_vm(&r.source_vm_id, stop_at);
             if let Some(x) = cx.w.rpis.get_mut(&k)
                 && !x.extra_points.contains(&t)
             {

@@ -1451,7 +1451,13 @@ impl World {
             .failover
             .clone()
             .ok_or_else(|| ("150100".to_string(), "item has not failed over".to_string()))?;
-        let psd = &input["providerSpecificDetails"];
+        // `input` is the request body as sent (`{"properties": {"providerSpecificDetails": …}}`); the A2A input
+        // carries the new direction's disk, cache and placement settings, which the reversed item must keep.
+        let psd = if input["properties"].is_object() {
+            &input["properties"]["providerSpecificDetails"]
+        } else {
+            &input["providerSpecificDetails"]
+        };
         // The reversed item lives in the container it failed over to and replicates to the reverse mapping's
         // target container (`recoveryContainerId`, validated by the API to be the old primary container).
         let new_container = old.recovery_container_id.clone();
@@ -1493,19 +1499,34 @@ impl World {
                             .trim_end_matches("/providers")
                             .to_string()
                     }),
-                replica_type: prev
-                    .map(|p| p.replica_type.clone())
+                replica_type: inp
+                    .and_then(|d| d["recoveryReplicaDiskAccountType"].as_str())
+                    .map(str::to_string)
+                    .or_else(|| prev.map(|p| p.replica_type.clone()))
                     .unwrap_or_else(|| "Premium_LRS".into()),
-                target_type: prev
-                    .map(|p| p.replica_type.clone())
+                target_type: inp
+                    .and_then(|d| d["recoveryTargetDiskAccountType"].as_str())
+                    .map(str::to_string)
+                    .or_else(|| prev.map(|p| p.target_type.clone()))
                     .unwrap_or_else(|| "Premium_LRS".into()),
                 target_disk_id: None,
             });
         }
         let mut settings = json!({});
         if let Some(obj) = psd.as_object() {
+            // Disks, container and policy live in their own fields; the rest are the item's recovery settings.
             for (kk, v) in obj {
-                settings[kk] = v.clone();
+                if ![
+                    "instanceType",
+                    "vmManagedDisks",
+                    "vmDisks",
+                    "recoveryContainerId",
+                    "policyId",
+                ]
+                .contains(&kk.as_str())
+                {
+                    settings[kk] = v.clone();
+                }
             }
         }
         let orig_rg = old
@@ -1527,9 +1548,8 @@ impl World {
         let vm_nics: Vec<Value> = self.vm_nics(&new_vm).iter().enumerate().map(|(i, n)| json!({
             "nicId": format!("{}-nic{i}", old.lifecycle_id), "sourceNicArmId": n, "ipConfigs": [{"name": "ipconfig1", "isPrimary": true}]
         })).collect();
-        let policy = input["properties"]["providerSpecificDetails"]["policyId"]
+        let policy = psd["policyId"]
             .as_str()
-            .or(psd["policyId"].as_str())
             .unwrap_or(&old.policy_id)
             .to_string();
         let new = Rpi {

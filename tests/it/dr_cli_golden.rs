@@ -11,7 +11,7 @@ use insta::assert_snapshot;
 
 use crate::plan_env::{Env, checked_json, masked};
 
-fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>) -> PlanOptions {
+pub(crate) fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>) -> PlanOptions {
     PlanOptions {
         operation: Some(OperationRequest {
             command: cmd,
@@ -24,9 +24,8 @@ fn request(cmd: DrCommand, source_unavailable: bool, rp: Option<&str>) -> PlanOp
     }
 }
 
-async fn plan(env: &Env, mut opts: PlanOptions) -> Plan {
-    opts.now = Some(env.sim.now());
-    env.plan_with(opts).await.unwrap()
+async fn plan(env: &Env, opts: PlanOptions) -> Plan {
+    env.plan_now(opts).await
 }
 
 #[tokio::test(start_paused = true)]

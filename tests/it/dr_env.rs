@@ -98,6 +98,7 @@ impl DrEnv {
             recovery_resource_group_id: Some(self.rg("rg-app")),
             cache_storage_account_id: None,
             wait_protected: true,
+            items: Default::default(),
         }
     }
     /// Reprotect in the original direction (after failback is committed).
@@ -108,6 +109,7 @@ impl DrEnv {
             recovery_resource_group_id: Some(self.rg("rg-app-dr")),
             cache_storage_account_id: None,
             wait_protected: true,
+            items: Default::default(),
         }
     }
 

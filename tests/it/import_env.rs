@@ -41,6 +41,19 @@ pub struct VaultSpec {
     pub plans: Vec<(String, Vec<Vec<String>>)>,
 }
 
+/// The names the Azure portal gives the objects of an Azure-to-Azure pair (fabric `asr-a2a-default-<region>`,
+/// container `…-container`, mappings `<from>-<to>-24-hour-retention-policy`), and its network mappings' names.
+pub fn portal_names(src: &str, tgt: &str) -> n::PairNames {
+    n::PairNames {
+        source_fabric: format!("asr-a2a-default-{src}"),
+        target_fabric: format!("asr-a2a-default-{tgt}"),
+        source_container: format!("asr-a2a-default-{src}-container"),
+        target_container: format!("asr-a2a-default-{tgt}-container"),
+        forward_mapping: format!("{src}-{tgt}-24-hour-retention-policy"),
+        reverse_mapping: format!("{tgt}-{src}-24-hour-retention-policy"),
+    }
+}
+
 impl VaultSpec {
     pub fn vault_id(&self) -> String {
         n::resource_id(
@@ -54,7 +67,30 @@ impl VaultSpec {
 
 /// Builds the vault with ARM calls and returns the vault id.
 pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String {
+    build_named(client, sim, s, false).await
+}
+
+/// [`build`], naming the fabrics, containers and mappings the way the Azure portal does when `portal` is set.
+pub async fn build_named(
+    client: &ArmClient,
+    sim: &Simulator,
+    s: &VaultSpec,
+    portal: bool,
+) -> String {
     let (src, tgt) = ("eastus", "westus2");
+    let names = if portal {
+        portal_names(src, tgt)
+    } else {
+        n::PairNames::defaults(s.pair, src, tgt)
+    };
+    let (fwd_net, rev_net) = if portal {
+        (
+            format!("{}-{}-mapping", s.source_vnet, s.target_vnet),
+            format!("{}-{}-mapping", s.target_vnet, s.source_vnet),
+        )
+    } else {
+        ("app".to_string(), "app".to_string())
+    };
     let none = BTreeMap::new();
     let rg = n::resource_group_id(SUB, s.rg);
     client
@@ -104,21 +140,35 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
         )
         .await
         .unwrap();
-    for r in [src, tgt] {
-        client
-            .create_fabric(&id(&n::fabric_id(&vault, r)), r)
-            .await
-            .unwrap();
-        client
-            .create_container(&id(&n::container_id(&vault, r)))
-            .await
-            .unwrap();
+    for (fabric, container, r) in [
+        (
+            names.source_fabric_id(&vault),
+            names.source_container_id(&vault),
+            src,
+        ),
+        (
+            names.target_fabric_id(&vault),
+            names.target_container_id(&vault),
+            tgt,
+        ),
+    ] {
+        client.create_fabric(&id(&fabric), r).await.unwrap();
+        client.create_container(&id(&container)).await.unwrap();
     }
-    for (a, b) in [(src, tgt), (tgt, src)] {
+    for (mapping, target) in [
+        (
+            names.forward_mapping_id(&vault),
+            names.target_container_id(&vault),
+        ),
+        (
+            names.reverse_mapping_id(&vault),
+            names.source_container_id(&vault),
+        ),
+    ] {
         client
             .create_container_mapping(
-                &id(&n::container_mapping_id(&vault, s.pair, a, b)),
-                &id(&n::container_id(&vault, b)),
+                &id(&mapping),
+                &id(&target),
                 &id(&policy),
                 wire::A2AContainerMappingInput {
                     agent_auto_update_status: Some("Disabled".into()),
@@ -136,8 +186,8 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
     );
     client
         .create_network_mapping(
-            &id(&n::network_mapping_id(&vault, src, s.source_vnet, "app")),
-            &n::fabric(tgt),
+            &id(&names.network_mapping_id(&vault, s.source_vnet, &fwd_net)),
+            &names.target_fabric,
             &id(&source_vnet),
             &id(&vnet),
         )
@@ -145,8 +195,8 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
         .unwrap();
     client
         .create_network_mapping(
-            &id(&n::network_mapping_id(&vault, tgt, s.target_vnet, "app")),
-            &n::fabric(src),
+            &id(&names.reverse_network_mapping_id(&vault, s.target_vnet, &rev_net)),
+            &names.source_fabric,
             &id(&vnet),
             &id(&source_vnet),
         )
@@ -174,14 +224,14 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
                 ..Default::default()
             })
             .collect();
-        let rpi = n::protected_item_id(&vault, src, &vm.name);
+        let rpi = names.protected_item_id(&vault, &vm.name);
         client
             .enable_protection(
                 &id(&rpi),
                 &id(&policy),
                 wire::A2AEnableProtectionInput {
                     fabric_object_id: source.clone(),
-                    recovery_container_id: Some(n::container_id(&vault, tgt)),
+                    recovery_container_id: Some(names.target_container_id(&vault)),
                     recovery_resource_group_id: Some(rg.clone()),
                     recovery_azure_network_id: Some(vnet.clone()),
                     recovery_subnet_name: Some(s.subnet.to_string()),
@@ -227,8 +277,8 @@ pub async fn build(client: &ArmClient, sim: &Simulator, s: &VaultSpec) -> String
             .create_recovery_plan(
                 &id(&plan),
                 asrform::provider::arm::ops::recovery_plan_body(
-                    &id(&n::fabric_id(&vault, src)),
-                    &id(&n::fabric_id(&vault, tgt)),
+                    &id(&names.source_fabric_id(&vault)),
+                    &id(&names.target_fabric_id(&vault)),
                     groups,
                     None,
                 ),

@@ -214,22 +214,38 @@ async fn what_cannot_be_expressed_is_reported_not_dropped() {
     let parent = foreign.id.as_str().rsplit_once('/').unwrap().0.to_string();
     foreign.id = id(&format!("{parent}/portal-made-mapping"));
     snap.container_mappings.insert(foreign.id.clone(), foreign);
+    // A network mapping in the target fabric that is no forward mapping's reverse.
+    let mut lone = snap
+        .network_mappings
+        .values()
+        .find(|x| {
+            x.id.as_str()
+                .contains("/replicationFabrics/asrform-westus2/")
+        })
+        .unwrap()
+        .clone();
+    let parent = lone.id.as_str().rsplit_once('/').unwrap().0.to_string();
+    lone.id = id(&format!("{parent}/lone-mapping"));
+    lone.recovery_network_id = Some(id(&format!(
+        "/subscriptions/{SUB}/resourceGroups/rg-other/providers/Microsoft.Network/virtualNetworks/vnet-other"
+    )));
+    snap.network_mappings.insert(lone.id.clone(), lone);
 
     let mut opts = ImportOptions::new(id(&vault), PROVIDER);
     opts.default_subscription = Some(SUB.into());
     let g = import::generate(&snap, &opts).unwrap();
-    assert!(
-        g.warnings
-            .iter()
-            .any(|w| w.contains("HyperVReplicaAzure") && w.contains("not imported")),
-        "{:?}",
-        g.warnings
-    );
-    assert!(
-        g.warnings.iter().any(|w| w.contains("portal-made-mapping")),
-        "{:?}",
-        g.warnings
-    );
+    let warned = |parts: &[&str]| {
+        assert!(
+            g.warnings
+                .iter()
+                .any(|w| parts.iter().all(|p| w.contains(p))),
+            "no warning with {parts:?}: {:?}",
+            g.warnings
+        );
+    };
+    warned(&["HyperVReplicaAzure", "not imported"]);
+    warned(&["portal-made-mapping", "not imported"]);
+    warned(&["lone-mapping", "not imported"]);
     // The Azure items are still all there.
     let text: String = g.files.values().cloned().collect();
     assert_eq!(text.matches("protected_vm \"").count(), 4);

@@ -93,6 +93,12 @@ impl Env {
         self.plan_with(PlanOptions::default()).await.unwrap()
     }
 
+    /// A plan with `opts` at the simulator's current time (DR plans age recovery points against it).
+    pub async fn plan_now(&self, mut opts: PlanOptions) -> Plan {
+        opts.now = Some(self.sim.now());
+        self.plan_with(opts).await.unwrap()
+    }
+
     pub async fn apply(&self, plan: &Plan, wait: WaitFor) -> ApplyReport {
         apply::apply(
             plan,

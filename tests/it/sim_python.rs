@@ -156,8 +156,9 @@ async fn sim_python_sdk_conformance() {
     );
 }
 
-/// Issue 9's round trip for an estate the Python SDK built: save the simulator beside a provider block, run
-/// `asrform import` on its vault, and `plan` the result: nothing to do. What import cannot express is reported.
+/// Issue 9's round trip for an estate the Python SDK built (its own object names, one VM reprotected): save the
+/// simulator beside a provider block, run `asrform import` on its vault, and `plan` the result: nothing to do.
+/// What import had to infer is reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_python_sdk_estate_imports_to_a_no_op_plan() {
     let sim = sdk_scenario().await;
@@ -205,24 +206,39 @@ async fn sim_python_sdk_estate_imports_to_a_no_op_plan() {
             hcl.push_str(&std::fs::read_to_string(&p).unwrap());
         }
     }
-    // The SDK named its container mappings `fwd`/`rev`, outside asrform's `<pair>-<from>-to-<to>` scheme, so
-    // import cannot express the region pair, and with it the mappings and both protected items: it must say so for
-    // each of them rather than drop them silently. (Adopting foreign-named mappings is the open part of issue 9's
-    // SDK round trip.)
-    for what in [
-        "replicationProtectionContainerMappings/fwd",
-        "replicationProtectionContainerMappings/rev",
-        "replicationNetworkMappings/fwd",
-        "replicationNetworkMappings/rev",
-        "replicationProtectedItems/vm00001",
-        "replicationProtectedItems/vm00002",
+    // The SDK named its fabrics `src`/`tgt`, containers `src-c`/`tgt-c`, container and network mappings `fwd`/`rev`:
+    // import adopts them as they are, writing those names explicitly.
+    for (attr, name) in [
+        ("source_fabric_name", "src"),
+        ("target_fabric_name", "tgt"),
+        ("source_container_name", "src-c"),
+        ("target_container_name", "tgt-c"),
+        ("forward_mapping_name", "fwd"),
+        ("reverse_mapping_name", "rev"),
+        ("reverse_name", "rev"),
     ] {
         assert!(
-            out.lines()
-                .any(|l| l.starts_with("warning:") && l.contains(what)),
-            "no warning for {what}:\n{out}\n--- generated\n{hcl}"
+            hcl.lines().any(|l| l
+                .split_once('=')
+                .is_some_and(|(a, v)| a.trim() == attr && v.trim() == format!("{name:?}"))),
+            "no {attr} = {name:?}:\n{out}\n--- generated\n{hcl}"
         );
     }
+    assert!(hcl.contains("network_mapping \"fwd\""), "{hcl}");
+    // Both VMs, including the reprotected vm00001 (running in westus, replicating back), written in the pair's
+    // forward direction; what was inferred for it rather than read is reported.
+    assert_eq!(hcl.matches("protected_vm \"").count(), 2, "{out}\n{hcl}");
+    assert!(
+        hcl.contains("virtualMachines/vm00001\""),
+        "vm00001 is not written with its original VM:\n{hcl}"
+    );
+    assert!(!out.contains("not imported"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("warning:")
+            && l.contains("replicationProtectedItems/vm00001")
+            && l.contains("cache storage account")),
+        "the inferred cache account of vm00001 is not reported:\n{out}"
+    );
     assert!(hcl.contains("vault \"vault1\""), "{hcl}");
     let (code, out) = run(&["validate", "."]);
     assert_eq!(code, Some(0), "{out}");

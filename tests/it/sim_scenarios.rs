@@ -151,7 +151,7 @@ async fn sim_overchurn_vm_rpo_grows_with_health_warning() {
     assert!(last > 3000);
 }
 
-async fn failover(env: &Env, item: &str, sso: &str, point: Option<&str>) -> Value {
+pub(crate) async fn failover(env: &Env, item: &str, sso: &str, point: Option<&str>) -> Value {
     let mut psd = json!({"instanceType": "A2A"});
     if let Some(p) = point {
         psd["recoveryPointId"] = json!(p);

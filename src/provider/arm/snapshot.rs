@@ -297,7 +297,48 @@ fn assemble(parts: Vec<Part>) -> Result<Snapshot, ProviderError> {
             Part::Vault(..) | Part::Group(..) | Part::Groups(..) => {}
         }
     }
+    attribute_unreadable_groups(&mut snap);
     Ok(snap)
+}
+
+/// The resource group part (`/subscriptions/s/resourcegroups/rg`, lower case) of an id or scope.
+fn group_key(id: &str) -> Option<String> {
+    let lower = id.to_ascii_lowercase();
+    let parts: Vec<&str> = lower.trim_start_matches('/').splitn(5, '/').collect();
+    (parts.len() >= 4 && parts[0] == "subscriptions" && parts[2] == "resourcegroups")
+        .then(|| format!("/subscriptions/{}/resourcegroups/{}", parts[1], parts[3]))
+}
+
+/// A resource group whose own read failed has no known region, yet in a regional outage that is exactly what
+/// happens (its metadata lives in the region that is down). The vault, in the other region, still knows where
+/// the protected VMs and their cache accounts live: a failed resource group holding a protected item's source VM
+/// or cache account is in that item's primary region, which is then unreachable (unknown, not absent).
+fn attribute_unreadable_groups(snap: &mut Snapshot) {
+    let failed: BTreeSet<String> = snap
+        .unreadable_scopes
+        .keys()
+        .filter_map(|s| group_key(s))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    let mut regions = BTreeSet::new();
+    for p in snap.protected_items.values() {
+        let Some(region) = p.primary_location.as_deref().filter(|r| !r.is_empty()) else {
+            continue;
+        };
+        let source = p.source_vm_id.as_ref().map(|v| v.as_str().to_string());
+        let caches = p.disks.iter().filter_map(|d| d.staging_account_id.clone());
+        if source
+            .into_iter()
+            .chain(caches)
+            .filter_map(|id| group_key(&id))
+            .any(|g| failed.contains(&g))
+        {
+            regions.insert(region.to_ascii_lowercase());
+        }
+    }
+    snap.unreachable_regions.extend(regions);
 }
 
 fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ProviderError> {
