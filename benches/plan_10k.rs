@@ -48,6 +48,8 @@ struct Phases {
     graph: Duration,
     diff: Duration,
     render: Duration,
+    /// The saved-plan JSON's share of `render` (written only with `--out`; text is what `asrform plan` prints).
+    json: Duration,
 }
 
 impl Phases {
@@ -70,7 +72,9 @@ fn pure_run(sources: &[(String, String)], snap: &Snapshot) -> (Phases, [usize; 3
     let plan = diff(&loaded.config, &graph, snap, None, &PlanOptions::default()).expect("plan");
     let t3 = thread_cpu();
     let text = render::text(&plan, TextOptions::default());
+    let tj = thread_cpu();
     let json = saved::to_json(&plan);
+    let tj2 = thread_cpu();
     let md = render::markdown(&plan, "bench");
     let t4 = thread_cpu();
     let changes = plan.effective_changes().count();
@@ -80,6 +84,7 @@ fn pure_run(sources: &[(String, String)], snap: &Snapshot) -> (Phases, [usize; 3
             graph: t2 - t1,
             diff: t3 - t2,
             render: t4 - t3,
+            json: tj2 - tj,
         },
         [text.len(), json.len(), md.chars().count()],
         changes,
@@ -154,12 +159,13 @@ fn main() {
         base.get_or_insert((n, p.total()));
         println!("plan_10k: {n} protected VMs (inventory fleet), {changes} changes (first plan)");
         println!(
-            "  pure part, CPU of the thread (best of {runs}): {:.1} ms = load {:.1} + graph {:.1} + diff {:.1} + render {:.1}{ratio}",
+            "  pure part, CPU of the thread (best of {runs}): {:.1} ms = load {:.1} + graph {:.1} + diff {:.1} + render {:.1} (of which JSON {:.1}){ratio}",
             ms(p.total()),
             ms(p.load),
             ms(p.graph),
             ms(p.diff),
-            ms(p.render)
+            ms(p.render),
+            ms(p.json)
         );
         println!(
             "  output sizes: text {} B, JSON {} B, Markdown {} chars; peak memory so far {:.0} MB",
