@@ -1,7 +1,8 @@
 //! End-to-end plan benchmark against the in-process simulator, with the per-object baseline measured in the same
 //! process on the same simulated cloud.
 //!
-//! For each size it protects that many VMs in one vault (raw ARM calls, not timed), imports the vault into a
+//! For each size it protects that many VMs (the shared bench setup `benches/support/vaults.rs`, not timed: one vault
+//! per 1,000 VMs, each in its own subscription, under ASR's 3,000 disks per subscription), imports the vaults into one
 //! configuration and adopted state (so the configuration matches the cloud: zero drift), then, with 100 ms of
 //! simulated latency per request and ARM throttling on:
 //! - plans it the way `asrform plan` does (`apply::plan_live`: list reads following `nextLink`, then diff);
@@ -16,28 +17,21 @@
 //! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off).
 //! Plain `main` (`harness = false`), so it never runs under `cargo test`.
 
-#[path = "../tests/it/common.rs"]
+#[path = "support/vaults.rs"]
 #[allow(dead_code)]
-mod common;
-#[path = "../tests/it/import_env.rs"]
-mod import_env;
+mod vaults;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use asrform::clock::ScaledClock;
 use asrform::config::{self, LoadOptions};
-use asrform::estate::{self, GenerateOptions};
 use asrform::import::{self, ImportOptions};
 use asrform::plan::PlanOptions;
 use asrform::provider::arm::ArmClient;
+use asrform::provider::{ArmId, Snapshot};
+use asrform::sim::Simulator;
 use asrform::sim::faults::{FaultEffect, FaultRule, FaultSet};
-use asrform::sim::{SimConfig, Simulator};
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -179,87 +173,86 @@ fn early_retries(sim: &Simulator, seq0: u64, retry_after: Duration) -> usize {
     early
 }
 
+/// Merges the snapshots of several vaults' imports (their maps are keyed by ARM id, so they do not overlap).
+fn merge(into: &mut Snapshot, more: Snapshot) {
+    into.vaults.extend(more.vaults);
+    into.resource_groups.extend(more.resource_groups);
+    into.resources.extend(more.resources);
+    into.fabrics.extend(more.fabrics);
+    into.containers.extend(more.containers);
+    into.policies.extend(more.policies);
+    into.container_mappings.extend(more.container_mappings);
+    into.network_mappings.extend(more.network_mappings);
+    into.protected_items.extend(more.protected_items);
+    into.recovery_plans.extend(more.recovery_plans);
+    into.unreachable_regions.extend(more.unreachable_regions);
+    into.unreadable_scopes.extend(more.unreadable_scopes);
+    into.missing_scopes.extend(more.missing_scopes);
+}
+
 async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
-    let e = estate::generate(&GenerateOptions {
-        vms,
-        subscriptions: 1,
-        region: "eastus".into(),
-        seed: 11,
-    });
-    let rg = &e.subscriptions[0].resource_groups[0];
-    let source_rg = leak(rg.name.clone());
-    let source_vnet = leak(rg.networks[0].name.clone());
-    let clock = Arc::new(ScaledClock::new(
-        time::macros::datetime!(2026-03-01 00:00 UTC),
-        1.0,
-    ));
-    let sim = Simulator::from_estate(
-        &e,
-        clock,
-        SimConfig {
-            throttling: false,
-            ..SimConfig::default()
-        },
-    );
-    let client = asrform::cli::session::sim_client(&sim);
-    let names: Vec<String> = rg.vms.iter().map(|v| v.name.clone()).collect();
-    let spec = import_env::VaultSpec {
-        rg: "rg-dr",
-        vault: "rsv-bench",
-        pair: "primary",
-        cache_rg: source_rg,
-        cache: "stcachebench",
-        source_vnet,
-        target_vnet: "vnet-dr",
-        target_prefix: "10.40.0.0/16",
-        subnet: "app",
-        vms: names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| import_env::VmSpec {
-                name: n.clone(),
-                source_rg,
-                size: Some("Standard_D2s_v5".into()),
-                group: Some(format!("cg-{}", i / 10)),
-                disk_type: "Premium_LRS".into(),
-            })
-            .collect(),
-        plans: names
-            .chunks(100)
-            .enumerate()
-            .map(|(i, c)| {
-                let (a, b) = c.split_at(c.len() / 2);
-                (format!("rp-{i:03}"), vec![a.to_vec(), b.to_vec()])
-            })
-            .collect(),
-    };
     let setup = Instant::now();
-    let vault = import_env::build(&client, &sim, &spec).await;
-    sim.advance(Duration::from_secs(24 * 3600));
-    let snap = import::io::read(&client, &import_env::id(&vault))
-        .await
-        .expect("read vault");
-    let mut opts = ImportOptions::new(
-        import_env::id(&vault),
-        "provider \"simulator\" {\n  estate = \"estate.json\"\n}",
-    );
-    opts.default_subscription = Some(import_env::SUB.into());
-    let generated = import::generate(&snap, &opts).expect("generate");
-    let mut files: Vec<(String, String)> = generated.files.into_iter().collect();
+    let subscriptions = vaults::subscriptions_for(vms);
+    let fleet = vaults::build(&vaults::FleetSpec {
+        vms,
+        subscriptions,
+        seed: 11,
+        vault: "rsv-bench",
+        cache: "stcachebench",
+    })
+    .await;
+    let built = setup.elapsed();
+    let (sim, client, e) = (&fleet.sim, &fleet.client, &fleet.estate);
+    // One configuration for all the vaults: each vault imported on its own (the names of the vaults' objects do
+    // not collide), the shared `main.asr.hcl` of the second and later vaults renamed and without its provider block.
+    let provider = "provider \"simulator\" {\n  estate = \"estate.json\"\n}";
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut snap = Snapshot::default();
+    for (i, v) in fleet.vaults.iter().enumerate() {
+        let vault = ArmId::parse(&v.id).expect("vault id");
+        let one = import::io::read(client, &vault).await.expect("read vault");
+        let mut opts = ImportOptions::new(vault, provider);
+        opts.default_subscription = Some(fleet.vaults[0].subscription.clone());
+        let generated = import::generate(&one, &opts).expect("generate");
+        for (name, text) in generated.files {
+            if i == 0 {
+                files.push((name, text));
+            } else if name == "main.asr.hcl" {
+                files.push((
+                    format!("main-{:02}.asr.hcl", i + 1),
+                    text.replacen(provider, "", 1),
+                ));
+            } else {
+                files.push((name, text));
+            }
+        }
+        merge(&mut snap, one);
+    }
     files.push((
         "estate.json".into(),
-        serde_json::to_string(&e).expect("estate serialises"),
+        serde_json::to_string(e).expect("estate serialises"),
     ));
     let loaded = config::load_sources(files, &LoadOptions::default()).unwrap_or_else(|d| {
-        eprintln!("imported configuration does not load: {d:?}");
+        eprintln!("imported configuration does not load:");
+        for x in d.iter().take(10) {
+            eprintln!("  {}: {}", x.code, x.message);
+        }
         std::process::exit(1);
     });
     let graph = asrform::graph::build(&loaded.config).expect("graph");
+    assert_eq!(
+        loaded.config.protected_vms().count(),
+        vms,
+        "the merged configuration manages every protected VM"
+    );
     let state = import::adopt(&loaded.config, &snap, client.clock().now());
+    drop(snap);
     println!(
-        "plan_e2e: {vms} protected VMs, {} resources in configuration, page size {page_size}, latency {latency_ms} ms (setup {:.1?})",
+        "plan_e2e: {vms} protected VMs in {} vaults/subscriptions, {} resources in configuration, page size {page_size}, latency {latency_ms} ms (setup {:.1?}: vaults {built:.1?}, import + load {:.1?})",
+        fleet.vaults.len(),
         loaded.config.resources.len(),
-        setup.elapsed()
+        setup.elapsed(),
+        setup.elapsed() - built
     );
 
     {

@@ -24,8 +24,9 @@ pub(crate) struct FileScope {
     pub data: BTreeMap<String, String>,
     /// Files read so far: (name, content), so errors can name a file by its content.
     pub read: Vec<(String, String)>,
-    /// Values of evaluated resource blocks by (kind, label), read by `__resource` (see [`resource`]).
-    pub resources: std::collections::HashMap<(String, String), Value>,
+    /// Values of evaluated resource blocks by kind, then label, read by `__resource` (see [`resource`]). Nested so
+    /// a lookup borrows its `&str` arguments instead of allocating a key per call (several calls per instance).
+    pub resources: std::collections::HashMap<String, std::collections::HashMap<String, Value>>,
     /// Evaluated local values, read by `__local`.
     pub locals: std::collections::HashMap<String, Value>,
     /// `each` of the instance being evaluated, read by `__each`.
@@ -58,12 +59,7 @@ pub(crate) fn set_each(each: Option<Value>) {
 
 /// A copy of an evaluated resource block's value.
 pub(crate) fn resource_value(kind: &str, label: &str) -> Option<Value> {
-    with_scope_ref(|s| {
-        s.resources
-            .get(&(kind.to_string(), label.to_string()))
-            .cloned()
-    })
-    .flatten()
+    with_scope_ref(|s| s.resources.get(kind).and_then(|b| b.get(label)).cloned()).flatten()
 }
 
 /// A copy of an evaluated local value.
@@ -93,7 +89,7 @@ fn reference(args: FuncArgs) -> Result<Value, String> {
         let guard = s.borrow();
         let block = guard
             .as_ref()
-            .and_then(|scope| scope.resources.get(&(kind.to_string(), label.to_string())))
+            .and_then(|scope| scope.resources.get(kind)?.get(label))
             .ok_or_else(|| format!("`{kind}.{label}` has no value (it failed to evaluate)"))?;
         let Some(key) = args.get(2) else {
             return Ok(compact(block));
@@ -179,16 +175,25 @@ fn each(args: FuncArgs) -> Result<Value, String> {
             .each
             .as_ref()
             .ok_or("`each` is only available in a block with `for_each`")?;
-        let mut path = String::from("each");
-        for seg in args.iter() {
+        // The path is only spelled out for an error: building it on every call was an allocation per attribute of
+        // every instance.
+        let path = |upto: usize| {
+            std::iter::once("each")
+                .chain(
+                    args.iter()
+                        .take(upto + 1)
+                        .map(|a| a.as_str().unwrap_or_default()),
+                )
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        for (i, seg) in args.iter().enumerate() {
             let key = seg.as_str().unwrap_or_default();
-            path.push('.');
-            path.push_str(key);
             v = match v {
                 Value::Object(o) => o
                     .get(key)
-                    .ok_or_else(|| format!("no such key: `{key}` in `{path}`"))?,
-                other => return Err(format!("`{path}`: {} is not an object", short(other))),
+                    .ok_or_else(|| format!("no such key: `{key}` in `{}`", path(i)))?,
+                other => return Err(format!("`{}`: {} is not an object", path(i), short(other))),
             };
         }
         Ok(v.clone())
@@ -202,7 +207,9 @@ pub(crate) fn register_resource(kind: &str, label: &str, value: Value) {
         if let Some(scope) = s.borrow_mut().as_mut() {
             scope
                 .resources
-                .insert((kind.to_string(), label.to_string()), value);
+                .entry(kind.to_string())
+                .or_default()
+                .insert(label.to_string(), value);
         }
     });
 }
@@ -219,7 +226,7 @@ fn resource(args: FuncArgs) -> Result<Value, String> {
         let guard = s.borrow();
         let block = guard
             .as_ref()
-            .and_then(|scope| scope.resources.get(&(kind.to_string(), label.to_string())))
+            .and_then(|scope| scope.resources.get(kind)?.get(label))
             .ok_or_else(|| format!("`{kind}.{label}` has no value (it failed to evaluate)"))?;
         let Some(key) = args.get(2) else {
             return Ok(block.clone());

@@ -31,6 +31,7 @@ pub async fn read(client: &ArmClient, vault: &ArmId) -> Result<Snapshot, ImportE
             vaults: vec![vault.clone()],
             resource_groups: Vec::new(),
             subscriptions: Vec::new(),
+            ..Default::default()
         },
     )
     .await?;
@@ -65,6 +66,7 @@ pub async fn read(client: &ArmClient, vault: &ArmId) -> Result<Snapshot, ImportE
             vaults: Vec::new(),
             resource_groups: groups.into_iter().collect(),
             subscriptions: Vec::new(),
+            ..Default::default()
         },
     )
     .await?;

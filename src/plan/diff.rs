@@ -51,14 +51,25 @@ pub struct ReadinessOptions {
 /// What to read from live state for this configuration: its vaults and the resource groups of its resources and
 /// source VMs.
 pub fn snapshot_request(config: &Config) -> SnapshotRequest {
+    use crate::provider::model::{
+        AVAILABILITY_SETS, GroupReads, STORAGE_ACCOUNTS, VIRTUAL_MACHINES, VIRTUAL_NETWORKS,
+    };
     let mut vaults = BTreeSet::new();
-    let mut groups = BTreeSet::new();
+    // Per resource group, only what the configuration has objects of: a group's own GET when it is a declared
+    // `resource_group`, and one list per kind of resource in it (a plan never needs the others).
+    let mut groups: BTreeMap<ArmId, GroupReads> = BTreeMap::new();
     let rg_of = |id: &str| -> Option<ArmId> {
         let a = ArmId::parse(id).ok()?;
         let sub = a.subscription()?.to_string();
         let rg = a.resource_group()?.to_string();
         ArmId::parse(&format!("/subscriptions/{sub}/resourceGroups/{rg}")).ok()
     };
+    let mut list = |id: &str, list: &'static str| {
+        if let Some(g) = rg_of(id) {
+            groups.entry(g).or_default().lists.insert(list);
+        }
+    };
+    let mut records = Vec::new();
     for r in config.resources.values() {
         let Some(id) = &r.id else { continue };
         match &r.body {
@@ -69,24 +80,24 @@ pub fn snapshot_request(config: &Config) -> SnapshotRequest {
             }
             ResourceBody::ResourceGroup(_) => {
                 if let Ok(a) = ArmId::parse(id) {
-                    groups.insert(a);
+                    records.push(a);
                 }
             }
-            ResourceBody::VirtualNetwork(_)
-            | ResourceBody::StorageAccount(_)
-            | ResourceBody::AvailabilitySet(_) => {
-                groups.extend(rg_of(id));
-            }
-            ResourceBody::ProtectedVm(vm) => {
-                groups.extend(rg_of(vm.source_vm.value.as_str()));
-            }
+            ResourceBody::VirtualNetwork(_) => list(id, VIRTUAL_NETWORKS),
+            ResourceBody::StorageAccount(_) => list(id, STORAGE_ACCOUNTS),
+            ResourceBody::AvailabilitySet(_) => list(id, AVAILABILITY_SETS),
+            ResourceBody::ProtectedVm(vm) => list(vm.source_vm.value.as_str(), VIRTUAL_MACHINES),
             _ => {}
         }
     }
+    for a in records {
+        groups.entry(a).or_default().record = true;
+    }
     SnapshotRequest {
         vaults: vaults.into_iter().collect(),
-        resource_groups: groups.into_iter().collect(),
+        resource_groups: groups.keys().cloned().collect(),
         subscriptions: Vec::new(),
+        group_reads: groups,
     }
 }
 
@@ -302,6 +313,11 @@ pub fn diff(
         ));
     }
 
+    // Import blocks by target (the first one wins, as in `Config::import_for`), looked up once per resource: a scan
+    // per resource is quadratic in an import of a whole fleet.
+    let imports: HashMap<&ResourceAddr, &crate::config::model::Import> =
+        config.imports.iter().rev().map(|i| (&i.to, i)).collect();
+
     // --- configuration resources, in dependency order -------------------------------------------------------
     for addr in graph.topo_order() {
         let Some(r) = config.get(addr) else { continue };
@@ -317,7 +333,7 @@ pub fn diff(
             .map(ToString::to_string)
             .or_else(|| (addr.kind == ResourceKind::RecoveryPlan).then(|| key.clone()));
 
-        let (desired, unknown) = attrs::desired(config, r, item, &item_addr);
+        let (mut desired, unknown) = attrs::desired(config, r, item, &item_addr);
         let mut observed = match &r.body {
             ResourceBody::ProtectedVm(_) => item.map(attrs::observed_vm),
             _ => attrs::observed(snap, r, &ids, &item_addr),
@@ -435,7 +451,7 @@ pub fn diff(
             match &observed {
                 None => {
                     change.action = Action::Create;
-                    change.change.after = desired.clone();
+                    change.change.after = std::mem::take(&mut desired);
                     change.change.before = Value::Null;
                     change.change.after_unknown = unknown_mask(&unknown);
                     change.preconditions.push(Precondition {
@@ -447,7 +463,7 @@ pub fn diff(
                 Some(obs) => {
                     let ch = changed_keys(&desired, obs, &r.lifecycle.ignore_changes);
                     change.change.before = obs.clone();
-                    change.change.after = desired.clone();
+                    change.change.after = std::mem::take(&mut desired);
                     if !ch.is_empty() {
                         let (action, forced) = classify(addr.kind, &ch);
                         if action == Action::Update {
@@ -479,7 +495,7 @@ pub fn diff(
                 }
             }
         }
-        if let Some(imp) = config.import_for(addr)
+        if let Some(imp) = imports.get(addr).copied()
             && st.is_none()
             && !destroy
         {

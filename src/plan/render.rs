@@ -174,6 +174,7 @@ fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions) {
     keys.sort();
     keys.dedup();
     let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+    let plus = paint("+", "32", opts.color);
     for k in keys {
         let b = before.and_then(|m| m.get(k)).unwrap_or(&Value::Null);
         let a = after.and_then(|m| m.get(k)).unwrap_or(&Value::Null);
@@ -191,19 +192,16 @@ fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions) {
         };
         match c.action {
             Action::Create => {
+                // Skipped before formatting: most unset attributes of a create print nothing.
+                if a.is_null() && !is_unknown && !opts.verbose {
+                    continue;
+                }
                 let v = if is_unknown {
                     "(known after apply)".into()
                 } else {
                     scalar_or_block(a)
                 };
-                if a.is_null() && !is_unknown && !opts.verbose {
-                    continue;
-                }
-                let _ = writeln!(
-                    out,
-                    "      {} {k:width$} = {v}",
-                    paint("+", "32", opts.color)
-                );
+                let _ = writeln!(out, "      {plus} {k:width$} = {v}");
             }
             Action::Delete => {
                 if b.is_null() && !opts.verbose {

@@ -20,6 +20,29 @@ pub struct SnapshotRequest {
     pub resource_groups: Vec<ArmId>,
     /// Subscription ids.
     pub subscriptions: Vec<String>,
+    /// Narrows what is read of a resource group (a plan skips the collections its configuration has no object of,
+    /// and the group's own GET when it declares no `resource_group` for it). A group without an entry here gets
+    /// its GET and every collection.
+    pub group_reads: BTreeMap<ArmId, GroupReads>,
+}
+
+/// The resource-group-scope collections a snapshot can list (paths relative to the group).
+pub const VIRTUAL_NETWORKS: &str = "providers/Microsoft.Network/virtualNetworks";
+/// See [`VIRTUAL_NETWORKS`].
+pub const STORAGE_ACCOUNTS: &str = "providers/Microsoft.Storage/storageAccounts";
+/// See [`VIRTUAL_NETWORKS`].
+pub const AVAILABILITY_SETS: &str = "providers/Microsoft.Compute/availabilitySets";
+/// See [`VIRTUAL_NETWORKS`].
+pub const VIRTUAL_MACHINES: &str = "providers/Microsoft.Compute/virtualMachines";
+
+/// What to read of one resource group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupReads {
+    /// Whether the group's own record (location, tags) is needed. Without it, a list answering 404 is what
+    /// records the group as missing.
+    pub record: bool,
+    /// The collections to list, as resource-group-relative paths (`arm::snapshot::RG_LISTS` entries).
+    pub lists: BTreeSet<&'static str>,
 }
 
 /// The live state of everything a plan needs.

@@ -418,6 +418,7 @@ fn request() -> SnapshotRequest {
         vaults: vec![ArmId::parse(&vault()).unwrap()],
         resource_groups: vec![ArmId::parse(&rg("app")).unwrap()],
         subscriptions: vec![],
+        ..Default::default()
     }
 }
 

@@ -261,6 +261,7 @@ fn sim_serve_over_loopback_http() {
                 vaults: vec![],
                 resource_groups: vec![rg.clone()],
                 subscriptions: vec![e.subscriptions[0].id.clone()],
+                ..Default::default()
             },
         )
         .await

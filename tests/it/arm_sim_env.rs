@@ -72,6 +72,7 @@ impl SimEnv {
             vaults: vec![self.vault()],
             resource_groups: vec![self.app_rg.clone(), self.rg("rg-dr")],
             subscriptions: vec![],
+            ..Default::default()
         }
     }
 

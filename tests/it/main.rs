@@ -38,6 +38,7 @@ mod import_small;
 mod plan_cli;
 mod plan_env;
 mod plan_golden;
+mod plan_requests;
 mod plan_scale;
 mod progress_render;
 mod schemas;

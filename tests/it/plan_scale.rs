@@ -1,7 +1,7 @@
 //! Large plans: a synthetic configuration of N protected VMs over the subscriptions of a generated estate
 //! (`estate::generate`), planned purely against an empty live snapshot; the Markdown of a 5,000-VM first plan stays
-//! under the comment limit and still counts every action. `benches/plan_10k.rs` includes this file by path for
-//! the same configuration.
+//! under the comment limit and still counts every action. (`benches/plan_10k.rs` measures the loader-built
+//! `config::synthetic::inventory_fleet` instead, so the CPU budget includes loading.)
 
 #![allow(dead_code)]
 

@@ -16,9 +16,9 @@ use tokio::task::JoinSet;
 use super::client::ArmClient;
 use super::wire::{self, Resource};
 use crate::provider::model::{
-    Container, ContainerMapping, CurrentScenario, DiskTarget, Fabric, HealthError, IpConfigTarget,
-    NetworkMapping, NicTarget, Policy, ProtectedItem, RecoveryPlan, Resource as LiveResource,
-    ResourceGroup, Vault,
+    self, Container, ContainerMapping, CurrentScenario, DiskTarget, Fabric, GroupReads,
+    HealthError, IpConfigTarget, NetworkMapping, NicTarget, Policy, ProtectedItem, RecoveryPlan,
+    Resource as LiveResource, ResourceGroup, Vault,
 };
 use crate::provider::{ArmId, ProviderError, Snapshot, SnapshotRequest};
 
@@ -35,10 +35,10 @@ pub const VAULT_LISTS: [&str; 7] = [
 
 /// The resource-group-scope collections read per resource group.
 pub const RG_LISTS: [&str; 4] = [
-    "providers/Microsoft.Network/virtualNetworks",
-    "providers/Microsoft.Storage/storageAccounts",
-    "providers/Microsoft.Compute/availabilitySets",
-    "providers/Microsoft.Compute/virtualMachines",
+    model::VIRTUAL_NETWORKS,
+    model::STORAGE_ACCOUNTS,
+    model::AVAILABILITY_SETS,
+    model::VIRTUAL_MACHINES,
 ];
 
 enum Part {
@@ -47,28 +47,74 @@ enum Part {
     Group(ArmId, Result<Option<Value>, ProviderError>),
     GroupList(ArmId, &'static str, Result<Vec<Value>, ProviderError>),
     Subscription(String, Result<Vec<Value>, ProviderError>),
+    /// The resource groups of one subscription whose records were read with one list instead of a GET each.
+    Groups(Vec<ArmId>, Result<Vec<Value>, ProviderError>),
 }
 
 /// Reads the snapshot.
+///
+/// Fixed cost per vault: its GET, then (only when it exists) the 7 vault lists; per resource group: the lists
+/// `group_reads` asks for, and its record (one GET, or one `resourcegroups` list for all the groups of a
+/// subscription whose record is needed when there are several).
 pub async fn read(client: &ArmClient, req: &SnapshotRequest) -> Result<Snapshot, ProviderError> {
-    let mut set = JoinSet::new();
+    let mut set: JoinSet<Vec<Part>> = JoinSet::new();
     for v in &req.vaults {
         let (c, id) = (client.clone(), v.clone());
-        set.spawn(async move { Part::Vault(id.clone(), c.get_value(id.as_str()).await) });
-        for list in VAULT_LISTS {
-            let (c, id) = (client.clone(), v.clone());
+        set.spawn(async move {
+            let got = c.get_value(id.as_str()).await;
+            // Every child list of a vault that does not exist answers 404: do not ask. (A failed GET still lists,
+            // so each unreadable scope is recorded as before.)
+            let lists = if matches!(got, Ok(None)) {
+                Vec::new()
+            } else {
+                futures_util::future::join_all(VAULT_LISTS.into_iter().map(|list| {
+                    let (c, id) = (&c, &id);
+                    async move {
+                        Part::VaultList(id.clone(), list, c.list_values(&id.join(list), &[]).await)
+                    }
+                }))
+                .await
+            };
+            let mut parts = vec![Part::Vault(id, got)];
+            parts.extend(lists);
+            parts
+        });
+    }
+    let full = GroupReads {
+        record: true,
+        lists: RG_LISTS.into_iter().collect(),
+    };
+    let mut records: BTreeMap<String, Vec<ArmId>> = BTreeMap::new();
+    for g in &req.resource_groups {
+        let reads = req.group_reads.get(g).unwrap_or(&full);
+        if reads.record {
+            records
+                .entry(g.subscription().unwrap_or_default().to_ascii_lowercase())
+                .or_default()
+                .push(g.clone());
+        }
+        for list in RG_LISTS.into_iter().filter(|l| reads.lists.contains(l)) {
+            let (c, id) = (client.clone(), g.clone());
             set.spawn(async move {
-                Part::VaultList(id.clone(), list, c.list_values(&id.join(list), &[]).await)
+                vec![Part::GroupList(
+                    id.clone(),
+                    list,
+                    c.list_values(&id.join(list), &[]).await,
+                )]
             });
         }
     }
-    for g in &req.resource_groups {
-        let (c, id) = (client.clone(), g.clone());
-        set.spawn(async move { Part::Group(id.clone(), c.get_value(id.as_str()).await) });
-        for list in RG_LISTS {
-            let (c, id) = (client.clone(), g.clone());
+    for (sub, groups) in records {
+        let c = client.clone();
+        if let [g] = groups.as_slice() {
+            let id = g.clone();
+            set.spawn(async move { vec![Part::Group(id.clone(), c.get_value(id.as_str()).await)] });
+        } else {
             set.spawn(async move {
-                Part::GroupList(id.clone(), list, c.list_values(&id.join(list), &[]).await)
+                let r = c
+                    .list_values(&format!("/subscriptions/{sub}/resourcegroups"), &[])
+                    .await;
+                vec![Part::Groups(groups, r)]
             });
         }
     }
@@ -78,13 +124,14 @@ pub async fn read(client: &ArmClient, req: &SnapshotRequest) -> Result<Snapshot,
             let r = c
                 .list_values(&format!("/subscriptions/{sub}/resourcegroups"), &[])
                 .await;
-            Part::Subscription(sub, r)
+            vec![Part::Subscription(sub, r)]
         });
     }
     let mut parts = Vec::new();
     while let Some(joined) = set.join_next().await {
-        parts
-            .push(joined.map_err(|e| ProviderError::Config(format!("snapshot task failed: {e}")))?);
+        parts.extend(
+            joined.map_err(|e| ProviderError::Config(format!("snapshot task failed: {e}")))?,
+        );
     }
     assemble(parts)
 }
@@ -152,6 +199,31 @@ fn assemble(parts: Vec<Part>) -> Result<Snapshot, ProviderError> {
             Part::Group(id, Ok(None)) => {
                 snap.missing_scopes.insert(id.to_string());
             }
+            Part::Groups(groups, Ok(items)) => {
+                let mut listed: BTreeMap<ArmId, wire::ResourceGroup> = BTreeMap::new();
+                for v in items {
+                    let r: wire::ResourceGroup = decode("resource group", v)?;
+                    if let Some(id) = r.id.as_deref().and_then(|i| ArmId::parse(i).ok()) {
+                        listed.insert(id, r);
+                    }
+                }
+                for id in groups {
+                    let Some(r) = listed.remove(&id) else {
+                        snap.missing_scopes.insert(id.to_string());
+                        continue;
+                    };
+                    let loc = r.location.unwrap_or_default();
+                    group_region.insert(id.clone(), loc.clone());
+                    snap.resource_groups.insert(
+                        id.clone(),
+                        ResourceGroup {
+                            id,
+                            location: loc,
+                            tags: r.tags.unwrap_or_default(),
+                        },
+                    );
+                }
+            }
             other => rest.push(other),
         }
     }
@@ -182,7 +254,10 @@ fn assemble(parts: Vec<Part>) -> Result<Snapshot, ProviderError> {
                 }
             }
             Part::GroupList(id, list, Err(e)) => {
-                if e.is_not_found() && snap.missing_scopes.contains(id.as_str()) {
+                // A group-scope list answers 404 only when the group does not exist (its GET may not have been
+                // sent: see `GroupReads::record`).
+                if e.is_not_found() {
+                    snap.missing_scopes.insert(id.to_string());
                     continue;
                 }
                 let region = group_region.get(&id).cloned();
@@ -207,7 +282,19 @@ fn assemble(parts: Vec<Part>) -> Result<Snapshot, ProviderError> {
             Part::Subscription(sub, Err(e)) => {
                 scope_failure(&mut snap, &format!("/subscriptions/{sub}"), None, e)?
             }
-            Part::Vault(..) | Part::Group(..) => {}
+            Part::Groups(groups, Err(e)) => {
+                if e.is_not_found() {
+                    snap.missing_scopes
+                        .extend(groups.iter().map(ToString::to_string));
+                } else if e.is_transient() {
+                    for g in &groups {
+                        snap.unreadable_scopes.insert(g.to_string(), e.to_string());
+                    }
+                } else {
+                    return Err(e);
+                }
+            }
+            Part::Vault(..) | Part::Group(..) | Part::Groups(..) => {}
         }
     }
     attribute_unreadable_groups(&mut snap);
