@@ -16,6 +16,12 @@
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
+/// mimalloc for every program built on the library (the binary, its benches and tests measure the same thing):
+/// loading and planning 10,000 VMs makes millions of small, short-lived allocations, where glibc's allocator spent
+/// about half of the time (see BENCHMARKS.md, "pure part").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod addr;
 pub mod apply;
 pub mod cli;
