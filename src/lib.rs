@@ -31,6 +31,7 @@ pub mod dr;
 pub mod estate;
 pub mod fmt;
 pub mod graph;
+pub mod id;
 pub mod import;
 pub mod plan;
 pub mod provider;

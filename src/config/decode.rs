@@ -284,7 +284,7 @@ impl<'a> F<'a> {
         } else {
             self.string(name)?
         };
-        match ArmId::parse(&s.value) {
+        match ArmId::parse_declared(&s.value) {
             Ok(id) => {
                 if let Some(ty) = ty
                     && !id.is_type(ty)

@@ -479,7 +479,7 @@ impl<'o> Loader<'o> {
                             }
                         }
                         "id" => match &a.value {
-                            Expression::String(v) => match ArmId::parse(v.value()) {
+                            Expression::String(v) => match ArmId::parse_declared(v.value()) {
                                 Ok(_) => id = Some((v.value().to_string(), span)),
                                 Err(e) => {
                                     ok = false;

@@ -324,10 +324,10 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
                 );
             }
             if let Some(sub) = &sa.subscription_id
-                && !sub.eq_ignore_ascii_case(vm.source_vm.value.subscription())
+                && !sub.eq_ignore_ascii_case(vm.source_vm.value.subscription().unwrap_or_default())
             {
                 out.push(
-                        Diagnostic::error("config::cache_subscription", format!("cache account `{}` is in subscription {sub}, but source VM `{}` is in {}", vm.cache_storage.value, vm.source_vm.value.name(), vm.source_vm.value.subscription()))
+                        Diagnostic::error("config::cache_subscription", format!("cache account `{}` is in subscription {sub}, but source VM `{}` is in {}", vm.cache_storage.value, vm.source_vm.value.name(), vm.source_vm.value.subscription().unwrap_or_default()))
                             .label(vm.cache_storage.span, "cache account in another subscription")
                             .label(vm.source_vm.span, "the source VM")
                             .help("set `subscription_id` on the storage account to the source VM's subscription"),
@@ -430,7 +430,13 @@ fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
             None => 1,
         };
         let e = disks_by_source_sub
-            .entry(vm.source_vm.value.subscription().to_ascii_lowercase())
+            .entry(
+                vm.source_vm
+                    .value
+                    .subscription()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+            )
             .or_default();
         e.0 += disks;
         e.1.push(vm.source_vm.span);

@@ -6,7 +6,8 @@
 //! wall clock.
 
 pub mod arm;
-pub mod id;
+/// ARM ids live at the crate root (the configuration parses them too); re-exported where the provider always had them.
+pub use crate::id;
 pub mod model;
 
 use std::time::Duration;

@@ -2,7 +2,8 @@
 //!
 //! ARM and ASR echo ids back with inconsistent casing (`/Subscriptions/` with a capital S, lower-cased resource
 //! group names), so identity is case-insensitive while the original spelling is kept for display and for
-//! requests. This module is pure: it must not know about HTTP, api-versions or any particular resource type beyond
+//! requests. One type serves the configuration (ids users write, parsed strictly) and the provider (ids ARM returns,
+//! parsed leniently). This module is pure: it must not know about HTTP, api-versions or any particular resource type beyond
 //! the generic `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}/...` grammar.
 
 use std::cmp::Ordering;
@@ -59,9 +60,68 @@ impl ArmId {
         Ok(Self(trimmed.to_string()))
     }
 
+    /// Parses an id written in a configuration, strictly: no surrounding spaces, `/subscriptions/<id>` first, and
+    /// every segment type followed by a name (`providers/<namespace>/<type>/<name>` with `resourceGroups/<name>`
+    /// before it). ARM's own responses go through the lenient [`parse`](Self::parse); what a user writes should be
+    /// an id ARM would accept in a request. The reason is a sentence for a diagnostic.
+    pub fn parse_declared(s: &str) -> Result<Self, String> {
+        if s.trim() != s || s.is_empty() {
+            return Err("an ARM id must not be empty or have surrounding spaces".into());
+        }
+        let body = s
+            .strip_prefix('/')
+            .ok_or("an ARM id starts with `/subscriptions/`")?;
+        let body = body.strip_suffix('/').unwrap_or(body);
+        let segments: Vec<&str> = body.split('/').collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Err("an ARM id has no empty segments (`//`)".into());
+        }
+        if !segments[0].eq_ignore_ascii_case("subscriptions") || segments.len() < 2 {
+            return Err("an ARM id starts with `/subscriptions/<subscription id>`".into());
+        }
+        if let Some(p) = segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("providers"))
+        {
+            if p + 2 >= segments.len() {
+                return Err(
+                    "the provider part must be `providers/<namespace>/<type>/<name>`".into(),
+                );
+            }
+            if !(segments.len() - p - 2).is_multiple_of(2) {
+                return Err("every resource type in an ARM id must be followed by a name".into());
+            }
+        } else if !segments.len().is_multiple_of(2) {
+            return Err("every segment type in an ARM id must be followed by a name".into());
+        }
+        Ok(Self(format!("/{body}")))
+    }
+
     /// The id as written.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The full resource type (`Microsoft.Compute/virtualMachines`), if there is a provider part.
+    pub fn resource_type(&self) -> Option<String> {
+        let segs: Vec<&str> = self.segments().collect();
+        let p = segs
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("providers"))?;
+        let mut ty = (*segs.get(p + 1)?).to_string();
+        let mut i = p + 2;
+        while i < segs.len() {
+            ty.push('/');
+            ty.push_str(segs[i]);
+            i += 2;
+        }
+        Some(ty)
+    }
+
+    /// Whether the id is of the given resource type (compared case-insensitively).
+    pub fn is_type(&self, ty: &str) -> bool {
+        self.resource_type()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ty))
     }
 
     fn segments(&self) -> impl Iterator<Item = &str> {
@@ -227,5 +287,41 @@ mod tests {
             assert!(ArmId::parse(bad).is_err(), "{bad:?} must be rejected");
         }
         assert!(same_id("/a/B/", "/A/b"));
+    }
+
+    const VM: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm01";
+
+    #[test]
+    fn declared_ids_are_strict_and_typed() {
+        let b = ArmId::parse_declared(
+            &VM.replace("/subscriptions/", "/Subscriptions/")
+                .replace("resourceGroups", "resourcegroups"),
+        )
+        .unwrap();
+        assert_eq!(b, ArmId::parse_declared(VM).unwrap());
+        assert!(b.is_type("microsoft.compute/virtualmachines"));
+        assert_eq!(
+            ArmId::parse_declared(&format!("{VM}/extensions/x"))
+                .unwrap()
+                .resource_type()
+                .as_deref(),
+            Some("Microsoft.Compute/virtualMachines/extensions")
+        );
+        for bad in [
+            "",
+            "vm01",
+            "/subscriptions",
+            "/subscriptions//resourceGroups/x",
+            "/tenants/x",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute",
+            " /subscriptions/s",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines",
+        ] {
+            assert!(
+                ArmId::parse_declared(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+        assert!(ArmId::parse_declared("/subscriptions/s/resourceGroups/rg").is_ok());
     }
 }
