@@ -21,8 +21,12 @@
 mod common;
 #[path = "../tests/it/import_env.rs"]
 mod import_env;
+#[path = "support/measure.rs"]
+mod measure;
 
 use std::collections::BTreeMap;
+
+use measure::{measured, peak_mb};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,98 +48,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// User + system CPU time of the whole process (`/proc/self/stat`, clock ticks of 10 ms).
-fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    Duration::from_millis(f.iter().sum::<u64>() * 10)
-}
-
-/// Peak resident memory so far (`VmHWM`), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// What one measured run cost.
-struct Run {
-    sim_wall: Duration,
-    host_wall: Duration,
-    cpu: Duration,
-    requests: usize,
-    throttled: usize,
-    by_op: BTreeMap<String, usize>,
-}
-
-impl Run {
-    fn print(&self, name: &str) {
-        println!(
-            "  {name:<22} simulated {:>8.2} s | host wall {:>8.1} ms | CPU {:>8.1} ms | requests {:>6} | 429s {:>4}",
-            self.sim_wall.as_secs_f64(),
-            self.host_wall.as_secs_f64() * 1e3,
-            self.cpu.as_secs_f64() * 1e3,
-            self.requests,
-            self.throttled
-        );
-        let ops: Vec<String> = self.by_op.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("  {:<22} by type: {}", "", ops.join(", "));
-    }
-}
-
-/// Runs `f` and measures it from the simulator's request log (requests sent while it ran).
-async fn measured<F, T>(sim: &Simulator, f: F) -> (T, Run)
-where
-    F: std::future::Future<Output = T>,
-{
-    let seq0 = sim.world().log_seq;
-    let t_sim = tokio::time::Instant::now();
-    let t_host = Instant::now();
-    let cpu0 = process_cpu();
-    let out = f.await;
-    let cpu = process_cpu().saturating_sub(cpu0);
-    let host_wall = t_host.elapsed();
-    let sim_wall = t_sim.elapsed();
-    let log = sim.request_log();
-    let mut by_op = BTreeMap::new();
-    let mut requests = 0;
-    let mut throttled = 0;
-    for e in log.iter().filter(|e| e.seq > seq0) {
-        requests += 1;
-        if e.status == 429 {
-            throttled += 1;
-        }
-        *by_op
-            .entry(format!("{} {}", e.method, e.operation))
-            .or_insert(0) += 1;
-    }
-    (
-        out,
-        Run {
-            sim_wall,
-            host_wall,
-            cpu,
-            requests,
-            throttled,
-            by_op,
-        },
-    )
 }
 
 /// The Terraform-style refresh: one GET per managed object, at most 10 in flight.
@@ -313,7 +225,11 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
                 method: None,
                 path: None,
                 operation: None,
-                effect: FaultEffect::Throttle { retry_after },
+                effect: FaultEffect::Throttle {
+                    retry_after,
+                    retry_after_max: None,
+                    code: None,
+                },
                 times: None,
                 probability: Some(0.2),
                 fired: 0,

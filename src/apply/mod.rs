@@ -153,6 +153,11 @@ pub(crate) struct Ctx {
     pub wait: WaitFor,
     pub deferred: Arc<std::sync::Mutex<Vec<String>>>,
     pub continue_manual: bool,
+    /// This change's place among `--parallelism` (given back while it only waits for an ASR job).
+    pub slot: Arc<executor::Slot>,
+    /// Waits for ASR jobs with one `replicationJobs` list per vault per interval. `None`: poll each operation on
+    /// its own, holding the place ([`apply_per_operation`], the benchmark's Terraform-style baseline).
+    pub tracker: Option<crate::provider::arm::lro::JobTracker>,
 }
 
 impl Ctx {
@@ -202,6 +207,10 @@ impl Ctx {
 
 /// Applies `plan`. `stored` is the state read under the lock (None when there is none yet); the configuration must
 /// be the one the plan was made from (a saved plan's binding is checked by the caller).
+///
+/// ASR jobs are waited for through one shared job tracker (a `replicationJobs` list per vault per interval), and a
+/// change waiting for its job gives its place among `--parallelism` back, so every enable job can run in ASR at
+/// once while the client's write bucket paces the requests.
 pub async fn apply(
     plan: &Plan,
     config: Arc<Config>,
@@ -210,6 +219,36 @@ pub async fn apply(
     stored: Option<Stored>,
     hooks: Arc<dyn Hooks>,
     opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    let tracker = Some(client.job_tracker());
+    run_apply(plan, config, client, store, stored, hooks, opts, tracker).await
+}
+
+/// [`apply`] the way a Terraform-style tool does it: every long-running operation is polled on its own
+/// (`Retry-After` between polls) while it keeps its place among `parallelism`. Kept as the baseline that
+/// `benches/apply_makespan.rs` measures against; the CLI does not use it.
+pub async fn apply_per_operation(
+    plan: &Plan,
+    config: Arc<Config>,
+    client: ArmClient,
+    store: Arc<dyn StateStore>,
+    stored: Option<Stored>,
+    hooks: Arc<dyn Hooks>,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    run_apply(plan, config, client, store, stored, hooks, opts, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_apply(
+    plan: &Plan,
+    config: Arc<Config>,
+    client: ArmClient,
+    store: Arc<dyn StateStore>,
+    stored: Option<Stored>,
+    hooks: Arc<dyn Hooks>,
+    opts: &ApplyOptions,
+    tracker: Option<crate::provider::arm::lro::JobTracker>,
 ) -> Result<ApplyReport, ApplyError> {
     let (state, version) = match stored {
         Some(s) => (s.state, Some(s.version)),
@@ -228,6 +267,8 @@ pub async fn apply(
         wait: opts.wait,
         deferred: Arc::default(),
         continue_manual: opts.continue_manual,
+        slot: executor::Slot::detached(),
+        tracker,
     };
     adopt_settled(&cx, plan).await?;
     let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
@@ -252,8 +293,9 @@ pub async fn apply(
     let outcomes: Vec<Outcome<String>> = {
         let shared = shared.clone();
         let cx = cx.clone();
-        executor::walk(&deps, opts.parallelism, &opts.stop, move |i| {
-            let cx = cx.clone();
+        executor::walk_slots(&deps, opts.parallelism, &opts.stop, move |i, slot| {
+            let mut cx = cx.clone();
+            cx.slot = slot;
             let shared = shared.clone();
             async move { run_change(&cx, &shared[i]).await }
         })

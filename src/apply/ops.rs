@@ -195,53 +195,64 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                 .automation_account
                 .as_ref()
                 .map(|a| a.value.as_str().to_string());
-            for (fabric, container, region) in [
-                ("source_fabric", "source_container", &p.source.value),
-                ("target_fabric", "target_container", &p.target.value),
-            ] {
+            // Source and target sides are independent: each side's fabric then container, both sides at once,
+            // then both mappings at once (each is an ASR job of its own; in sequence they would add up).
+            let side = |fabric: &'static str, container: &'static str, region: String| async move {
                 let f = id(need(ids, fabric, &c.address)?)?;
                 if !exists(cx, &f).await? {
-                    cx.client.create_fabric(&f, region).await?;
+                    cx.client.create_fabric(&f, &region).await?;
                 }
                 let k = id(need(ids, container, &c.address)?)?;
                 if !exists(cx, &k).await? {
                     cx.client.create_container(&k).await?;
                 }
-            }
+                Ok::<(), ApplyError>(())
+            };
+            futures_util::future::try_join(
+                side("source_fabric", "source_container", p.source.value.clone()),
+                side("target_fabric", "target_container", p.target.value.clone()),
+            )
+            .await?;
             let policy = id(need(ids, "policy", &c.address)?)?;
-            for (mapping, target) in [
-                ("forward_mapping", "target_container"),
-                ("reverse_mapping", "source_container"),
-            ] {
-                let m = id(need(ids, mapping, &c.address)?)?;
-                if exists(cx, &m).await? {
-                    cx.client
-                        .update_container_mapping(
-                            &m,
-                            wire::A2AUpdateContainerMappingInput {
-                                agent_auto_update_status: Some(auto.into()),
-                                automation_account_arm_id: account.clone(),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                } else {
-                    cx.client
-                        .create_container_mapping(
-                            &m,
-                            &id(need(ids, target, &c.address)?)?,
-                            &policy,
-                            wire::A2AContainerMappingInput {
-                                agent_auto_update_status: Some(auto.into()),
-                                automation_account_arm_id: account.clone(),
-                                automation_account_authentication_type: account
-                                    .as_ref()
-                                    .map(|_| "SystemAssignedIdentity".into()),
-                            },
-                        )
-                        .await?;
+            let mapping = |mapping: &'static str, target: &'static str| {
+                let (policy, account) = (policy.clone(), account.clone());
+                async move {
+                    let m = id(need(ids, mapping, &c.address)?)?;
+                    if exists(cx, &m).await? {
+                        cx.client
+                            .update_container_mapping(
+                                &m,
+                                wire::A2AUpdateContainerMappingInput {
+                                    agent_auto_update_status: Some(auto.into()),
+                                    automation_account_arm_id: account.clone(),
+                                    ..Default::default()
+                                },
+                            )
+                            .await?;
+                    } else {
+                        cx.client
+                            .create_container_mapping(
+                                &m,
+                                &id(need(ids, target, &c.address)?)?,
+                                &policy,
+                                wire::A2AContainerMappingInput {
+                                    agent_auto_update_status: Some(auto.into()),
+                                    automation_account_arm_id: account.clone(),
+                                    automation_account_authentication_type: account
+                                        .as_ref()
+                                        .map(|_| "SystemAssignedIdentity".into()),
+                                },
+                            )
+                            .await?;
+                    }
+                    Ok::<(), ApplyError>(())
                 }
-            }
+            };
+            futures_util::future::try_join(
+                mapping("forward_mapping", "target_container"),
+                mapping("reverse_mapping", "source_container"),
+            )
+            .await?;
         }
         ResourceBody::NetworkMapping(_) => {
             let fwd = id(need(ids, "id", &c.address)?)?;
@@ -415,6 +426,8 @@ async fn protected_vm(
         rpi = id(need(&c.arm_ids, "id", &c.address)?)?;
     }
     let existing = read_item(cx, &rpi).await?;
+    // The item as enabled by this change (read once after the enable request).
+    let mut enabled: Option<ProtectedItem> = None;
     if existing.is_none() {
         let source = vm.source_vm.value.as_str();
         let machine: wire::VirtualMachine = cx.client.get(source).await?.ok_or_else(|| {
@@ -459,17 +472,27 @@ async fn protected_vm(
             .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
             .await?;
         let first = initial.json_value().ok().flatten();
-        let mut handle = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
-        if handle.is_none() {
-            handle = cx.client.current_job(&rpi).await.ok().flatten();
+        let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
+        if job.is_none() {
+            // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
+            // whose settings and lifecycle id are all this change needs afterwards.
+            let raw = cx.client.get_value(rpi.as_str()).await?;
+            job = crate::provider::arm::lro::job_id(None, raw.as_ref());
+            enabled = raw
+                .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
+                .and_then(snapshot::protected_item);
         }
-        let handle = handle.or_else(|| operation_url(&initial.headers));
-        if let Some(h) = handle {
+        if let Some(h) = job.clone().or_else(|| operation_url(&initial.headers)) {
             cx.record_operation(&c.address, h).await?;
         }
-        cx.client
-            .wait(azure_core::http::Method::Put, rpi.as_str(), initial)
-            .await?;
+        await_started(
+            cx,
+            azure_core::http::Method::Put,
+            rpi.as_str(),
+            initial,
+            job.as_deref(),
+        )
+        .await?;
     } else {
         // An item that exists may still be carrying the job a killed apply started (recorded or not): wait for
         // it to end before updating the item, rather than colliding with it.
@@ -487,6 +510,8 @@ async fn protected_vm(
         recovery_availability_set_id: avset.clone(),
         ..Default::default()
     };
+    // The latest view of the item, while no write has changed it since it was read.
+    let mut latest = enabled.clone().map(Some);
     if existing.is_some() {
         update.provider_specific_details = Some(wire::Poly::Known(
             wire::A2AUpdateReplicationProtectedItemInput {
@@ -495,8 +520,16 @@ async fn protected_vm(
                 ..Default::default()
             },
         ));
+        cx.client.update_protected_item(&rpi, update).await?;
+    } else if !enabled
+        .as_ref()
+        .is_some_and(|item| update_is_noop(&update, item))
+    {
+        // A fresh item already carries what the enable input set (name, network): an update job (a minute in
+        // ASR) runs only when a setting differs.
+        cx.client.update_protected_item(&rpi, update).await?;
+        latest = None;
     }
-    cx.client.update_protected_item(&rpi, update).await?;
 
     if !vm.nics.is_empty() {
         let mut item = read_item(cx, &rpi).await?;
@@ -507,6 +540,7 @@ async fn protected_vm(
             .as_ref()
             .and_then(|i| i.vm_protection_state.as_deref())
             .is_some_and(|s| s.eq_ignore_ascii_case("Protected"));
+        latest = Some(item.clone());
         if protected {
             let item = item.expect("checked above");
             let nics = nic_inputs(vm, &item);
@@ -520,6 +554,7 @@ async fn protected_vm(
                         },
                     )
                     .await?;
+                latest = None;
             }
         } else {
             cx.defer(format!(
@@ -529,8 +564,71 @@ async fn protected_vm(
         }
     }
     let _ = r;
-    let item = read_item(cx, &rpi).await?;
+    let item = match latest {
+        Some(item) => item,
+        None => read_item(cx, &rpi).await?,
+    };
     Ok((rpi, item))
+}
+
+/// Whether an update would leave a freshly enabled item as it is (every setting it names already holds).
+fn update_is_noop(
+    u: &wire::UpdateReplicationProtectedItemInputProperties,
+    item: &ProtectedItem,
+) -> bool {
+    let same = |want: &Option<String>, have: &Option<String>| match want {
+        None => true,
+        Some(w) => have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)),
+    };
+    u.provider_specific_details.is_none()
+        && u.vm_nics.is_empty()
+        && same(&u.recovery_azure_vm_name, &item.target_vm_name)
+        && same(&u.recovery_azure_vm_size, &item.target_vm_size)
+        && same(
+            &u.selected_recovery_azure_network_id,
+            &item.target_network_id,
+        )
+        && same(&u.selected_tfo_azure_network_id, &item.tfo_network_id)
+        && same(
+            &u.recovery_availability_set_id,
+            &item.target_availability_set_id,
+        )
+}
+
+/// Waits for a started mutation to end: through the shared job tracker when it is an ASR job (the change gives its
+/// place among `--parallelism` back meanwhile, since waiting sends no requests of its own), else by polling the
+/// operation's status URL. A failed job is this change's failure, with ASR's error code and message.
+pub(crate) async fn await_started(
+    cx: &Ctx,
+    method: azure_core::http::Method,
+    path: &str,
+    initial: crate::provider::arm::ArmResponse,
+    job: Option<&str>,
+) -> Result<(), ApplyError> {
+    let (Some(tracker), Some(job)) = (&cx.tracker, job) else {
+        cx.client.wait(method, path, initial).await?;
+        return Ok(());
+    };
+    let done = cx.slot.release_while(tracker.wait(job)).await?;
+    if done.state.eq_ignore_ascii_case("succeeded")
+        || done.state.eq_ignore_ascii_case("completedwithinformation")
+    {
+        return Ok(());
+    }
+    let (code, message) = done
+        .error
+        .unwrap_or_else(|| (done.state.clone(), format!("the job ended {}", done.state)));
+    Err(ProviderError::OperationFailed {
+        code,
+        message,
+        job: Some(done.id),
+        ctx: Box::new(crate::provider::ErrorContext {
+            method: method.to_string(),
+            path: path.to_string(),
+            ..Default::default()
+        }),
+    }
+    .into())
 }
 
 /// The status URL of a started ARM operation (`Azure-AsyncOperation`, else `Location`).
@@ -600,6 +698,14 @@ async fn wait_protected(
         if item.is_none() {
             return Err(ApplyError::Plan(format!(
                 "{addr}: protected item {rpi} disappeared"
+            )));
+        }
+        // What a failed enable job leaves behind never becomes protected: say so instead of waiting.
+        if let Some(e) = item.as_ref().and_then(ProtectedItem::enable_failure) {
+            return Err(ApplyError::Plan(format!(
+                "{addr}: can never become protected: its enable-protection job failed [{}] {}; plan and apply \
+                 again to enable it anew",
+                e.code, e.message
             )));
         }
         // A failed enable job never reaches `Protected`: report its error rather than waiting forever.

@@ -489,6 +489,9 @@ pub struct LogEntry {
     pub time: OffsetDateTime,
     /// Operation kind (`ReplicationFabrics_Create`, `VirtualMachines_Get`, …).
     pub operation: String,
+    /// `Retry-After` seconds answered, if any (429s and long-running operations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The whole simulated world.
