@@ -66,6 +66,33 @@ fn report(name: &str, cloud: &Scale, run: &Run) -> (Bound, f64) {
         1.10 * bound.lb + 30.0
     );
     println!(
+        "  {name:<22} ordered bound {:.0} s (d_infra + enable pacing {:.0} s + d_enable); makespan/ordered {:.3}",
+        bound.ordered,
+        bound.ordered - bound.d_infra - bound.d_enable,
+        makespan / bound.ordered
+    );
+    if std::env::var("APPLY_TRACE").is_ok_and(|v| v == "1") {
+        // When each kind of request was first and last sent, relative to the run's start: where the time went.
+        let t0 = log.first().map(|e| e.time);
+        let mut span: std::collections::BTreeMap<String, (f64, f64, usize)> = Default::default();
+        for e in &log {
+            let t = t0.map_or(0.0, |t0| (e.time - t0).as_seconds_f64());
+            let s = span
+                .entry(format!("{} {}", e.method, e.operation))
+                .or_insert((t, t, 0));
+            s.1 = t;
+            s.2 += 1;
+        }
+        let mut rows: Vec<_> = span.into_iter().collect();
+        rows.sort_by(|a, b| a.1.0.total_cmp(&b.1.0));
+        for (op, (first, last, n)) in rows {
+            println!(
+                "  {:<22}   {first:>8.1} s – {last:>8.1} s  {n:>6}  {op}",
+                ""
+            );
+        }
+    }
+    println!(
         "  {:<22} polling {:.2} reads/s per subscription (busiest), {} polling reads",
         "",
         apply_scale::polling_rate(&refs, run.sim_wall),
@@ -77,9 +104,9 @@ fn report(name: &str, cloud: &Scale, run: &Run) -> (Bound, f64) {
 async fn bench(n: usize, subs: usize, latency_ms: u64, baseline: bool, faults: bool) {
     let setup = Instant::now();
     let e = apply_scale::estate(n, subs);
-    let (loaded, graph) = apply_scale::load(&e);
+    let loaded = apply_scale::load(&e);
     let load_time = setup.elapsed();
-    let cloud = Scale::new(&e, loaded.clone(), graph.clone(), latency_ms);
+    let cloud = Scale::new(&e, loaded.clone(), latency_ms);
     let plan = cloud.plan().await;
     println!(
         "apply_makespan: {n} VMs over {subs} subscription(s), {} changes, latency {latency_ms} ms (load {load_time:.1?}, setup {:.1?})",
@@ -99,7 +126,7 @@ async fn bench(n: usize, subs: usize, latency_ms: u64, baseline: bool, faults: b
     );
 
     if baseline {
-        let cloud_b = Scale::new(&e, loaded.clone(), graph.clone(), latency_ms);
+        let cloud_b = Scale::new(&e, loaded.clone(), latency_ms);
         let plan_b = cloud_b.plan().await;
         let (report_b, base) = measured(&cloud_b.sim, cloud_b.apply(&plan_b, true)).await;
         assert!(report_b.success(), "{:#?}", report_b.failed);
@@ -114,7 +141,7 @@ async fn bench(n: usize, subs: usize, latency_ms: u64, baseline: bool, faults: b
     }
 
     if faults {
-        let cloud_f = Scale::new(&e, loaded, graph, latency_ms);
+        let cloud_f = Scale::new(&e, loaded, latency_ms);
         let plan_f = cloud_f.plan().await;
         cloud_f.sim.set_faults(g4_faults(8));
         let (report_f, faulted) = measured(&cloud_f.sim, cloud_f.apply(&plan_f, false)).await;

@@ -6,7 +6,8 @@
 //! simulated latency per request and ARM throttling on:
 //! - plans it the way `asrform plan` does (`apply::plan_live`: list reads following `nextLink`, then diff);
 //! - refreshes it the way a Terraform-style tool does: one GET per managed object, 10 in flight;
-//! - optionally (`PLAN_FAULTS=1`) plans again with 20% of requests answered 429 + `Retry-After`, and checks that no
+//! - optionally (`PLAN_FAULTS=1`) plans again under the G4 fault profile (`support/measure.rs`: 20% of requests
+//!   answered 429 with `Retry-After` uniform 1–30 s, plus one 307 s provider-quota 429), and checks that no
 //!   request was re-sent before its `Retry-After` and how many extra requests the retries cost.
 //!
 //! Printed per run: simulated wall time (the paused tokio clock, which is where the 100 ms latencies are spent), host
@@ -24,9 +25,6 @@ mod import_env;
 #[path = "support/measure.rs"]
 mod measure;
 
-use std::collections::BTreeMap;
-
-use measure::{measured, peak_mb};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,8 +34,9 @@ use asrform::estate::{self, GenerateOptions};
 use asrform::import::{self, ImportOptions};
 use asrform::plan::PlanOptions;
 use asrform::provider::arm::ArmClient;
-use asrform::sim::faults::{FaultEffect, FaultRule, FaultSet};
+use asrform::sim::faults::FaultSet;
 use asrform::sim::{SimConfig, Simulator};
+use measure::{measured, peak_mb};
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -71,24 +70,6 @@ async fn per_object_refresh(client: &ArmClient, ids: &[String]) -> usize {
         }
     }
     found
-}
-
-/// Requests sent to a path before the `Retry-After` of a 429 on that path had passed (should be none).
-fn early_retries(sim: &Simulator, seq0: u64, retry_after: Duration) -> usize {
-    let log = sim.request_log();
-    let mut blocked_until: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
-    let mut early = 0;
-    for e in log.iter().filter(|e| e.seq > seq0) {
-        if let Some(until) = blocked_until.get(&e.path)
-            && e.time < *until
-        {
-            early += 1;
-        }
-        if e.status == 429 {
-            blocked_until.insert(e.path.clone(), e.time + retry_after);
-        }
-    }
-    early
 }
 
 async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
@@ -217,25 +198,9 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
     );
 
     if faults {
-        let retry_after = 5;
         sim.advance(Duration::from_secs(3600));
-        sim.set_faults(FaultSet {
-            seed: 8,
-            rules: vec![FaultRule {
-                method: None,
-                path: None,
-                operation: None,
-                effect: FaultEffect::Throttle {
-                    retry_after,
-                    retry_after_max: None,
-                    code: None,
-                },
-                times: None,
-                probability: Some(0.2),
-                fired: 0,
-            }],
-            draws: 0,
-        });
+        // limits.md §6 G4: 20% 429s with Retry-After uniform 1–30 s, plus one 307 s provider-quota 429.
+        sim.set_faults(measure::g4_faults(8));
         let seq0 = sim.world().log_seq;
         let ((plan2, _), faulted) = measured(&sim, async {
             asrform::apply::plan_live(
@@ -256,7 +221,7 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
             "  {:<22} changes {}; early re-sends {}; extra non-429 requests {} ({:.1}%)",
             "",
             plan2.effective_changes().count(),
-            early_retries(&sim, seq0, Duration::from_secs(retry_after)),
+            measure::early_resends(&sim, seq0),
             successful.saturating_sub(run.requests),
             100.0 * successful.saturating_sub(run.requests) as f64 / run.requests.max(1) as f64
         );

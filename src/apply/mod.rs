@@ -158,6 +158,9 @@ pub(crate) struct Ctx {
     /// Waits for ASR jobs with one `replicationJobs` list per vault per interval. `None`: poll each operation on
     /// its own, holding the place ([`apply_per_operation`], the benchmark's Terraform-style baseline).
     pub tracker: Option<crate::provider::arm::lro::JobTracker>,
+    /// An earlier (killed) apply left this change's address in flight: its object may exist although the plan
+    /// did not see it, so a create must read before it writes.
+    pub resumed: bool,
 }
 
 impl Ctx {
@@ -220,7 +223,12 @@ pub async fn apply(
     hooks: Arc<dyn Hooks>,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
-    let tracker = Some(client.job_tracker());
+    // ASR answers its operations with `Retry-After: 10` (asr-api.md §3.10); listing jobs at that pace finds a
+    // finished job as soon as polling it would, for one list per vault instead of one poll per job.
+    let tracker = Some(crate::provider::arm::lro::JobTracker::new(
+        Arc::new(client.clone()),
+        std::time::Duration::from_secs(10),
+    ));
     run_apply(plan, config, client, store, stored, hooks, opts, tracker).await
 }
 
@@ -269,6 +277,7 @@ async fn run_apply(
         continue_manual: opts.continue_manual,
         slot: executor::Slot::detached(),
         tracker,
+        resumed: false,
     };
     adopt_settled(&cx, plan).await?;
     let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
@@ -414,15 +423,22 @@ async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
     let started = cx.now();
     // An operation a killed apply left in flight for this address: wait for it to end before acting, so the
     // change below reads (and adopts) its result instead of starting it again.
-    let left: Vec<String> = {
+    let (resumed, left): (bool, Vec<String>) = {
         let w = cx.writer.lock().await;
-        w.state
+        let mine: Vec<&InFlight> = w
+            .state
             .in_flight
             .iter()
             .filter(|f| f.address == c.address)
-            .filter_map(|f| f.operation_id.clone())
-            .collect()
+            .collect();
+        (
+            !mine.is_empty(),
+            mine.iter().filter_map(|f| f.operation_id.clone()).collect(),
+        )
     };
+    let mut cx = cx.clone();
+    cx.resumed = resumed;
+    let cx = &cx;
     for handle in left {
         if handle.to_ascii_lowercase().contains("/replicationjobs/") {
             cx.hooks.on_event(&Event::Message {

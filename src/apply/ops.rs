@@ -265,16 +265,20 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                 ignore_missing(cx.client.delete(&fwd).await)?;
                 ignore_missing(cx.client.delete(&rev).await)?;
             }
-            if !exists(cx, &fwd).await? || c.action == Action::Update {
-                cx.client
-                    .create_network_mapping(&fwd, tf.name(), &src, &tgt)
-                    .await?;
-            }
-            if !exists(cx, &rev).await? || c.action == Action::Update {
-                cx.client
-                    .create_network_mapping(&rev, sf.name(), &tgt, &src)
-                    .await?;
-            }
+            // Both directions at once: each is an ASR job of its own, and protected VMs wait for both.
+            let direction = |m: ArmId, fabric: String, from: ArmId, to: ArmId| async move {
+                if !exists(cx, &m).await? || c.action == Action::Update {
+                    cx.client
+                        .create_network_mapping(&m, &fabric, &from, &to)
+                        .await?;
+                }
+                Ok::<(), ApplyError>(())
+            };
+            futures_util::future::try_join(
+                direction(fwd, tf.name().to_string(), src.clone(), tgt.clone()),
+                direction(rev, sf.name().to_string(), tgt, src),
+            )
+            .await?;
         }
         ResourceBody::ProtectedVm(vm) => {
             let (rpi, item) = protected_vm(cx, c, r, vm).await?;
@@ -425,7 +429,13 @@ async fn protected_vm(
         ignore_missing(cx.client.disable_protection(&rpi).await)?;
         rpi = id(need(&c.arm_ids, "id", &c.address)?)?;
     }
-    let existing = read_item(cx, &rpi).await?;
+    // A create the plan made from a live read that found no item, with nothing left in flight by an earlier
+    // apply, needs no second look (one read per VM less, and reads are what pace a large apply after writes).
+    let existing = if c.action == Action::Create && !cx.resumed {
+        None
+    } else {
+        read_item(cx, &rpi).await?
+    };
     // The item as enabled by this change (read once after the enable request).
     let mut enabled: Option<ProtectedItem> = None;
     if existing.is_none() {
@@ -467,6 +477,7 @@ async fn protected_vm(
         // Started and waited for in two halves so the job is recorded in state (in flight) before we wait: a
         // re-run after a kill adopts that job instead of enabling protection a second time.
         let body = crate::provider::arm::ops::enable_protection_body(&policy, a2a);
+        let sent = cx.now();
         let initial = cx
             .client
             .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
@@ -491,6 +502,7 @@ async fn protected_vm(
             rpi.as_str(),
             initial,
             job.as_deref(),
+            sent,
         )
         .await?;
     } else {
@@ -604,12 +616,19 @@ pub(crate) async fn await_started(
     path: &str,
     initial: crate::provider::arm::ArmResponse,
     job: Option<&str>,
+    sent: time::OffsetDateTime,
 ) -> Result<(), ApplyError> {
     let (Some(tracker), Some(job)) = (&cx.tracker, job) else {
         cx.client.wait(method, path, initial).await?;
         return Ok(());
     };
-    let done = cx.slot.release_while(tracker.wait(job)).await?;
+    // The job started after `sent` (the time before the request that started it); a minute of margin covers
+    // clock skew between us and the service.
+    let since = sent - time::Duration::minutes(1);
+    let done = cx
+        .slot
+        .release_while(tracker.wait_since(job, since))
+        .await?;
     if done.state.eq_ignore_ascii_case("succeeded")
         || done.state.eq_ignore_ascii_case("completedwithinformation")
     {

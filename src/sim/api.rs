@@ -2290,15 +2290,11 @@ pub fn render_rpi(w: &World, r: &Rpi, now: OffsetDateTime, loads: &BTreeMap<Stri
     }
     // An item whose enable job failed stays (as in ASR) until protection is disabled; it never replicates, and
     // says so: critical health with the job's error, and a state description that names the failure.
-    let enable_failed = enabling
-        .then(|| r.current_job.as_ref().and_then(|j| w.jobs.get(j)))
-        .flatten()
-        .filter(|j| j.state(now) == "Failed")
-        .map(|j| {
-            j.fail
-                .clone()
-                .unwrap_or_else(|| ("150000".into(), "The enable protection job failed.".into()))
-        });
+    let enable_failed = if enabling {
+        r.enable_failed.clone()
+    } else {
+        None
+    };
     let (vm_state, vm_desc) = match &enable_failed {
         Some((code, message)) => {
             health_errors.push(json!({"errorCode": code, "errorLevel": "Error", "errorCategory": "Replication",
@@ -4117,6 +4113,7 @@ fn enable(cx: &mut Cx) -> Reply {
         failback_vm_id: None,
         last_failover: None,
         last_test_failover: None,
+        enable_failed: None,
     };
     let k = key(&id);
     let name = rpi.name.clone();

@@ -277,6 +277,10 @@ pub struct Rpi {
     pub last_failover: Option<OffsetDateTime>,
     /// Last successful test failover.
     pub last_test_failover: Option<OffsetDateTime>,
+    /// The error (code, message) its enable-protection job ended with: ASR keeps such an item, never replicating,
+    /// until protection is disabled.
+    #[serde(default)]
+    pub enable_failed: Option<(String, String)>,
 }
 
 /// A task inside a job.
@@ -1019,6 +1023,12 @@ impl World {
                     j.fail = Some((code, msg));
                 }
             }
+            if let Effect::EnableDone(item) = &job.effect
+                && let Some(fail) = self.jobs.get(&k).and_then(|j| j.fail.clone())
+                && let Some(r) = self.rpis.get_mut(item)
+            {
+                r.enable_failed = Some(fail);
+            }
         }
     }
 
@@ -1567,6 +1577,7 @@ impl World {
             },
             last_failover: old.last_failover,
             last_test_failover: old.last_test_failover,
+            enable_failed: None,
         };
         self.rpis.remove(k);
         let nk = key(&new_id);

@@ -145,8 +145,9 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// A fresh cloud seeded from `e` (call inside a paused tokio runtime). `loaded` may be shared between clouds.
-    pub fn new(e: &Estate, loaded: Loaded, graph: ResourceGraph, latency_ms: u64) -> Self {
+    /// A fresh cloud seeded from `e` (call inside a paused tokio runtime), for the configuration `loaded`.
+    pub fn new(e: &Estate, loaded: Loaded, latency_ms: u64) -> Self {
+        let graph = asrform::graph::build(&loaded.config).expect("graph");
         let clock = Arc::new(ScaledClock::new(
             time::macros::datetime!(2026-03-01 00:00 UTC),
             1.0,
@@ -211,11 +212,8 @@ impl Scale {
 }
 
 /// Loads the fleet's configuration.
-pub fn load(e: &Estate) -> (Loaded, ResourceGraph) {
-    let loaded = config::load_sources(sources(e), &LoadOptions::default())
-        .unwrap_or_else(|d| panic!("{d:?}"));
-    let graph = asrform::graph::build(&loaded.config).expect("graph");
-    (loaded, graph)
+pub fn load(e: &Estate) -> Loaded {
+    config::load_sources(sources(e), &LoadOptions::default()).unwrap_or_else(|d| panic!("{d:?}"))
 }
 
 /// The subscription a logged request addressed (lower-case), if any.
@@ -248,12 +246,23 @@ pub struct Bound {
     pub d_enable: f64,
     /// max(write floor, d_infra + d_enable).
     pub lb: f64,
+    /// Enable-protection requests per subscription.
+    pub enables: BTreeMap<String, usize>,
+    /// The bound once the order is counted: the enable requests can only start when the chain is done, so the
+    /// last one starts no earlier than d_infra + max(0, (E_s − 200) / 10) and ends d_enable later.
+    pub ordered: f64,
 }
 
 impl Bound {
     pub fn from_run(log: &[&LogEntry], d: &Durations) -> Self {
         let mut writes: BTreeMap<String, usize> = BTreeMap::new();
+        let mut enables: BTreeMap<String, usize> = BTreeMap::new();
         for e in log {
+            if e.operation == "ReplicationProtectedItems_Create"
+                && let Some(s) = subscription_of(&e.path)
+            {
+                *enables.entry(s).or_default() += 1;
+            }
             if matches!(e.method.as_str(), "PUT" | "PATCH" | "POST")
                 && let Some(s) = subscription_of(&e.path)
             {
@@ -267,12 +276,18 @@ impl Bound {
         // vault 0 + policy + fabric + container + mapping + network mapping + cache account 0.
         let d_infra = 5.0 * d.config_secs as f64;
         let d_enable = d.enable_secs as f64;
+        let pacing = enables
+            .values()
+            .map(|&w| (w as f64 - 200.0).max(0.0) / 10.0)
+            .fold(0.0, f64::max);
         Bound {
             writes,
             write_floor,
             d_infra,
             d_enable,
             lb: write_floor.max(d_infra + d_enable),
+            enables,
+            ordered: d_infra + pacing + d_enable,
         }
     }
 }
@@ -290,8 +305,7 @@ pub fn polling_rate(log: &[&LogEntry], makespan: Duration) -> f64 {
 #[tokio::test(start_paused = true)]
 async fn a_fleet_over_two_subscriptions_applies_within_the_g3_bound() {
     let e = estate(60, 2);
-    let (loaded, graph) = load(&e);
-    let cloud = Scale::new(&e, loaded, graph, 100);
+    let cloud = Scale::new(&e, load(&e), 100);
     let plan = cloud.plan().await;
     let seq0 = cloud.sim.world().log_seq;
     let t0 = tokio::time::Instant::now();
