@@ -477,18 +477,27 @@ async fn protected_vm(
         // Started and waited for in two halves so the job is recorded in state (in flight) before we wait: a
         // re-run after a kill adopts that job instead of enabling protection a second time.
         let body = crate::provider::arm::ops::enable_protection_body(&policy, a2a);
-        let sent = cx.now();
         let initial = cx
             .client
             .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
             .await?;
         let first = initial.json_value().ok().flatten();
         let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
+        // When the job started, by the service's clock (ours may differ): the job tracker's list filter.
+        let mut started = None;
         if job.is_none() {
             // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
             // whose settings and lifecycle id are all this change needs afterwards.
             let raw = cx.client.get_value(rpi.as_str()).await?;
             job = crate::provider::arm::lro::job_id(None, raw.as_ref());
+            started = raw
+                .as_ref()
+                .and_then(|v| v.pointer("/properties/currentScenario/startTime"))
+                .and_then(Value::as_str)
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
             enabled = raw
                 .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
                 .and_then(snapshot::protected_item);
@@ -501,8 +510,7 @@ async fn protected_vm(
             azure_core::http::Method::Put,
             rpi.as_str(),
             initial,
-            job.as_deref(),
-            sent,
+            job.as_deref().zip(started),
         )
         .await?;
     } else {
@@ -607,24 +615,23 @@ fn update_is_noop(
         )
 }
 
-/// Waits for a started mutation to end: through the shared job tracker when it is an ASR job (the change gives its
-/// place among `--parallelism` back meanwhile, since waiting sends no requests of its own), else by polling the
-/// operation's status URL. A failed job is this change's failure, with ASR's error code and message.
+/// Waits for a started mutation to end: through the shared job tracker when it is an ASR job whose start time is
+/// known (the change gives its place among `--parallelism` back meanwhile, since waiting sends no requests of its
+/// own), else by polling the operation's status URL. A failed job is this change's failure, with ASR's error code and message.
 pub(crate) async fn await_started(
     cx: &Ctx,
     method: azure_core::http::Method,
     path: &str,
     initial: crate::provider::arm::ArmResponse,
-    job: Option<&str>,
-    sent: time::OffsetDateTime,
+    job: Option<(&str, time::OffsetDateTime)>,
 ) -> Result<(), ApplyError> {
-    let (Some(tracker), Some(job)) = (&cx.tracker, job) else {
+    // The tracker needs the job's start by the service's clock (its list filter is in the service's time; ours
+    // may be skewed, or a simulator's may run fast); without it, poll the operation itself.
+    let (Some(tracker), Some((job, started))) = (&cx.tracker, job) else {
         cx.client.wait(method, path, initial).await?;
         return Ok(());
     };
-    // The job started after `sent` (the time before the request that started it); a minute of margin covers
-    // clock skew between us and the service.
-    let since = sent - time::Duration::minutes(1);
+    let since = started - time::Duration::minutes(1);
     let done = cx
         .slot
         .release_while(tracker.wait_since(job, since))
