@@ -153,15 +153,22 @@ pub fn g4_faults(seed: u64) -> asrform::sim::FaultSet {
 
 /// Requests of a run (log entries after `seq0`) sent before the `Retry-After` of a 429 had passed, for the scope
 /// that 429 named: the same path for a per-resource code, every request to the provider in that subscription for
-/// `ResourceRequestsThrottled` (should be none).
+/// `ResourceRequestsThrottled` (should be none). The log holds when the simulator answered, `latency` after the
+/// request was sent; a request already on its way when the 429 was answered could not know of it and is not
+/// counted.
 pub fn early_resends(sim: &Simulator, seq0: u64) -> usize {
+    let latency = Duration::from_millis(sim.world().config.latency_ms);
     let log = sim.request_log();
-    let mut blocked: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
-    let mut rp_blocked: Vec<(String, time::OffsetDateTime)> = Vec::new();
+    let mut blocked: BTreeMap<String, (time::OffsetDateTime, time::OffsetDateTime)> =
+        BTreeMap::new();
+    let mut rp_blocked: Vec<(String, time::OffsetDateTime, time::OffsetDateTime)> = Vec::new();
     let mut early = 0;
     for e in log.iter().filter(|e| e.seq > seq0) {
         let path = e.path.to_ascii_lowercase();
-        let hit_path = blocked.get(&path).is_some_and(|until| e.time < *until);
+        let sent = e.time - latency;
+        let hit_path = blocked
+            .get(&path)
+            .is_some_and(|(at, until)| sent >= *at && sent < *until);
         let hit_rp = rp_blocked.iter().any(|(prefix, until)| {
             path.starts_with(prefix.as_str())
                 && path.contains("/providers/microsoft.recoveryservices/")
@@ -175,9 +182,9 @@ pub fn early_resends(sim: &Simulator, seq0: u64) -> usize {
             if e.retry_after == Some(RP_RETRY_AFTER) {
                 // The provider-quota 429: its scope is the subscription's Recovery Services requests.
                 let sub: String = path.split('/').take(3).collect::<Vec<_>>().join("/");
-                rp_blocked.push((sub, until));
+                rp_blocked.push((sub, e.time, until));
             } else {
-                blocked.insert(path, until);
+                blocked.insert(path, (e.time, until));
             }
         }
     }

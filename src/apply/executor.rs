@@ -10,7 +10,6 @@
 //! job that a shared tracker watches) gives its place back with [`Slot::release_while`], so a thousand enable jobs
 //! can run in ASR at once while at most `parallelism` nodes talk to ARM; the client's token buckets pace the rest.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -131,12 +130,16 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
-    walk_slots(deps, parallelism, stop, |i, _| run(i)).await
+    walk_slots(deps, &[], parallelism, stop, |i, _| run(i)).await
 }
 
-/// [`walk`] where each node gets its [`Slot`], which it may give back while it only waits.
+/// [`walk`] where each node gets its [`Slot`], which it may give back while it only waits, and ready nodes start
+/// lowest `priority[i]` first (ties by index; an empty `priority` means index order). Apply gives each change its
+/// rank within its subscription, so ready work is spread over subscriptions (each has its own ARM buckets) instead
+/// of queueing every place on one subscription's bucket.
 pub async fn walk_slots<E, F, Fut>(
     deps: &[Vec<usize>],
+    priority: &[usize],
     parallelism: usize,
     stop: &Stop,
     run: F,
@@ -146,6 +149,9 @@ where
     F: Fn(usize, Arc<Slot>) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let rank = |i: usize| Reverse((priority.get(i).copied().unwrap_or(0), i));
     let n = deps.len();
     let mut waiting_on: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -155,7 +161,8 @@ where
         }
     }
     let mut outcomes: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> =
+        (0..n).filter(|&i| waiting_on[i] == 0).map(rank).collect();
     let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
     let places = Arc::new(Semaphore::new(parallelism.max(1)));
     let freed = Arc::new(tokio::sync::Notify::new());
@@ -165,7 +172,7 @@ where
             let Ok(permit) = places.clone().try_acquire_owned() else {
                 break;
             };
-            let node = ready.pop_front().expect("checked non-empty");
+            let Reverse((_, node)) = ready.pop().expect("checked non-empty");
             let slot = Arc::new(Slot {
                 places: places.clone(),
                 held: std::sync::Mutex::new(Some(permit)),
@@ -199,7 +206,7 @@ where
                 for &d in &dependents[node] {
                     waiting_on[d] -= 1;
                     if waiting_on[d] == 0 && outcomes[d].is_none() {
-                        ready.push_back(d);
+                        ready.push(rank(d));
                     }
                 }
             }
@@ -350,7 +357,7 @@ mod tests {
         let working = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let t0 = tokio::time::Instant::now();
-        let outcomes = walk_slots(&deps, 2, &Stop::new(), |_, slot| {
+        let outcomes = walk_slots(&deps, &[], 2, &Stop::new(), |_, slot| {
             let (working, peak) = (working.clone(), peak.clone());
             async move {
                 let work = || async {

@@ -295,6 +295,24 @@ async fn run_apply(
                 .collect()
         })
         .collect();
+    // Each change's rank within its subscription: the walk starts ready changes rank by rank, one subscription
+    // after another, so every subscription's write bucket is kept busy at once.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let ranks: Vec<usize> = changes
+        .iter()
+        .map(|c| {
+            let sub = c
+                .arm_ids
+                .get("id")
+                .or_else(|| c.arm_ids.values().next())
+                .and_then(|id| crate::provider::ArmId::parse(id).ok())
+                .and_then(|id| id.subscription().map(str::to_ascii_lowercase))
+                .unwrap_or_default();
+            let n = seen.entry(sub).or_default();
+            *n += 1;
+            *n
+        })
+        .collect();
     hooks.on_event(&Event::ApplyStarted {
         total: changes.len(),
     });
@@ -302,12 +320,18 @@ async fn run_apply(
     let outcomes: Vec<Outcome<String>> = {
         let shared = shared.clone();
         let cx = cx.clone();
-        executor::walk_slots(&deps, opts.parallelism, &opts.stop, move |i, slot| {
-            let mut cx = cx.clone();
-            cx.slot = slot;
-            let shared = shared.clone();
-            async move { run_change(&cx, &shared[i]).await }
-        })
+        executor::walk_slots(
+            &deps,
+            &ranks,
+            opts.parallelism,
+            &opts.stop,
+            move |i, slot| {
+                let mut cx = cx.clone();
+                cx.slot = slot;
+                let shared = shared.clone();
+                async move { run_change(&cx, &shared[i]).await }
+            },
+        )
         .await
     };
     let mut report = ApplyReport::default();
