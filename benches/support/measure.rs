@@ -169,10 +169,11 @@ pub fn early_resends(sim: &Simulator, seq0: u64) -> usize {
         let hit_path = blocked
             .get(&path)
             .is_some_and(|(at, until)| sent >= *at && sent < *until);
-        let hit_rp = rp_blocked.iter().any(|(prefix, until)| {
+        let hit_rp = rp_blocked.iter().any(|(prefix, at, until)| {
             path.starts_with(prefix.as_str())
                 && path.contains("/providers/microsoft.recoveryservices/")
-                && e.time < *until
+                && sent >= *at
+                && sent < *until
         });
         if hit_path || hit_rp {
             early += 1;
