@@ -17,11 +17,13 @@
 //! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off).
 //! Plain `main` (`harness = false`), so it never runs under `cargo test`.
 
+#[path = "support/measure.rs"]
+#[allow(dead_code)]
+mod measure;
 #[path = "support/vaults.rs"]
 #[allow(dead_code)]
 mod vaults;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,106 +32,14 @@ use asrform::import::{self, ImportOptions};
 use asrform::plan::PlanOptions;
 use asrform::provider::arm::ArmClient;
 use asrform::provider::{ArmId, Snapshot};
-use asrform::sim::Simulator;
-use asrform::sim::faults::{FaultEffect, FaultRule, FaultSet};
+use asrform::sim::faults::FaultSet;
+use measure::{measured, peak_mb};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// User + system CPU time of the whole process (`/proc/self/stat`, clock ticks of 10 ms).
-fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    Duration::from_millis(f.iter().sum::<u64>() * 10)
-}
-
-/// Peak resident memory so far (`VmHWM`), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// What one measured run cost.
-struct Run {
-    sim_wall: Duration,
-    host_wall: Duration,
-    cpu: Duration,
-    requests: usize,
-    throttled: usize,
-    by_op: BTreeMap<String, usize>,
-}
-
-impl Run {
-    fn print(&self, name: &str) {
-        println!(
-            "  {name:<22} simulated {:>8.2} s | host wall {:>8.1} ms | CPU {:>8.1} ms | requests {:>6} | 429s {:>4}",
-            self.sim_wall.as_secs_f64(),
-            self.host_wall.as_secs_f64() * 1e3,
-            self.cpu.as_secs_f64() * 1e3,
-            self.requests,
-            self.throttled
-        );
-        let ops: Vec<String> = self.by_op.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("  {:<22} by type: {}", "", ops.join(", "));
-    }
-}
-
-/// Runs `f` and measures it from the simulator's request log (requests sent while it ran).
-async fn measured<F, T>(sim: &Simulator, f: F) -> (T, Run)
-where
-    F: std::future::Future<Output = T>,
-{
-    let seq0 = sim.world().log_seq;
-    let t_sim = tokio::time::Instant::now();
-    let t_host = Instant::now();
-    let cpu0 = process_cpu();
-    let out = f.await;
-    let cpu = process_cpu().saturating_sub(cpu0);
-    let host_wall = t_host.elapsed();
-    let sim_wall = t_sim.elapsed();
-    let log = sim.request_log();
-    let mut by_op = BTreeMap::new();
-    let mut requests = 0;
-    let mut throttled = 0;
-    for e in log.iter().filter(|e| e.seq > seq0) {
-        requests += 1;
-        if e.status == 429 {
-            throttled += 1;
-        }
-        *by_op
-            .entry(format!("{} {}", e.method, e.operation))
-            .or_insert(0) += 1;
-    }
-    (
-        out,
-        Run {
-            sim_wall,
-            host_wall,
-            cpu,
-            requests,
-            throttled,
-            by_op,
-        },
-    )
 }
 
 /// The Terraform-style refresh: one GET per managed object, at most 10 in flight.
@@ -153,24 +63,6 @@ async fn per_object_refresh(client: &ArmClient, ids: &[String]) -> usize {
         }
     }
     found
-}
-
-/// Requests sent to a path before the `Retry-After` of a 429 on that path had passed (should be none).
-fn early_retries(sim: &Simulator, seq0: u64, retry_after: Duration) -> usize {
-    let log = sim.request_log();
-    let mut blocked_until: BTreeMap<String, time::OffsetDateTime> = BTreeMap::new();
-    let mut early = 0;
-    for e in log.iter().filter(|e| e.seq > seq0) {
-        if let Some(until) = blocked_until.get(&e.path)
-            && e.time < *until
-        {
-            early += 1;
-        }
-        if e.status == 429 {
-            blocked_until.insert(e.path.clone(), e.time + retry_after);
-        }
-    }
-    early
 }
 
 /// Merges the snapshots of several vaults' imports (their maps are keyed by ARM id, so they do not overlap).
@@ -298,21 +190,9 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
     );
 
     if faults {
-        let retry_after = 5;
         sim.advance(Duration::from_secs(3600));
-        sim.set_faults(FaultSet {
-            seed: 8,
-            rules: vec![FaultRule {
-                method: None,
-                path: None,
-                operation: None,
-                effect: FaultEffect::Throttle { retry_after },
-                times: None,
-                probability: Some(0.2),
-                fired: 0,
-            }],
-            draws: 0,
-        });
+        // limits.md §6 G4: 20% 429s with Retry-After uniform 1–30 s, plus one 307 s provider-quota 429.
+        sim.set_faults(measure::g4_faults(8));
         let seq0 = sim.world().log_seq;
         let ((plan2, _), faulted) = measured(&sim, async {
             asrform::apply::plan_live(
@@ -333,7 +213,7 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
             "  {:<22} changes {}; early re-sends {}; extra non-429 requests {} ({:.1}%)",
             "",
             plan2.effective_changes().count(),
-            early_retries(&sim, seq0, Duration::from_secs(retry_after)),
+            measure::early_resends(&sim, seq0),
             successful.saturating_sub(run.requests),
             100.0 * successful.saturating_sub(run.requests) as f64 / run.requests.max(1) as f64
         );

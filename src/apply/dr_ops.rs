@@ -332,7 +332,7 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
     if step.operation == Action::Reprotect && step.direction == Direction::PrimaryToRecovery {
         for vm in &step.vms {
             if let (Some(v), Some(i)) = (vm_config(cx, vm), find(&after, vm)) {
-                super::ops::item_settings(cx, &vm.address, v, &i.id, true).await?;
+                super::ops::item_settings(cx, &vm.address, v, &i.id, true, None).await?;
             }
         }
         after = items_by_lifecycle(cx, &vault).await?;

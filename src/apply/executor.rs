@@ -5,12 +5,16 @@
 //! root cause once, not a cascade) while independent branches go on. When the stop signal fires (Ctrl-C), nothing
 //! new starts; running nodes finish and everything else is reported as not started. The walker knows nothing of
 //! ARM, ASR or state: it calls the closure it is given and records outcomes.
+//!
+//! `parallelism` bounds nodes that are *working* (sending requests). A node that only waits for the cloud (an ASR
+//! job that a shared tracker watches) gives its place back with [`Slot::release_while`], so a thousand enable jobs
+//! can run in ASR at once while at most `parallelism` nodes talk to ARM; the client's token buckets pace the rest.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// What happened to one node.
@@ -70,6 +74,46 @@ impl Stop {
     }
 }
 
+/// A running node's place among the walk's `parallelism`.
+#[derive(Debug)]
+pub struct Slot {
+    places: Arc<Semaphore>,
+    held: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+impl Slot {
+    /// A slot outside any walk (nothing to give back).
+    pub fn detached() -> Arc<Self> {
+        Arc::new(Self {
+            places: Arc::new(Semaphore::new(1)),
+            held: std::sync::Mutex::new(None),
+            freed: Arc::default(),
+        })
+    }
+
+    /// Gives the place up while `fut` runs (it must send few requests: waiting for a job the shared tracker
+    /// watches), then takes a place again before returning; nodes resuming this way are served before new ones
+    /// start (the semaphore is fair), so started work finishes first.
+    pub async fn release_while<T>(&self, fut: impl Future<Output = T>) -> T {
+        let had = self.held.lock().expect("slot").take();
+        if had.is_none() {
+            return fut.await;
+        }
+        drop(had);
+        self.freed.notify_one();
+        let out = fut.await;
+        let permit = self
+            .places
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the walk's semaphore is never closed");
+        *self.held.lock().expect("slot") = Some(permit);
+        out
+    }
+}
+
 /// Walks nodes `0..deps.len()`, where `deps[i]` lists the nodes node `i` waits for, running `run(i)` with at most
 /// `parallelism` (at least 1) in flight. Returns one outcome per node, in node order.
 ///
@@ -86,6 +130,28 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
+    walk_slots(deps, &[], parallelism, stop, |i, _| run(i)).await
+}
+
+/// [`walk`] where each node gets its [`Slot`], which it may give back while it only waits, and ready nodes start
+/// lowest `priority[i]` first (ties by index; an empty `priority` means index order). Apply gives each change its
+/// rank within its subscription, so ready work is spread over subscriptions (each has its own ARM buckets) instead
+/// of queueing every place on one subscription's bucket.
+pub async fn walk_slots<E, F, Fut>(
+    deps: &[Vec<usize>],
+    priority: &[usize],
+    parallelism: usize,
+    stop: &Stop,
+    run: F,
+) -> Vec<Outcome<E>>
+where
+    E: Send + 'static,
+    F: Fn(usize, Arc<Slot>) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+{
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let rank = |i: usize| Reverse((priority.get(i).copied().unwrap_or(0), i));
     let n = deps.len();
     let mut waiting_on: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -95,18 +161,38 @@ where
         }
     }
     let mut outcomes: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> =
+        (0..n).filter(|&i| waiting_on[i] == 0).map(rank).collect();
     let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
-    let limit = parallelism.max(1);
+    let places = Arc::new(Semaphore::new(parallelism.max(1)));
+    let freed = Arc::new(tokio::sync::Notify::new());
 
     loop {
-        while running.len() < limit && !stop.fired() {
-            let Some(node) = ready.pop_front() else { break };
-            let fut = run(node);
-            running.spawn(async move { (node, fut.await) });
+        while !stop.fired() && !ready.is_empty() {
+            let Ok(permit) = places.clone().try_acquire_owned() else {
+                break;
+            };
+            let Reverse((_, node)) = ready.pop().expect("checked non-empty");
+            let slot = Arc::new(Slot {
+                places: places.clone(),
+                held: std::sync::Mutex::new(Some(permit)),
+                freed: freed.clone(),
+            });
+            let fut = run(node, slot.clone());
+            running.spawn(async move {
+                let out = fut.await;
+                // The place goes back when the node ends, before the walk hears of it.
+                drop(slot);
+                (node, out)
+            });
         }
-        let Some(joined) = running.join_next().await else {
+        if running.is_empty() {
             break;
+        }
+        let joined = tokio::select! {
+            j = running.join_next() => j.expect("running is not empty"),
+            // A node gave its place back while waiting: start another.
+            () = freed.notified() => continue,
         };
         let (node, result) = match joined {
             Ok(done) => done,
@@ -120,7 +206,7 @@ where
                 for &d in &dependents[node] {
                     waiting_on[d] -= 1;
                     if waiting_on[d] == 0 && outcomes[d].is_none() {
-                        ready.push_back(d);
+                        ready.push(rank(d));
                     }
                 }
             }
@@ -260,5 +346,36 @@ mod tests {
             outcomes,
             vec![Outcome::NotStarted, Outcome::NotStarted, Outcome::Applied]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_nodes_give_their_place_back() {
+        // Six independent nodes, two places: each works 1 s, then waits 100 s with its place given back, then works
+        // 1 s more. Holding places while waiting would take three rounds (over 300 s); giving them back, all six
+        // wait at once.
+        let deps: Vec<Vec<usize>> = vec![vec![]; 6];
+        let working = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let t0 = tokio::time::Instant::now();
+        let outcomes = walk_slots(&deps, &[], 2, &Stop::new(), |_, slot| {
+            let (working, peak) = (working.clone(), peak.clone());
+            async move {
+                let work = || async {
+                    peak.fetch_max(working.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    working.fetch_sub(1, Ordering::SeqCst);
+                };
+                work().await;
+                slot.release_while(tokio::time::sleep(Duration::from_secs(100)))
+                    .await;
+                work().await;
+                Ok::<(), String>(())
+            }
+        })
+        .await;
+        assert!(outcomes.iter().all(Outcome::is_applied));
+        assert!(peak.load(Ordering::SeqCst) <= 2, "at most two work at once");
+        let took = t0.elapsed();
+        assert!(took < Duration::from_secs(110), "took {took:?}");
     }
 }

@@ -153,6 +153,14 @@ pub(crate) struct Ctx {
     pub wait: WaitFor,
     pub deferred: Arc<std::sync::Mutex<Vec<String>>>,
     pub continue_manual: bool,
+    /// This change's place among `--parallelism` (given back while it only waits for an ASR job).
+    pub slot: Arc<executor::Slot>,
+    /// Waits for ASR jobs with one `replicationJobs` list per vault per interval. `None`: poll each operation on
+    /// its own, holding the place ([`apply_per_operation`], the benchmark's Terraform-style baseline).
+    pub tracker: Option<crate::provider::arm::lro::JobTracker>,
+    /// An earlier (killed) apply left this change's address in flight: its object may exist although the plan
+    /// did not see it, so a create must read before it writes.
+    pub resumed: bool,
 }
 
 impl Ctx {
@@ -202,6 +210,10 @@ impl Ctx {
 
 /// Applies `plan`. `stored` is the state read under the lock (None when there is none yet); the configuration must
 /// be the one the plan was made from (a saved plan's binding is checked by the caller).
+///
+/// ASR jobs are waited for through one shared job tracker (a `replicationJobs` list per vault per interval), and a
+/// change waiting for its job gives its place among `--parallelism` back, so every enable job can run in ASR at
+/// once while the client's write bucket paces the requests.
 pub async fn apply(
     plan: &Plan,
     config: Arc<Config>,
@@ -210,6 +222,41 @@ pub async fn apply(
     stored: Option<Stored>,
     hooks: Arc<dyn Hooks>,
     opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    // ASR answers its operations with `Retry-After: 10` (asr-api.md §3.10); listing jobs at that pace finds a
+    // finished job as soon as polling it would, for one list per vault instead of one poll per job.
+    let tracker = Some(crate::provider::arm::lro::JobTracker::new(
+        Arc::new(client.clone()),
+        std::time::Duration::from_secs(10),
+    ));
+    run_apply(plan, config, client, store, stored, hooks, opts, tracker).await
+}
+
+/// [`apply`] the way a Terraform-style tool does it: every long-running operation is polled on its own
+/// (`Retry-After` between polls) while it keeps its place among `parallelism`. Kept as the baseline that
+/// `benches/apply_makespan.rs` measures against; the CLI does not use it.
+pub async fn apply_per_operation(
+    plan: &Plan,
+    config: Arc<Config>,
+    client: ArmClient,
+    store: Arc<dyn StateStore>,
+    stored: Option<Stored>,
+    hooks: Arc<dyn Hooks>,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    run_apply(plan, config, client, store, stored, hooks, opts, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_apply(
+    plan: &Plan,
+    config: Arc<Config>,
+    client: ArmClient,
+    store: Arc<dyn StateStore>,
+    stored: Option<Stored>,
+    hooks: Arc<dyn Hooks>,
+    opts: &ApplyOptions,
+    tracker: Option<crate::provider::arm::lro::JobTracker>,
 ) -> Result<ApplyReport, ApplyError> {
     let (state, version) = match stored {
         Some(s) => (s.state, Some(s.version)),
@@ -228,6 +275,9 @@ pub async fn apply(
         wait: opts.wait,
         deferred: Arc::default(),
         continue_manual: opts.continue_manual,
+        slot: executor::Slot::detached(),
+        tracker,
+        resumed: false,
     };
     adopt_settled(&cx, plan).await?;
     let changes: Vec<ResourceChange> = plan.effective_changes().cloned().collect();
@@ -245,6 +295,24 @@ pub async fn apply(
                 .collect()
         })
         .collect();
+    // Each change's rank within its subscription: the walk starts ready changes rank by rank, one subscription
+    // after another, so every subscription's write bucket is kept busy at once.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let ranks: Vec<usize> = changes
+        .iter()
+        .map(|c| {
+            let sub = c
+                .arm_ids
+                .get("id")
+                .or_else(|| c.arm_ids.values().next())
+                .and_then(|id| crate::provider::ArmId::parse(id).ok())
+                .and_then(|id| id.subscription().map(str::to_ascii_lowercase))
+                .unwrap_or_default();
+            let n = seen.entry(sub).or_default();
+            *n += 1;
+            *n
+        })
+        .collect();
     hooks.on_event(&Event::ApplyStarted {
         total: changes.len(),
     });
@@ -252,11 +320,18 @@ pub async fn apply(
     let outcomes: Vec<Outcome<String>> = {
         let shared = shared.clone();
         let cx = cx.clone();
-        executor::walk(&deps, opts.parallelism, &opts.stop, move |i| {
-            let cx = cx.clone();
-            let shared = shared.clone();
-            async move { run_change(&cx, &shared[i]).await }
-        })
+        executor::walk_slots(
+            &deps,
+            &ranks,
+            opts.parallelism,
+            &opts.stop,
+            move |i, slot| {
+                let mut cx = cx.clone();
+                cx.slot = slot;
+                let shared = shared.clone();
+                async move { run_change(&cx, &shared[i]).await }
+            },
+        )
         .await
     };
     let mut report = ApplyReport::default();
@@ -372,15 +447,22 @@ async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
     let started = cx.now();
     // An operation a killed apply left in flight for this address: wait for it to end before acting, so the
     // change below reads (and adopts) its result instead of starting it again.
-    let left: Vec<String> = {
+    let (resumed, left): (bool, Vec<String>) = {
         let w = cx.writer.lock().await;
-        w.state
+        let mine: Vec<&InFlight> = w
+            .state
             .in_flight
             .iter()
             .filter(|f| f.address == c.address)
-            .filter_map(|f| f.operation_id.clone())
-            .collect()
+            .collect();
+        (
+            !mine.is_empty(),
+            mine.iter().filter_map(|f| f.operation_id.clone()).collect(),
+        )
     };
+    let mut cx = cx.clone();
+    cx.resumed = resumed;
+    let cx = &cx;
     for handle in left {
         if handle.to_ascii_lowercase().contains("/replicationjobs/") {
             cx.hooks.on_event(&Event::Message {

@@ -195,53 +195,64 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                 .automation_account
                 .as_ref()
                 .map(|a| a.value.as_str().to_string());
-            for (fabric, container, region) in [
-                ("source_fabric", "source_container", &p.source.value),
-                ("target_fabric", "target_container", &p.target.value),
-            ] {
+            // Source and target sides are independent: each side's fabric then container, both sides at once,
+            // then both mappings at once (each is an ASR job of its own; in sequence they would add up).
+            let side = |fabric: &'static str, container: &'static str, region: String| async move {
                 let f = id(need(ids, fabric, &c.address)?)?;
                 if !exists(cx, &f).await? {
-                    cx.client.create_fabric(&f, region).await?;
+                    cx.client.create_fabric(&f, &region).await?;
                 }
                 let k = id(need(ids, container, &c.address)?)?;
                 if !exists(cx, &k).await? {
                     cx.client.create_container(&k).await?;
                 }
-            }
+                Ok::<(), ApplyError>(())
+            };
+            futures_util::future::try_join(
+                side("source_fabric", "source_container", p.source.value.clone()),
+                side("target_fabric", "target_container", p.target.value.clone()),
+            )
+            .await?;
             let policy = id(need(ids, "policy", &c.address)?)?;
-            for (mapping, target) in [
-                ("forward_mapping", "target_container"),
-                ("reverse_mapping", "source_container"),
-            ] {
-                let m = id(need(ids, mapping, &c.address)?)?;
-                if exists(cx, &m).await? {
-                    cx.client
-                        .update_container_mapping(
-                            &m,
-                            wire::A2AUpdateContainerMappingInput {
-                                agent_auto_update_status: Some(auto.into()),
-                                automation_account_arm_id: account.clone(),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                } else {
-                    cx.client
-                        .create_container_mapping(
-                            &m,
-                            &id(need(ids, target, &c.address)?)?,
-                            &policy,
-                            wire::A2AContainerMappingInput {
-                                agent_auto_update_status: Some(auto.into()),
-                                automation_account_arm_id: account.clone(),
-                                automation_account_authentication_type: account
-                                    .as_ref()
-                                    .map(|_| "SystemAssignedIdentity".into()),
-                            },
-                        )
-                        .await?;
+            let mapping = |mapping: &'static str, target: &'static str| {
+                let (policy, account) = (policy.clone(), account.clone());
+                async move {
+                    let m = id(need(ids, mapping, &c.address)?)?;
+                    if exists(cx, &m).await? {
+                        cx.client
+                            .update_container_mapping(
+                                &m,
+                                wire::A2AUpdateContainerMappingInput {
+                                    agent_auto_update_status: Some(auto.into()),
+                                    automation_account_arm_id: account.clone(),
+                                    ..Default::default()
+                                },
+                            )
+                            .await?;
+                    } else {
+                        cx.client
+                            .create_container_mapping(
+                                &m,
+                                &id(need(ids, target, &c.address)?)?,
+                                &policy,
+                                wire::A2AContainerMappingInput {
+                                    agent_auto_update_status: Some(auto.into()),
+                                    automation_account_arm_id: account.clone(),
+                                    automation_account_authentication_type: account
+                                        .as_ref()
+                                        .map(|_| "SystemAssignedIdentity".into()),
+                                },
+                            )
+                            .await?;
+                    }
+                    Ok::<(), ApplyError>(())
                 }
-            }
+            };
+            futures_util::future::try_join(
+                mapping("forward_mapping", "target_container"),
+                mapping("reverse_mapping", "source_container"),
+            )
+            .await?;
         }
         ResourceBody::NetworkMapping(_) => {
             let fwd = id(need(ids, "id", &c.address)?)?;
@@ -254,16 +265,20 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                 ignore_missing(cx.client.delete(&fwd).await)?;
                 ignore_missing(cx.client.delete(&rev).await)?;
             }
-            if !exists(cx, &fwd).await? || c.action == Action::Update {
-                cx.client
-                    .create_network_mapping(&fwd, tf.name(), &src, &tgt)
-                    .await?;
-            }
-            if !exists(cx, &rev).await? || c.action == Action::Update {
-                cx.client
-                    .create_network_mapping(&rev, sf.name(), &tgt, &src)
-                    .await?;
-            }
+            // Both directions at once: each is an ASR job of its own, and protected VMs wait for both.
+            let direction = |m: ArmId, fabric: String, from: ArmId, to: ArmId| async move {
+                if !exists(cx, &m).await? || c.action == Action::Update {
+                    cx.client
+                        .create_network_mapping(&m, &fabric, &from, &to)
+                        .await?;
+                }
+                Ok::<(), ApplyError>(())
+            };
+            futures_util::future::try_join(
+                direction(fwd, tf.name().to_string(), src.clone(), tgt.clone()),
+                direction(rev, sf.name().to_string(), tgt, src),
+            )
+            .await?;
         }
         ResourceBody::ProtectedVm(vm) => {
             let (rpi, item) = protected_vm(cx, c, r, vm).await?;
@@ -413,7 +428,15 @@ async fn protected_vm(
         ignore_missing(cx.client.disable_protection(&rpi).await)?;
         rpi = id(need(&c.arm_ids, "id", &c.address)?)?;
     }
-    let existing = read_item(cx, &rpi).await?;
+    // A create the plan made from a live read that found no item, with nothing left in flight by an earlier
+    // apply, needs no second look (one read per VM less, and reads are what pace a large apply after writes).
+    let existing = if c.action == Action::Create && !cx.resumed {
+        None
+    } else {
+        read_item(cx, &rpi).await?
+    };
+    // The item as enabled by this change (read once after the enable request).
+    let mut enabled: Option<ProtectedItem> = None;
     if existing.is_none() {
         let source = vm.source_vm.value.as_str();
         let machine: wire::VirtualMachine = cx.client.get(source).await?.ok_or_else(|| {
@@ -458,17 +481,37 @@ async fn protected_vm(
             .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
             .await?;
         let first = initial.json_value().ok().flatten();
-        let mut handle = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
-        if handle.is_none() {
-            handle = cx.client.current_job(&rpi).await.ok().flatten();
+        let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
+        // When the job started, by the service's clock (ours may differ): the job tracker's list filter.
+        let mut started = None;
+        if job.is_none() {
+            // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
+            // whose settings and lifecycle id are all this change needs afterwards.
+            let raw = cx.client.get_value(rpi.as_str()).await?;
+            job = crate::provider::arm::lro::job_id(None, raw.as_ref());
+            started = raw
+                .as_ref()
+                .and_then(|v| v.pointer("/properties/currentScenario/startTime"))
+                .and_then(Value::as_str)
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
+            enabled = raw
+                .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
+                .and_then(snapshot::protected_item);
         }
-        let handle = handle.or_else(|| operation_url(&initial.headers));
-        if let Some(h) = handle {
+        if let Some(h) = job.clone().or_else(|| operation_url(&initial.headers)) {
             cx.record_operation(&c.address, h).await?;
         }
-        cx.client
-            .wait(azure_core::http::Method::Put, rpi.as_str(), initial)
-            .await?;
+        await_started(
+            cx,
+            azure_core::http::Method::Put,
+            rpi.as_str(),
+            initial,
+            job.as_deref().zip(started),
+        )
+        .await?;
     } else {
         // An item that exists may still be carrying the job a killed apply started (recorded or not): wait for
         // it to end before updating the item, rather than colliding with it.
@@ -477,22 +520,28 @@ async fn protected_vm(
         }
     }
 
-    item_settings(cx, &c.address, vm, &rpi, existing.is_some()).await?;
+    let latest = item_settings(cx, &c.address, vm, &rpi, existing.is_some(), enabled).await?;
     let _ = r;
-    let item = read_item(cx, &rpi).await?;
+    let item = match latest {
+        Some(item) => item,
+        None => read_item(cx, &rpi).await?,
+    };
     Ok((rpi, item))
 }
 
 /// Sets what ASR takes only through an update of the item (VM name and size, networks, availability set and, for
 /// an existing item, resource group and zone), then the NIC/IP settings once the item is protected. Used after
 /// enable and, since reprotect resets them, after the reprotect that restores the configured direction.
+/// `enabled` is the item as a fresh enable left it (its update is skipped when it already holds every setting).
+/// Returns the item's latest view when no write changed it since it was read (`None`: read it again).
 pub(crate) async fn item_settings(
     cx: &Ctx,
     address: &str,
     vm: &ProtectedVm,
     rpi: &ArmId,
     existing: bool,
-) -> Result<(), ApplyError> {
+    enabled: Option<ProtectedItem>,
+) -> Result<Option<Option<ProtectedItem>>, ApplyError> {
     let config = &cx.config;
     let rid = |a: &ResourceAddr| config.get(a).and_then(|x| x.id.clone());
     let target_rg = rid(&vm.target_resource_group.value);
@@ -511,6 +560,8 @@ pub(crate) async fn item_settings(
         recovery_availability_set_id: avset.clone(),
         ..Default::default()
     };
+    // The latest view of the item, while no write has changed it since it was read.
+    let mut latest = enabled.clone().map(Some);
     if existing {
         update.provider_specific_details = Some(wire::Poly::Known(
             wire::A2AUpdateReplicationProtectedItemInput {
@@ -519,8 +570,16 @@ pub(crate) async fn item_settings(
                 ..Default::default()
             },
         ));
+        cx.client.update_protected_item(&rpi, update).await?;
+    } else if !enabled
+        .as_ref()
+        .is_some_and(|item| update_is_noop(&update, item))
+    {
+        // A fresh item already carries what the enable input set (name, network): an update job (a minute in
+        // ASR) runs only when a setting differs.
+        cx.client.update_protected_item(&rpi, update).await?;
+        latest = None;
     }
-    cx.client.update_protected_item(rpi, update).await?;
 
     if !vm.nics.is_empty() {
         let mut item = read_item(cx, rpi).await?;
@@ -531,6 +590,7 @@ pub(crate) async fn item_settings(
             .as_ref()
             .and_then(|i| i.vm_protection_state.as_deref())
             .is_some_and(|s| s.eq_ignore_ascii_case("Protected"));
+        latest = Some(item.clone());
         if protected {
             let item = item.expect("checked above");
             let nics = nic_inputs(vm, &item);
@@ -544,6 +604,7 @@ pub(crate) async fn item_settings(
                         },
                     )
                     .await?;
+                latest = None;
             }
         } else {
             cx.defer(format!(
@@ -552,7 +613,73 @@ pub(crate) async fn item_settings(
             ));
         }
     }
-    Ok(())
+    Ok(latest)
+}
+
+/// Whether an update would leave a freshly enabled item as it is (every setting it names already holds).
+fn update_is_noop(
+    u: &wire::UpdateReplicationProtectedItemInputProperties,
+    item: &ProtectedItem,
+) -> bool {
+    let same = |want: &Option<String>, have: &Option<String>| match want {
+        None => true,
+        Some(w) => have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)),
+    };
+    u.provider_specific_details.is_none()
+        && u.vm_nics.is_empty()
+        && same(&u.recovery_azure_vm_name, &item.target_vm_name)
+        && same(&u.recovery_azure_vm_size, &item.target_vm_size)
+        && same(
+            &u.selected_recovery_azure_network_id,
+            &item.target_network_id,
+        )
+        && same(&u.selected_tfo_azure_network_id, &item.tfo_network_id)
+        && same(
+            &u.recovery_availability_set_id,
+            &item.target_availability_set_id,
+        )
+}
+
+/// Waits for a started mutation to end: through the shared job tracker when it is an ASR job whose start time is
+/// known (the change gives its place among `--parallelism` back meanwhile, since waiting sends no requests of its
+/// own), else by polling the operation's status URL. A failed job is this change's failure, with ASR's error code and message.
+pub(crate) async fn await_started(
+    cx: &Ctx,
+    method: azure_core::http::Method,
+    path: &str,
+    initial: crate::provider::arm::ArmResponse,
+    job: Option<(&str, time::OffsetDateTime)>,
+) -> Result<(), ApplyError> {
+    // The tracker needs the job's start by the service's clock (its list filter is in the service's time; ours
+    // may be skewed, or a simulator's may run fast); without it, poll the operation itself.
+    let (Some(tracker), Some((job, started))) = (&cx.tracker, job) else {
+        cx.client.wait(method, path, initial).await?;
+        return Ok(());
+    };
+    let since = started - time::Duration::minutes(1);
+    let done = cx
+        .slot
+        .release_while(tracker.wait_since(job, since))
+        .await?;
+    if done.state.eq_ignore_ascii_case("succeeded")
+        || done.state.eq_ignore_ascii_case("completedwithinformation")
+    {
+        return Ok(());
+    }
+    let (code, message) = done
+        .error
+        .unwrap_or_else(|| (done.state.clone(), format!("the job ended {}", done.state)));
+    Err(ProviderError::OperationFailed {
+        code,
+        message,
+        job: Some(done.id),
+        ctx: Box::new(crate::provider::ErrorContext {
+            method: method.to_string(),
+            path: path.to_string(),
+            ..Default::default()
+        }),
+    }
+    .into())
 }
 
 /// The status URL of a started ARM operation (`Azure-AsyncOperation`, else `Location`).
@@ -622,6 +749,14 @@ async fn wait_protected(
         if item.is_none() {
             return Err(ApplyError::Plan(format!(
                 "{addr}: protected item {rpi} disappeared"
+            )));
+        }
+        // What a failed enable job leaves behind never becomes protected: say so instead of waiting.
+        if let Some(e) = item.as_ref().and_then(ProtectedItem::enable_failure) {
+            return Err(ApplyError::Plan(format!(
+                "{addr}: can never become protected: its enable-protection job failed [{}] {}; plan and apply \
+                 again to enable it anew",
+                e.code, e.message
             )));
         }
         // A failed enable job never reaches `Protected`: report its error rather than waiting forever.

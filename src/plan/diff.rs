@@ -464,7 +464,17 @@ pub fn diff(
                     let ch = changed_keys(&desired, obs, &r.lifecycle.ignore_changes);
                     change.change.before = obs.clone();
                     change.change.after = std::mem::take(&mut desired);
-                    if !ch.is_empty() {
+                    if let Some(failure) = item.and_then(|i| i.enable_failure()) {
+                        // Its enable job failed: it will never replicate, and an update cannot fix that. Enable
+                        // again (disable, then enable); nothing was replicated, so this is no re-seed and
+                        // `prevent_reseed` does not stop it.
+                        change.action = Action::Replace;
+                        change.action_reason = Some(format!(
+                            "enable_failed: [{}] {}",
+                            failure.code, failure.message
+                        ));
+                        change.changed_attributes = ch;
+                    } else if !ch.is_empty() {
                         let (action, forced) = classify(addr.kind, &ch);
                         if action == Action::Update {
                             change.action = Action::Update;

@@ -369,6 +369,28 @@ pub struct ProtectedItem {
 }
 
 impl ProtectedItem {
+    /// The error of a failed enable-protection job, when this item is what one leaves behind: it never started
+    /// replicating (`EnablingProtection`), no job runs on it, and its health is critical with an error. ASR keeps
+    /// such an item until protection is disabled; it never becomes protected, so the way on is disable, then enable.
+    pub fn enable_failure(&self) -> Option<&HealthError> {
+        let enabling = self
+            .vm_protection_state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("EnablingProtection"));
+        let critical = self
+            .replication_health
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case("Critical"));
+        if !(enabling && critical && self.is_idle()) {
+            return None;
+        }
+        self.health_errors.iter().find(|e| {
+            e.level
+                .as_deref()
+                .is_none_or(|l| l.eq_ignore_ascii_case("Error"))
+        })
+    }
+
     /// Whether ASR is idle on this item (no running scenario).
     pub fn is_idle(&self) -> bool {
         self.current_scenario

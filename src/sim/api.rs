@@ -795,10 +795,12 @@ pub fn handle(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimRespon
         .collect();
     if let Some(effect) = w.faults.check_any(&method, &path, &ops) {
         let r = match effect {
-            FaultEffect::Throttle { retry_after } => {
+            FaultEffect::Throttle {
+                retry_after, code, ..
+            } => {
                 let mut r = arm_error(
                     429,
-                    "SubscriptionRequestsThrottled",
+                    code.as_deref().unwrap_or("SubscriptionRequestsThrottled"),
                     &format!(
                         "Injected throttling. Please try again after '{retry_after}' seconds."
                     ),
@@ -954,6 +956,7 @@ fn finish(
         status: r.status,
         time: now,
         operation: op.to_string(),
+        retry_after: r.header("Retry-After").and_then(|v| v.parse().ok()),
     };
     w.log.push(entry);
     let limit = w.config.log_limit.max(1);
@@ -2285,7 +2288,26 @@ pub fn render_rpi(w: &World, r: &Rpi, now: OffsetDateTime, loads: &BTreeMap<Stri
                 "creationTimeUtc": ts(now), "entityId": r.lifecycle_id, "errorId": "153050", "customerResolvability": "NotAllowed", "innerHealthErrors": []}));
         }
     }
-    let health = if source_down && protected {
+    // An item whose enable job failed stays (as in ASR) until protection is disabled; it never replicates, and
+    // says so: critical health with the job's error, and a state description that names the failure.
+    let enable_failed = if enabling {
+        r.enable_failed.clone()
+    } else {
+        None
+    };
+    let (vm_state, vm_desc) = match &enable_failed {
+        Some((code, message)) => {
+            health_errors.push(json!({"errorCode": code, "errorLevel": "Error", "errorCategory": "Replication",
+                "summaryMessage": "Enable protection failed", "errorMessage": message,
+                "possibleCauses": "The enable protection job failed.",
+                "recommendedAction": "Disable protection of the item, fix the cause and enable protection again.",
+                "creationTimeUtc": ts(now), "entityId": r.lifecycle_id, "errorId": code,
+                "customerResolvability": "Allowed", "innerHealthErrors": []}));
+            (vm_state, "Enabling protection failed".to_string())
+        }
+        None => (vm_state, vm_desc),
+    };
+    let health = if (source_down && protected) || enable_failed.is_some() {
         "Critical"
     } else if !health_errors.is_empty() || rpo > 30 * 60 {
         "Warning"
@@ -4091,6 +4113,7 @@ fn enable(cx: &mut Cx) -> Reply {
         failback_vm_id: None,
         last_failover: None,
         last_test_failover: None,
+        enable_failed: None,
     };
     let k = key(&id);
     let name = rpi.name.clone();

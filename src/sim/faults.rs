@@ -9,6 +9,8 @@
 //! ```json
 //! {"seed": 7, "rules": [
 //!   {"method": "PUT", "path": "replicationFabrics", "effect": {"kind": "throttle", "retryAfter": 5}, "times": 2},
+//!   {"effect": {"kind": "throttle", "retryAfter": 1, "retryAfterMax": 30,
+//!    "code": "RetryableErrorDueToAnotherOperation"}, "probability": 0.2},
 //!   {"operation": "ReplicationProtectedItems_Create", "effect": {"kind": "failJob", "code": "150261",
 //!    "message": "Policy creation failed"}},
 //!   {"path": "/virtualMachines", "effect": {"kind": "status", "status": 503}, "probability": 0.5},
@@ -26,8 +28,17 @@ pub enum FaultEffect {
     /// 429 with `Retry-After`.
     #[serde(rename_all = "camelCase")]
     Throttle {
-        /// Seconds in `Retry-After`.
+        /// Seconds in `Retry-After` (the lower end when `retryAfterMax` is given).
         retry_after: u64,
+        /// When given, each firing draws `Retry-After` uniformly from `retryAfter..=retryAfterMax` with the set's
+        /// seeded RNG (limits.md §6 G4: uniform 1–30 s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_max: Option<u64>,
+        /// ARM error code: `SubscriptionRequestsThrottled` (default; the subscription's bucket),
+        /// `ResourceRequestsThrottled` (a resource provider's quota) or `RetryableErrorDueToAnotherOperation`
+        /// (one contended resource). Clients back off on the scope the code names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
     },
     /// Any status (5xx usually) with an ARM error body.
     Status {
@@ -102,6 +113,17 @@ impl FaultSet {
                     "rules[{i}].probability: {p} is not between 0 and 1"
                 ));
             }
+            if let FaultEffect::Throttle {
+                retry_after,
+                retry_after_max: Some(max),
+                ..
+            } = r.effect
+                && max < retry_after
+            {
+                return Err(format!(
+                    "rules[{i}].effect.retryAfterMax: {max} is below retryAfter {retry_after}"
+                ));
+            }
             if let FaultEffect::Status { status, .. } = r.effect
                 && !(400..=599).contains(&status)
             {
@@ -113,7 +135,18 @@ impl FaultSet {
         Ok(set)
     }
 
-    /// The effect for this request, if a rule fires (and counts it).
+    /// The next RNG of the seeded sequence (re-derived from seed + draws, so the state persists as one number).
+    fn rng(&mut self) -> SmallRng {
+        let rng = SmallRng::seed_from_u64(
+            self.seed
+                .wrapping_add(self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        );
+        self.draws += 1;
+        rng
+    }
+
+    /// The effect for this request, if a rule fires (and counts it). A throttle with a `Retry-After` range comes
+    /// back with the value drawn for this request.
     pub fn check(&mut self, method: &str, path: &str, operation: &str) -> Option<FaultEffect> {
         self.check_any(method, path, &[operation])
     }
@@ -145,17 +178,23 @@ impl FaultSet {
                 continue;
             }
             if let Some(p) = r.probability {
-                let mut rng = SmallRng::seed_from_u64(
-                    self.seed
-                        .wrapping_add(self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-                );
-                self.draws += 1;
-                if rng.r#gen::<f64>() >= p {
+                if self.rng().r#gen::<f64>() >= p {
                     continue;
                 }
             }
             self.rules[i].fired += 1;
-            return Some(self.rules[i].effect.clone());
+            let mut effect = self.rules[i].effect.clone();
+            if let FaultEffect::Throttle {
+                retry_after,
+                retry_after_max,
+                ..
+            } = &mut effect
+                && let Some(max) = retry_after_max.take()
+            {
+                let mut rng = self.rng();
+                *retry_after = rng.gen_range(*retry_after..=max.max(*retry_after));
+            }
+            return Some(effect);
         }
         None
     }
@@ -221,6 +260,41 @@ mod tests {
                 ]
             ),
             Some(FaultEffect::Drop)
+        );
+    }
+
+    #[test]
+    fn retry_after_ranges_are_drawn_uniformly_and_seeded() {
+        let text = r#"{"seed":5,"rules":[{"effect":{"kind":"throttle","retryAfter":1,"retryAfterMax":30,
+            "code":"ResourceRequestsThrottled"}}]}"#;
+        let run = || {
+            let mut f = FaultSet::parse(text).unwrap();
+            (0..200)
+                .map(|_| match f.check("GET", "/", "x") {
+                    Some(FaultEffect::Throttle {
+                        retry_after,
+                        retry_after_max: None,
+                        code,
+                    }) => {
+                        assert_eq!(code.as_deref(), Some("ResourceRequestsThrottled"));
+                        retry_after
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect::<Vec<u64>>()
+        };
+        let a = run();
+        assert_eq!(a, run(), "same seed, same draws");
+        assert!(a.iter().all(|s| (1..=30).contains(s)), "{a:?}");
+        assert!(a.contains(&1) && a.contains(&30), "both ends are drawn");
+        let mean = a.iter().sum::<u64>() as f64 / a.len() as f64;
+        assert!((12.0..19.0).contains(&mean), "mean {mean}");
+        assert!(
+            FaultSet::parse(
+                r#"{"rules":[{"effect":{"kind":"throttle","retryAfter":9,"retryAfterMax":3}}]}"#
+            )
+            .unwrap_err()
+            .contains("retryAfterMax")
         );
     }
 }

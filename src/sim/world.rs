@@ -277,6 +277,10 @@ pub struct Rpi {
     pub last_failover: Option<OffsetDateTime>,
     /// Last successful test failover.
     pub last_test_failover: Option<OffsetDateTime>,
+    /// The error (code, message) its enable-protection job ended with: ASR keeps such an item, never replicating,
+    /// until protection is disabled.
+    #[serde(default)]
+    pub enable_failed: Option<(String, String)>,
 }
 
 /// A task inside a job.
@@ -489,6 +493,9 @@ pub struct LogEntry {
     pub time: OffsetDateTime,
     /// Operation kind (`ReplicationFabrics_Create`, `VirtualMachines_Get`, …).
     pub operation: String,
+    /// `Retry-After` seconds answered, if any (429s and long-running operations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The whole simulated world.
@@ -1015,6 +1022,12 @@ impl World {
                 {
                     j.fail = Some((code, msg));
                 }
+            }
+            if let Effect::EnableDone(item) = &job.effect
+                && let Some(fail) = self.jobs.get(&k).and_then(|j| j.fail.clone())
+                && let Some(r) = self.rpis.get_mut(item)
+            {
+                r.enable_failed = Some(fail);
             }
         }
     }
@@ -1584,6 +1597,7 @@ impl World {
             },
             last_failover: old.last_failover,
             last_test_failover: old.last_test_failover,
+            enable_failed: None,
         };
         self.rpis.remove(k);
         let nk = key(&new_id);

@@ -68,7 +68,11 @@ async fn sim_a_20_percent_429_storm_completes_without_early_resends() {
             method: Some("GET".into()),
             path: None,
             operation: None,
-            effect: FaultEffect::Throttle { retry_after: 7 },
+            effect: FaultEffect::Throttle {
+                retry_after: 7,
+                retry_after_max: None,
+                code: None,
+            },
             times: None,
             probability: Some(0.2),
             fired: 0,

@@ -8,6 +8,7 @@ mod apply_destroy;
 mod apply_faults;
 mod apply_fleet;
 mod apply_saved;
+mod apply_scale;
 mod arm_auth;
 mod arm_client;
 mod arm_fake;

@@ -309,6 +309,18 @@ impl JobTracker {
 
     /// Waits until the job reaches a terminal state. `job_id` is the job's ARM id (it names its vault).
     pub async fn wait(&self, job_id: &str) -> Result<JobOutcome, ProviderError> {
+        // A job id we wait for was created just now, so a margin of one hour is ample on a real clock.
+        self.wait_since(job_id, self.lister.now() - time::Duration::hours(1))
+            .await
+    }
+
+    /// [`JobTracker::wait`] for a job known to have started at or after `since` (e.g. the time before the request
+    /// that started it): the list filter must reach back that far, however fast the clock runs.
+    pub async fn wait_since(
+        &self,
+        job_id: &str,
+        since: time::OffsetDateTime,
+    ) -> Result<JobOutcome, ProviderError> {
         let id = ArmId::parse(job_id).map_err(|e| ProviderError::Decode {
             what: "job id".into(),
             message: e.to_string(),
@@ -322,8 +334,7 @@ impl JobTracker {
             let mut all = self.vaults.lock().expect("job tracker");
             let v = all.entry(vault.clone()).or_default();
             // Jobs started before we began waiting are found by the filter only if `since` reaches back far
-            // enough; a job id we wait for was created just now, so a margin of one hour is ample.
-            let since = self.lister.now() - time::Duration::hours(1);
+            // enough.
             v.since = Some(v.since.map_or(since, |s| s.min(since)));
             v.jobs
                 .entry(id.as_str().to_ascii_lowercase())
