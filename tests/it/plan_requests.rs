@@ -21,18 +21,25 @@ fn by_op(sim: &Simulator, seq0: u64) -> BTreeMap<String, usize> {
     out
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_zero_drift_plan_reads_only_the_kinds_the_configuration_has() {
+/// The quickstart's vault built with raw ARM calls and imported; `edit` then changes the generated configuration,
+/// and the plan of the result (without state) is returned with its snapshot and the requests it sent, by type.
+async fn replan_imported(
+    edit: impl FnOnce(&std::path::Path),
+) -> (
+    asrform::plan::Plan,
+    asrform::provider::Snapshot,
+    BTreeMap<String, usize>,
+) {
     let (sim, client) = sim_for("quickstart");
     let vault = import_env::build(&client, &sim, &import_env::small()).await;
     sim.advance(std::time::Duration::from_secs(6 * 3600));
     let (dir, _, plan) =
         import_and_plan("quickstart", &client, &vault, SplitBy::RecoveryPlan).await;
     assert!(!plan.has_changes());
-
+    edit(dir.path());
     let (loaded, graph) = crate::plan_env::load(dir.path());
     let seq0 = sim.world().log_seq;
-    let (plan, _) = asrform::apply::plan_live(
+    let (plan, snap) = asrform::apply::plan_live(
         &loaded.config,
         &graph,
         &client,
@@ -41,7 +48,12 @@ async fn a_zero_drift_plan_reads_only_the_kinds_the_configuration_has() {
     )
     .await
     .unwrap();
-    let ops = by_op(&sim, seq0);
+    (plan, snap, by_op(&sim, seq0))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_drift_plan_reads_only_the_kinds_the_configuration_has() {
+    let (plan, _, ops) = replan_imported(|_| {}).await;
     let total: usize = ops.values().sum();
     // The vault: its GET and 7 lists. The target group `rg-app-dr` (declared: its GET, and its VNet list) and the
     // source group `rg-app` (the VMs and the cache account; not declared, so no GET: its lists prove it exists).
@@ -72,26 +84,13 @@ async fn a_zero_drift_plan_reads_only_the_kinds_the_configuration_has() {
 
 #[tokio::test(start_paused = true)]
 async fn a_vault_that_does_not_exist_is_not_listed_and_plans_creates() {
-    let (sim, client) = sim_for("quickstart");
-    let vault = import_env::build(&client, &sim, &import_env::small()).await;
-    sim.advance(std::time::Duration::from_secs(6 * 3600));
-    let (dir, _, _) = import_and_plan("quickstart", &client, &vault, SplitBy::RecoveryPlan).await;
     // The same configuration with another vault name: that vault does not exist.
-    let main = dir.path().join("main.asr.hcl");
-    let text = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(&main, text.replace("\"rsv-app-dr\"", "\"rsv-app-dr-new\"")).unwrap();
-    let (loaded, graph) = crate::plan_env::load(dir.path());
-    let seq0 = sim.world().log_seq;
-    let (plan, snap) = asrform::apply::plan_live(
-        &loaded.config,
-        &graph,
-        &client,
-        None,
-        &PlanOptions::default(),
-    )
-    .await
-    .unwrap();
-    let ops = by_op(&sim, seq0);
+    let (plan, snap, ops) = replan_imported(|dir| {
+        let main = dir.join("main.asr.hcl");
+        let text = std::fs::read_to_string(&main).unwrap();
+        std::fs::write(&main, text.replace("\"rsv-app-dr\"", "\"rsv-app-dr-new\"")).unwrap();
+    })
+    .await;
     assert_eq!(ops.get("GET Vaults_Get"), Some(&1), "{ops:?}");
     assert!(
         !ops.keys().any(|k| k.contains("Replication")),
@@ -116,27 +115,14 @@ async fn a_vault_that_does_not_exist_is_not_listed_and_plans_creates() {
 
 #[tokio::test(start_paused = true)]
 async fn several_declared_groups_of_one_subscription_are_read_with_one_list() {
-    let (sim, client) = sim_for("quickstart");
-    let vault = import_env::build(&client, &sim, &import_env::small()).await;
-    sim.advance(std::time::Duration::from_secs(6 * 3600));
-    let (dir, _, _) = import_and_plan("quickstart", &client, &vault, SplitBy::RecoveryPlan).await;
-    std::fs::write(
-        dir.path().join("extra.asr.hcl"),
-        "resource_group \"extra\" {\n  name     = \"rg-extra\"\n  location = \"westus2\"\n}\n",
-    )
-    .unwrap();
-    let (loaded, graph) = crate::plan_env::load(dir.path());
-    let seq0 = sim.world().log_seq;
-    let (plan, snap) = asrform::apply::plan_live(
-        &loaded.config,
-        &graph,
-        &client,
-        None,
-        &PlanOptions::default(),
-    )
-    .await
-    .unwrap();
-    let ops = by_op(&sim, seq0);
+    let (plan, snap, ops) = replan_imported(|dir| {
+        std::fs::write(
+            dir.join("extra.asr.hcl"),
+            "resource_group \"extra\" {\n  name     = \"rg-extra\"\n  location = \"westus2\"\n}\n",
+        )
+        .unwrap();
+    })
+    .await;
     assert_eq!(ops.get("GET ResourceGroups_List"), Some(&1), "{ops:?}");
     assert_eq!(ops.get("GET ResourceGroups_Get"), None, "{ops:?}");
     // The group that exists is read (no change to it); the new one is missing, so it is created.
