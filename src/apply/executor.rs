@@ -350,6 +350,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waiting_nodes_give_their_place_back() {
+        // On tokio's paused clock (start_paused): the sleeps below are virtual time, they cost no wall time.
         // Six independent nodes, two places: each works 1 s, then waits 100 s with its place given back, then works
         // 1 s more. Holding places while waiting would take three rounds (over 300 s); giving them back, all six
         // wait at once.

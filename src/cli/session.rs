@@ -39,15 +39,21 @@ impl Clock for SimTimeline {
     }
 }
 
-/// An `ArmClient` talking to `sim` in process, on the simulator's clock.
-pub fn sim_client(sim: &Simulator) -> ArmClient {
+/// The options of a client talking to `sim` in process, on the simulator's clock (tests and benches adjust them).
+pub fn sim_client_options(sim: &Simulator) -> ArmClientOptions {
     let mut o = ArmClientOptions::new(
         Endpoint::InProcess(Arc::new(InProcessTransport::new(sim.clone()))),
         StaticCredential::new("simulator"),
         Arc::new(SimTimeline(sim.clock().clone())),
     );
+    // ASR's own pace for its operations (asr-api.md: `Retry-After: 10`), for answers that carry none.
     o.lro.default_delay = Duration::from_secs(10);
-    ArmClient::new(o).expect("an in-process client always builds")
+    o
+}
+
+/// An `ArmClient` talking to `sim` in process, on the simulator's clock.
+pub fn sim_client(sim: &Simulator) -> ArmClient {
+    ArmClient::new(sim_client_options(sim)).expect("an in-process client always builds")
 }
 
 struct SimSession {

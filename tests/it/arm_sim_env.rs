@@ -11,7 +11,7 @@ use asrform::estate::{self, GenerateOptions};
 use asrform::provider::arm::auth::StaticCredential;
 use asrform::provider::arm::{ArmClient, ArmClientOptions, Endpoint, ops, wire};
 use asrform::provider::{ArmId, SnapshotRequest};
-use asrform::sim::{InProcessTransport, SimConfig, Simulator};
+use asrform::sim::{SimConfig, Simulator};
 use azure_core::http::Method;
 
 pub fn id(s: &str) -> ArmId {
@@ -59,11 +59,7 @@ impl SimEnv {
             .child("replicationProtectedItems", vm.name())
     }
     pub fn client(&self, tweak: impl FnOnce(&mut ArmClientOptions)) -> ArmClient {
-        let mut o = ArmClientOptions::new(
-            Endpoint::InProcess(Arc::new(InProcessTransport::new(self.sim.clone()))),
-            StaticCredential::new("sim"),
-            self.clock.clone(),
-        );
+        let mut o = asrform::cli::session::sim_client_options(&self.sim);
         tweak(&mut o);
         ArmClient::new(o).unwrap()
     }

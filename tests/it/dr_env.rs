@@ -12,9 +12,8 @@ use asrform::clock::{Clock, ScaledClock};
 use asrform::dr::{self, ItemRef, ReprotectInput, Target};
 use asrform::estate::Estate;
 use asrform::provider::ArmId;
-use asrform::provider::arm::auth::StaticCredential;
-use asrform::provider::arm::{ArmClient, ArmClientOptions, Endpoint, ops, wire};
-use asrform::sim::{InProcessTransport, SimConfig, Simulator};
+use asrform::provider::arm::{ArmClient, ops, wire};
+use asrform::sim::{SimConfig, Simulator};
 use azure_core::http::Method;
 use serde_json::json;
 
@@ -130,12 +129,7 @@ impl DrEnv {
             1.0,
         ));
         let sim = Simulator::from_estate(e, clock.clone(), SimConfig::default());
-        let mut opts = ArmClientOptions::new(
-            Endpoint::InProcess(Arc::new(InProcessTransport::new(sim.clone()))),
-            StaticCredential::new("sim"),
-            clock.clone(),
-        );
-        opts.lro.default_delay = Duration::from_secs(10);
+        let mut opts = asrform::cli::session::sim_client_options(&sim);
         opts.max_concurrency = 32;
         let client = ArmClient::new(opts).unwrap();
         let mut env = DrEnv {
