@@ -11,6 +11,7 @@ pub mod dr_ops;
 pub mod executor;
 pub mod hooks;
 mod ops;
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use crate::config::model::Config;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::provider::ProviderError;
 use crate::provider::arm::ArmClient;
-use crate::state::{InFlight, ResourceState, State, StateError, StateStore, Stored, Version};
+use crate::state::{InFlight, ResourceState, State, StateError, StateStore, Stored};
 use executor::{Outcome, Stop};
 use hooks::{Event, Hooks};
 
@@ -119,37 +120,13 @@ pub enum ApplyError {
     Plan(String),
 }
 
-/// The single writer of state during an apply: every write moves the serial and is conditional on the version read.
-pub(crate) struct Writer {
-    store: Arc<dyn StateStore>,
-    state: State,
-    version: Option<Version>,
-}
-
-impl Writer {
-    async fn commit(
-        &mut self,
-        hooks: &dyn Hooks,
-        f: impl FnOnce(&mut State),
-    ) -> Result<u64, StateError> {
-        f(&mut self.state);
-        self.state.serial += 1;
-        let v = self.store.write(&self.state, self.version.as_ref()).await?;
-        self.version = Some(v);
-        hooks.on_event(&Event::StateSaved {
-            serial: self.state.serial,
-        });
-        Ok(self.state.serial)
-    }
-}
-
 /// Everything an operation needs, shared by the tasks of the walk.
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub client: ArmClient,
     pub config: Arc<Config>,
     pub hooks: Arc<dyn Hooks>,
-    pub writer: Arc<tokio::sync::Mutex<Writer>>,
+    pub writer: Arc<writer::Writer>,
     pub wait: WaitFor,
     pub deferred: Arc<std::sync::Mutex<Vec<String>>>,
     pub continue_manual: bool,
@@ -170,18 +147,11 @@ impl Ctx {
 
     /// Reads a managed address's state entry.
     pub(crate) async fn entry(&self, address: &str) -> Option<ResourceState> {
-        self.writer
-            .lock()
-            .await
-            .state
-            .resources
-            .get(address)
-            .cloned()
+        self.writer.read(|s| s.resources.get(address).cloned())
     }
 
     pub(crate) async fn commit(&self, f: impl FnOnce(&mut State)) -> Result<u64, StateError> {
-        let mut w = self.writer.lock().await;
-        w.commit(self.hooks.as_ref(), f).await
+        self.writer.commit(self.hooks.as_ref(), f).await
     }
 
     /// Records the cloud's handle of the operation running for `address` (an ASR job id or an operation status
@@ -262,11 +232,7 @@ async fn run_apply(
         Some(s) => (s.state, Some(s.version)),
         None => (State::new(), None),
     };
-    let writer = Arc::new(tokio::sync::Mutex::new(Writer {
-        store,
-        state,
-        version,
-    }));
+    let writer = Arc::new(writer::Writer::new(store, state, version));
     let cx = Ctx {
         client,
         config,
@@ -389,17 +355,12 @@ async fn run_apply(
 /// finished after the kill, so its address is recorded in state as the completed operation would have done.
 /// Without this a converged address would stay unmanaged (and `destroy` would leave it behind).
 async fn adopt_settled(cx: &Ctx, plan: &Plan) -> Result<(), ApplyError> {
-    let (left, managed): (Vec<String>, Vec<String>) = {
-        let w = cx.writer.lock().await;
+    let (left, managed): (Vec<String>, Vec<String>) = cx.writer.read(|s| {
         (
-            w.state
-                .in_flight
-                .iter()
-                .map(|f| f.address.clone())
-                .collect(),
-            w.state.resources.keys().cloned().collect(),
+            s.in_flight.iter().map(|f| f.address.clone()).collect(),
+            s.resources.keys().cloned().collect(),
         )
-    };
+    });
     let settled: Vec<&ResourceChange> = plan
         .resource_changes
         .iter()
@@ -447,10 +408,8 @@ async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
     let started = cx.now();
     // An operation a killed apply left in flight for this address: wait for it to end before acting, so the
     // change below reads (and adopts) its result instead of starting it again.
-    let (resumed, left): (bool, Vec<String>) = {
-        let w = cx.writer.lock().await;
-        let mine: Vec<&InFlight> = w
-            .state
+    let (resumed, left): (bool, Vec<String>) = cx.writer.read(|s| {
+        let mine: Vec<&InFlight> = s
             .in_flight
             .iter()
             .filter(|f| f.address == c.address)
@@ -459,7 +418,7 @@ async fn run_change(cx: &Ctx, c: &ResourceChange) -> Result<(), String> {
             !mine.is_empty(),
             mine.iter().filter_map(|f| f.operation_id.clone()).collect(),
         )
-    };
+    });
     let mut cx = cx.clone();
     cx.resumed = resumed;
     let cx = &cx;
