@@ -657,29 +657,11 @@ pub(crate) async fn await_started(
         return Ok(());
     };
     let since = started - time::Duration::minutes(1);
-    let done = cx
-        .slot
+    cx.slot
         .release_while(tracker.wait_since(job, since))
-        .await?;
-    if done.state.eq_ignore_ascii_case("succeeded")
-        || done.state.eq_ignore_ascii_case("completedwithinformation")
-    {
-        return Ok(());
-    }
-    let (code, message) = done
-        .error
-        .unwrap_or_else(|| (done.state.clone(), format!("the job ended {}", done.state)));
-    Err(ProviderError::OperationFailed {
-        code,
-        message,
-        job: Some(done.id),
-        ctx: Box::new(crate::provider::ErrorContext {
-            method: method.to_string(),
-            path: path.to_string(),
-            ..Default::default()
-        }),
-    }
-    .into())
+        .await?
+        .into_result(&method.to_string(), path)?;
+    Ok(())
 }
 
 /// The status URL of a started ARM operation (`Azure-AsyncOperation`, else `Location`).

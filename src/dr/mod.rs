@@ -36,6 +36,7 @@ pub enum EventKind {
     /// Information (a manual step shown, a script step recorded).
     Info,
 }
+use crate::provider::arm::lro::JobTracker;
 use crate::provider::arm::{ArmClient, ops, snapshot, wire};
 use crate::provider::model::ProtectedItem;
 use crate::provider::{ArmId, ProviderError};
@@ -580,6 +581,7 @@ pub async fn guard(
 /// right after the start, since the action's final result may be the item rather than the job), and waits for it.
 async fn act(
     client: &ArmClient,
+    jobs: &JobTracker,
     rpi: &ArmId,
     path: &str,
     body: Option<serde_json::Value>,
@@ -594,10 +596,27 @@ async fn act(
         Some(&initial.headers),
         initial.json_value().ok().flatten().as_ref(),
     );
+    // The item names the job it runs and when it started by the service's clock, which the shared tracker's
+    // list filter needs: one `replicationJobs` list per vault then serves every VM of the step, where polling
+    // each operation would cost a read per VM every `Retry-After`.
+    let scenario = read_item(client, rpi)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|p| p.current_scenario);
     if job.is_none() {
-        if let Ok(Some(p)) = read_item(client, rpi).await {
-            job = p.current_scenario.and_then(|c| c.job_id);
-        }
+        job = scenario.as_ref().and_then(|c| c.job_id.clone());
+    }
+    let started = scenario
+        .filter(|c| c.job_id.is_some() && c.job_id == job)
+        .and_then(|c| c.start_time);
+    if let (Some(j), Some(t)) = (&job, started) {
+        return jobs
+            .wait_since(j, t - time::Duration::minutes(1))
+            .await
+            .and_then(|done| done.into_result("POST", path))
+            .map(Some)
+            .map_err(provider(what));
     }
     let out = client
         .wait(Method::Post, path, initial)
@@ -662,6 +681,7 @@ pub async fn execute(
         .flat_map(|g| g.items.iter().cloned())
         .collect();
     let resolved = resolve_points(client, step, &all).await;
+    let jobs = client.job_tracker();
     for g in groups {
         let g_start = clock.now();
         emit(
@@ -700,6 +720,7 @@ pub async fn execute(
             .map(|it| {
                 run_item(
                     client,
+                    &jobs,
                     step,
                     hooks,
                     &g.name,
@@ -1011,6 +1032,7 @@ async fn resolve_points(
 
 async fn run_item(
     client: &ArmClient,
+    jobs: &JobTracker,
     step: &Step,
     hooks: &dyn Hooks,
     group: &str,
@@ -1039,7 +1061,7 @@ async fn run_item(
         EventKind::Started,
         step.operation.name().into(),
     );
-    let r = run_item_inner(client, step, it, point, &mut vm).await;
+    let r = run_item_inner(client, jobs, step, it, point, &mut vm).await;
     vm.ended = clock.now();
     match r {
         Ok(()) => emit(
@@ -1081,6 +1103,7 @@ fn point_of(
 
 async fn run_item_inner(
     client: &ArmClient,
+    jobs: &JobTracker,
     step: &Step,
     it: &ItemRef,
     point: Option<Result<ChosenPoint, String>>,
@@ -1099,6 +1122,7 @@ async fn run_item_inner(
             let c = point_of(point, &vm.name, recovery_point)?;
             let job = act(
                 client,
+                jobs,
                 rpi,
                 &rpi.join("testFailover"),
                 Some(ops::test_failover_body(DIR, network, Some(&c.point.id))),
@@ -1119,6 +1143,7 @@ async fn run_item_inner(
             vm.name = display_name(&p);
             let job = act(
                 client,
+                jobs,
                 rpi,
                 &rpi.join("testFailoverCleanup"),
                 Some(ops::body(wire::TestFailoverCleanupInputProperties {
@@ -1148,6 +1173,7 @@ async fn run_item_inner(
             }
             failover(
                 client,
+                jobs,
                 rpi,
                 *source_site_operations,
                 recovery_point,
@@ -1163,6 +1189,7 @@ async fn run_item_inner(
             let failover_at = p.last_successful_failover.unwrap_or(client.clock().now());
             let job = act(
                 client,
+                jobs,
                 rpi,
                 &rpi.join("applyRecoveryPoint"),
                 Some(ops::apply_recovery_point_body(&c.point.id)),
@@ -1178,6 +1205,7 @@ async fn run_item_inner(
             vm.name = display_name(&p);
             let job = act(
                 client,
+                jobs,
                 rpi,
                 &rpi.join("failoverCommit"),
                 None,
@@ -1191,6 +1219,7 @@ async fn run_item_inner(
             vm.name = display_name(&p);
             let job = act(
                 client,
+                jobs,
                 rpi,
                 &rpi.join("failoverCancel"),
                 None,
@@ -1200,7 +1229,7 @@ async fn run_item_inner(
             vm.jobs.extend(job);
         }
         Operation::Reprotect(input) => {
-            vm.new_rpi = Some(reprotect(client, rpi, input, vm).await?);
+            vm.new_rpi = Some(reprotect(client, jobs, rpi, input, vm).await?);
         }
         Operation::Failback {
             source_site_operations,
@@ -1227,6 +1256,7 @@ async fn run_item_inner(
             };
             failover(
                 client,
+                jobs,
                 rpi,
                 *source_site_operations,
                 recovery_point,
@@ -1237,6 +1267,7 @@ async fn run_item_inner(
             guard(client, rpi, "commit", "Commit").await?;
             let job = act(
                 client,
+                jobs,
                 rpi,
                 &rpi.join("failoverCommit"),
                 None,
@@ -1244,7 +1275,7 @@ async fn run_item_inner(
             )
             .await?;
             vm.jobs.extend(job);
-            vm.new_rpi = Some(reprotect(client, rpi, input, vm).await?);
+            vm.new_rpi = Some(reprotect(client, jobs, rpi, input, vm).await?);
         }
     }
     Ok(())
@@ -1252,6 +1283,7 @@ async fn run_item_inner(
 
 async fn failover(
     client: &ArmClient,
+    jobs: &JobTracker,
     rpi: &ArmId,
     sso: SourceSite,
     policy: &PointPolicy,
@@ -1271,6 +1303,7 @@ async fn failover(
     let at = client.clock().now();
     let job = act(
         client,
+        jobs,
         rpi,
         &rpi.join("unplannedFailover"),
         Some(ops::unplanned_failover_body(
@@ -1320,6 +1353,7 @@ async fn failover(
 
 async fn reprotect(
     client: &ArmClient,
+    jobs: &JobTracker,
     rpi: &ArmId,
     input: &ReprotectInput,
     vm: &mut VmOutcome,
@@ -1402,6 +1436,7 @@ async fn reprotect(
     };
     let job = act(
         client,
+        jobs,
         rpi,
         &rpi.parent()
             .ok_or_else(|| DrError::NotFound(format!("the container of {rpi}")))?

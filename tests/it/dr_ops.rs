@@ -545,3 +545,74 @@ async fn dr_outcome_names_the_asr_jobs_that_carried_each_vm() {
         "{job:?}"
     );
 }
+
+/// limits.md §6 G3: a recovery plan's failover reads status at most once a second overall. The VMs' ASR jobs are
+/// waited for through one `replicationJobs` list per vault per interval, not one poll loop per VM.
+#[tokio::test(start_paused = true)]
+async fn dr_failover_of_many_vms_waits_for_their_jobs_with_one_list_per_vault() {
+    let e = asrform::estate::generate(&asrform::estate::GenerateOptions {
+        vms: 30,
+        subscriptions: 1,
+        region: "eastus".into(),
+        seed: 11,
+    });
+    let rg = e.subscriptions[0].resource_groups[0].name.clone();
+    let names: Vec<String> = e.subscriptions[0].resource_groups[0]
+        .vms
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    let env = DrEnv::from_estate(
+        &e,
+        &rg,
+        Options {
+            multi_vm: false,
+            manual_step: false,
+            groups: Some(vec![names]),
+        },
+    )
+    .await;
+    env.sleep(3600).await;
+    let seq0 = env.sim.request_log().last().map_or(0, |e| e.seq);
+    let out = dr::execute(
+        &env.client,
+        &step(
+            env.plan_target(),
+            Operation::Failover {
+                source_site_operations: SourceSite::Required,
+                recovery_point: PointPolicy::Latest,
+            },
+        ),
+        &NoHooks,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.failed().count(), 0, "{out:#?}");
+    let log: Vec<_> = env
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|e| e.seq > seq0)
+        .collect();
+    let mut by_op: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &log {
+        *by_op
+            .entry(format!("{} {}", e.method, e.operation))
+            .or_default() += 1;
+    }
+    let status = |op: &str| op.contains("Job") || op.contains("Operation") || op.contains("Status");
+    let status_reads: usize = by_op
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET ") && status(k))
+        .map(|(_, n)| n)
+        .sum();
+    let secs = (out.ended - out.started).whole_seconds().max(1) as f64;
+    assert!(
+        status_reads as f64 / secs <= 1.0,
+        "{status_reads} status reads in {secs} s: {by_op:#?}"
+    );
+    assert!(
+        by_op.keys().any(|k| k.contains("ReplicationJobs_List")),
+        "jobs are waited for through the vault's job list: {by_op:#?}"
+    );
+}

@@ -218,6 +218,31 @@ pub struct JobOutcome {
     pub error: Option<(String, String)>,
 }
 
+impl JobOutcome {
+    /// The job as the result of the request `method path` that started it: its id when it succeeded, else the
+    /// failure the request's own poll would have reported (with the job named, for the user to look it up).
+    pub fn into_result(self, method: &str, path: &str) -> Result<String, ProviderError> {
+        if self.state.eq_ignore_ascii_case("succeeded")
+            || self.state.eq_ignore_ascii_case("completedwithinformation")
+        {
+            return Ok(self.id);
+        }
+        let (code, message) = self
+            .error
+            .unwrap_or_else(|| (self.state.clone(), format!("the job ended {}", self.state)));
+        Err(ProviderError::OperationFailed {
+            code,
+            message,
+            job: Some(self.id),
+            ctx: Box::new(crate::provider::ErrorContext {
+                method: method.to_string(),
+                path: path.to_string(),
+                ..Default::default()
+            }),
+        })
+    }
+}
+
 /// Whether an ASR job state is terminal.
 pub fn job_state_is_terminal(state: &str) -> bool {
     matches!(
