@@ -107,51 +107,44 @@ pub struct Page<T> {
 }
 
 /// The ARM envelope of a resource.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Resource<P> {
     /// ARM id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// ARM type.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Region.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// ETag.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     /// Tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
     /// Zones.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub zones: Option<Vec<String>>,
     /// SKU.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sku: Option<Sku>,
     /// Storage account kind.
-    #[serde(rename = "kind", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "kind")]
     pub account_kind: Option<String>,
     /// Managed identity.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<Value>,
     /// Properties.
     pub properties: P,
 }
 
 /// A SKU.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Sku {
     /// Name.
     pub name: String,
     /// Tier.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
 }
 
@@ -179,20 +172,20 @@ pub struct Input<P> {
 }
 
 /// Fabric create properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct FabricCreationInputProperties {
     /// `Azure` custom details.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_details: Option<Poly<AzureFabricCreationInput>>,
 }
 
 /// A2A fabric details: the region the fabric stands for.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AzureFabricCreationInput {
     /// Region.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
 }
 
@@ -210,76 +203,70 @@ pub struct CreateProtectionContainerInputProperties {
 pub struct A2AContainerCreationInput {}
 
 /// Policy create properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CreatePolicyInputProperties {
     /// A2A settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_input: Option<Poly<A2APolicyCreationInput>>,
 }
 
 /// Policy update properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UpdatePolicyInputProperties {
     /// A2A settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_provider_settings: Option<Poly<A2APolicyCreationInput>>,
 }
 
 /// A2A policy settings.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2APolicyCreationInput {
     /// Retention in minutes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_point_history: Option<i64>,
     /// Crash-consistent frequency in minutes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub crash_consistent_frequency_in_minutes: Option<i64>,
     /// App-consistent frequency in minutes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_consistent_frequency_in_minutes: Option<i64>,
     /// `Enable` or `Disable` (required).
     pub multi_vm_sync_status: String,
 }
 
 /// Container mapping create properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CreateProtectionContainerMappingInputProperties {
     /// Full ARM id of the target container.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_protection_container_id: Option<String>,
     /// Policy id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<String>,
     /// A2A settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_input: Option<Poly<A2AContainerMappingInput>>,
 }
 
 /// Container mapping update properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UpdateProtectionContainerMappingInputProperties {
     /// A2A settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_input: Option<Poly<A2AUpdateContainerMappingInput>>,
 }
 
 /// A2A container mapping settings (agent auto-update).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AContainerMappingInput {
     /// `Enabled`/`Disabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_auto_update_status: Option<String>,
     /// Automation account.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub automation_account_arm_id: Option<String>,
     /// `SystemAssignedIdentity` (RunAsAccount is retired).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub automation_account_authentication_type: Option<String>,
 }
 
@@ -287,31 +274,28 @@ pub struct A2AContainerMappingInput {
 pub type A2AUpdateContainerMappingInput = A2AContainerMappingInputUpdate;
 
 /// A2A container mapping update settings.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AContainerMappingInputUpdate {
     /// `Enabled`/`Disabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_auto_update_status: Option<String>,
     /// Automation account.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub automation_account_arm_id: Option<String>,
     /// Authentication type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub automation_account_authentication_type: Option<String>,
 }
 
 /// Network mapping create properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CreateNetworkMappingInputProperties {
     /// Target fabric NAME.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_fabric_name: Option<String>,
     /// Target VNet id.
     pub recovery_network_id: String,
     /// `AzureToAzure` details.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fabric_specific_details: Option<Poly<AzureToAzureCreateNetworkMappingInput>>,
 }
 
@@ -324,57 +308,53 @@ pub struct AzureToAzureCreateNetworkMappingInput {
 }
 
 /// Enable protection properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct EnableProtectionInputProperties {
     /// Policy id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<String>,
     /// Not needed for A2A.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub protectable_item_id: Option<String>,
     /// A2A input.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_details: Option<Poly<A2AEnableProtectionInput>>,
 }
 
 /// ADE key details.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DiskEncryptionInfo {
     /// Disk encryption key.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_encryption_key_info: Option<DiskEncryptionKeyInfo>,
     /// Key encryption key.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_encryption_key_info: Option<KeyEncryptionKeyInfo>,
 }
 
 /// Disk encryption key.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DiskEncryptionKeyInfo {
     /// Secret URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_identifier: Option<String>,
     /// Key vault id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_vault_resource_arm_id: Option<String>,
 }
 
 /// Key encryption key.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct KeyEncryptionKeyInfo {
     /// Key URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_identifier: Option<String>,
     /// Key vault id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_vault_resource_arm_id: Option<String>,
 }
 
 /// One managed disk to replicate.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AVmManagedDiskInputDetails {
@@ -385,16 +365,12 @@ pub struct A2AVmManagedDiskInputDetails {
     /// Target RG for replica and target disks.
     pub recovery_resource_group_id: String,
     /// Replica disk type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_replica_disk_account_type: Option<String>,
     /// Target disk type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_target_disk_account_type: Option<String>,
     /// Target DES.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_disk_encryption_set_id: Option<String>,
     /// ADE keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_encryption_info: Option<DiskEncryptionInfo>,
 }
 
@@ -411,46 +387,35 @@ pub struct A2AVmDiskInputDetails {
 }
 
 /// A2A enable protection input.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AEnableProtectionInput {
     /// Source VM id (required).
     pub fabric_object_id: String,
     /// Target container id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_container_id: Option<String>,
     /// Target RG id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_resource_group_id: Option<String>,
     /// Target availability set.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_availability_set_id: Option<String>,
     /// Target zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_availability_zone: Option<String>,
     /// Target PPG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_proximity_placement_group_id: Option<String>,
     /// Target VMSS.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_virtual_machine_scale_set_id: Option<String>,
     /// Target capacity reservation group.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_capacity_reservation_group_id: Option<String>,
     /// Boot diagnostics account.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_boot_diag_storage_account_id: Option<String>,
     /// Target VNet.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_azure_network_id: Option<String>,
     /// Target subnet.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_subnet_name: Option<String>,
     /// Edge zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_extended_location: Option<ExtendedLocation>,
     /// Fault domain.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform_fault_domain: Option<i64>,
     /// Unmanaged disks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -459,16 +424,12 @@ pub struct A2AEnableProtectionInput {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vm_managed_disks: Vec<A2AVmManagedDiskInputDetails>,
     /// Multi-VM group name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_vm_group_name: Option<String>,
     /// Multi-VM group id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_vm_group_id: Option<String>,
     /// ADE two-pass keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_encryption_info: Option<DiskEncryptionInfo>,
     /// `Enabled`/`Disabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_protection_of_data_disk: Option<String>,
 }
 
@@ -515,6 +476,7 @@ pub struct UpdateReplicationProtectedItemInputProperties {
 }
 
 /// One NIC's target settings in an update.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct VmNicInputDetails {
@@ -524,40 +486,28 @@ pub struct VmNicInputDetails {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ip_configs: Vec<IpConfigInputDetails>,
     /// Selection type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub selection_type: Option<String>,
     /// Target NSG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_network_security_group_id: Option<String>,
     /// Accelerated networking on failover.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_accelerated_networking_on_recovery: Option<bool>,
     /// Test failover NSG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tfo_network_security_group_id: Option<String>,
     /// Accelerated networking on test failover.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_accelerated_networking_on_tfo: Option<bool>,
     /// Target NIC name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_nic_name: Option<String>,
     /// Target NIC RG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_nic_resource_group_name: Option<String>,
     /// Reuse an existing NIC.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reuse_existing_nic: Option<bool>,
     /// Test failover NIC name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tfo_nic_name: Option<String>,
     /// Test failover NIC RG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tfo_nic_resource_group_name: Option<String>,
     /// Reuse an existing test failover NIC.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tfo_reuse_existing_nic: Option<bool>,
     /// Target NIC name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_nic_name: Option<String>,
 }
 
@@ -619,139 +569,120 @@ pub struct IpConfigInputDetails {
 }
 
 /// A2A part of an RPI update.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AUpdateReplicationProtectedItemInput {
     /// Target RG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_resource_group_id: Option<String>,
     /// Per-disk updates.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub managed_disk_update_details: Vec<A2AVmManagedDiskUpdateDetails>,
     /// Boot diagnostics account.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_boot_diag_storage_account_id: Option<String>,
     /// ADE keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_encryption_info: Option<DiskEncryptionInfo>,
     /// Test failover VM name.
-    #[serde(rename = "tfoAzureVMName", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "tfoAzureVMName")]
     pub tfo_azure_vm_name: Option<String>,
     /// Target PPG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_proximity_placement_group_id: Option<String>,
     /// Target VMSS.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_virtual_machine_scale_set_id: Option<String>,
     /// Target capacity reservation group.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_capacity_reservation_group_id: Option<String>,
     /// Target zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_availability_zone: Option<String>,
     /// Fault domain.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform_fault_domain: Option<i64>,
 }
 
 /// Per-disk update.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AVmManagedDiskUpdateDetails {
     /// Disk id.
     pub disk_id: String,
     /// Target disk type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_target_disk_account_type: Option<String>,
     /// Replica disk type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_replica_disk_account_type: Option<String>,
     /// ADE keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_encryption_info: Option<DiskEncryptionInfo>,
     /// Failover disk name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failover_disk_name: Option<String>,
     /// Test failover disk name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tfo_disk_name: Option<String>,
 }
 
 /// Disable protection properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DisableProtectionInputProperties {
     /// `NotSpecified` or `MigrationComplete`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_protection_reason: Option<String>,
     /// `{"instanceType":"DisableProtectionProviderSpecificInput"}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_provider_input: Option<Value>,
 }
 
 /// Test failover properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TestFailoverInputProperties {
     /// `PrimaryToRecovery` or `RecoveryToPrimary`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failover_direction: Option<String>,
     /// `VmNetworkAsInput`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub network_type: Option<String>,
     /// Test VNet.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub network_id: Option<String>,
     /// A2A part.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_details: Option<Poly<A2AFailoverInput>>,
 }
 
 /// A2A part of (test) failover: the recovery point.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2AFailoverInput {
     /// Recovery point id; absent means latest.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_point_id: Option<String>,
     /// Classic only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_service_creation_option: Option<String>,
 }
 
 /// Test failover cleanup properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TestFailoverCleanupInputProperties {
     /// Comments.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
 }
 
 /// Unplanned failover properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UnplannedFailoverInputProperties {
     /// Direction.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failover_direction: Option<String>,
     /// `Required` (shut the source down first) or `NotRequired`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_site_operations: Option<String>,
     /// A2A part.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_details: Option<Poly<A2AFailoverInput>>,
 }
 
 /// Apply recovery point properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ApplyRecoveryPointInputProperties {
     /// Recovery point id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_point_id: Option<String>,
     /// `{"instanceType":"A2A"}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_details: Option<Poly<A2AApplyRecoveryPointInput>>,
 }
 
@@ -760,23 +691,22 @@ pub struct ApplyRecoveryPointInputProperties {
 pub struct A2AApplyRecoveryPointInput {}
 
 /// Switch protection properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SwitchProtectionInputProperties {
     /// The RPI's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_protected_item_name: Option<String>,
     /// A2A part.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_specific_details: Option<Poly<A2ASwitchProtectionInput>>,
 }
 
 /// A2A switch protection (reprotect) input.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct A2ASwitchProtectionInput {
     /// Target container of the reverse mapping.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_container_id: Option<String>,
     /// Unmanaged disks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -785,38 +715,29 @@ pub struct A2ASwitchProtectionInput {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vm_managed_disks: Vec<A2AVmManagedDiskInputDetails>,
     /// Target RG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_resource_group_id: Option<String>,
     /// Target availability set.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_availability_set_id: Option<String>,
     /// Policy of the reverse mapping.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<String>,
     /// Boot diagnostics account.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_boot_diag_storage_account_id: Option<String>,
     /// Target zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_availability_zone: Option<String>,
     /// Target PPG.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_proximity_placement_group_id: Option<String>,
     /// Target VMSS.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_virtual_machine_scale_set_id: Option<String>,
     /// Target capacity reservation group.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_capacity_reservation_group_id: Option<String>,
     /// Fault domain.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform_fault_domain: Option<i64>,
     /// ADE keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_encryption_info: Option<DiskEncryptionInfo>,
 }
 
 /// Recovery plan create properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CreateRecoveryPlanInputProperties {
@@ -825,7 +746,6 @@ pub struct CreateRecoveryPlanInputProperties {
     /// Target fabric id.
     pub recovery_fabric_id: String,
     /// `ResourceManager`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failover_deployment_model: Option<String>,
     /// Groups.
     pub groups: Vec<RecoveryPlanGroup>,
@@ -860,14 +780,13 @@ pub struct RecoveryPlanGroup {
 }
 
 /// A member of a group.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RecoveryPlanProtectedItem {
     /// RPI id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// VM id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub virtual_machine_id: Option<String>,
 }
 
@@ -886,37 +805,32 @@ pub struct RecoveryPlanAction {
 }
 
 /// A2A zone settings of a plan.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RecoveryPlanA2AInput {
     /// Source zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_zone: Option<String>,
     /// Target zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_zone: Option<String>,
     /// Source edge zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_extended_location: Option<ExtendedLocation>,
     /// Target edge zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_extended_location: Option<ExtendedLocation>,
 }
 
 /// Recovery plan (test) failover properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RecoveryPlanFailoverInputProperties {
     /// Direction.
     pub failover_direction: String,
     /// `VmNetworkAsInput` (test failover only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub network_type: Option<String>,
     /// Test VNet (test failover only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub network_id: Option<String>,
     /// `Required`/`NotRequired` (unplanned failover only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_site_operations: Option<String>,
     /// A2A recovery point choice.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -924,25 +838,24 @@ pub struct RecoveryPlanFailoverInputProperties {
 }
 
 /// A2A recovery point choice for a plan.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RecoveryPlanA2AFailoverInput {
     /// `Latest|LatestApplicationConsistent|LatestCrashConsistent|LatestProcessed`.
     pub recovery_point_type: String,
     /// Classic only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_service_creation_option: Option<String>,
     /// `UseMultiVmSyncRecoveryPoint|UsePerVmRecoveryPoint`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_vm_sync_point_option: Option<String>,
 }
 
 /// Recovery plan test failover cleanup properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RecoveryPlanTestFailoverCleanupInputProperties {
     /// Comments.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
 }
 
@@ -1510,27 +1423,27 @@ pub struct JobProperties {
 }
 
 /// Vault properties (the read fields the planner needs).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct VaultProperties {
     /// Provisioning state.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
     /// Public network access.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub public_network_access: Option<String>,
 }
 
 /// Resource group properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ResourceGroupProperties {
     /// Provisioning state.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
 }
 
 /// VNet properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct VirtualNetworkProperties {
@@ -1540,7 +1453,6 @@ pub struct VirtualNetworkProperties {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<Resource<SubnetProperties>>,
     /// Provisioning state.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
 }
 
@@ -1553,11 +1465,11 @@ pub struct AddressSpace {
 }
 
 /// Subnet properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SubnetProperties {
     /// Prefix.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_prefix: Option<String>,
     /// Prefixes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -1565,26 +1477,24 @@ pub struct SubnetProperties {
 }
 
 /// Storage account properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct StorageAccountProperties {
     /// Provisioning state.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
     /// Primary region.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_location: Option<String>,
 }
 
 /// Availability set properties.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AvailabilitySetProperties {
     /// Fault domains.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform_fault_domain_count: Option<i64>,
     /// Update domains.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform_update_domain_count: Option<i64>,
 }
 
