@@ -5,11 +5,9 @@
 #[path = "../tests/it/dr_env.rs"]
 mod dr_env;
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use asrform::dr::{self, NoHooks, Operation, PointPolicy, SourceSite, Step};
-use asrform::estate::{self, GenerateOptions};
+use asrform::dr::{self, NoHooks};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -24,43 +22,12 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let e = estate::generate(&GenerateOptions {
-            vms,
-            subscriptions: 1,
-            region: "eastus".into(),
-            seed: 7,
-        });
-        let rg = e.subscriptions[0].resource_groups[0].name.clone();
-        let names: Vec<String> = e.subscriptions[0].resource_groups[0]
-            .vms
-            .iter()
-            .map(|v| v.name.clone())
-            .collect();
-        let third = names.len().div_ceil(3);
-        let groups: Vec<Vec<String>> = names.chunks(third).map(|c| c.to_vec()).collect();
         let setup = Instant::now();
-        let env = dr_env::DrEnv::from_estate(
-            &e,
-            &rg,
-            dr_env::Options {
-                multi_vm: false,
-                manual_step: false,
-                groups: Some(groups),
-            },
-        )
-        .await;
+        let env = dr_env::DrEnv::generated(vms, 7, 3).await;
         env.sleep(3600).await;
         println!("setup: {vms} VMs protected in {:.2?} wall", setup.elapsed());
-        let step = Step {
-            target: env.plan_target(),
-            operation: Operation::Failover {
-                source_site_operations: SourceSite::Required,
-                recovery_point: PointPolicy::Latest,
-            },
-            direction: Default::default(),
-            points: BTreeMap::new(),
-            confirm: None,
-        };
+        let step = env.planned_failover();
+        let mark = env.log_mark();
         let before = env.client.counts();
         let wall = Instant::now();
         let out = dr::execute(&env.client, &step, &NoHooks)
@@ -92,11 +59,19 @@ fn main() {
             floor += longest;
         }
         let c = env.client.counts();
+        // Status reads: job lists and gets and operation polls the step sent (G3: at most one a second overall).
+        let status = env
+            .requests_since(mark)
+            .iter()
+            .filter(|e| e.method == "GET")
+            .filter(|e| ["Job", "Operation", "Status"].iter().any(|k| e.operation.contains(k)))
+            .count();
         println!(
-            "dr_failover vms={vms} groups={} failed={failed} makespan={makespan}s asr_job_floor={floor}s overhead={}s (target < 30s) requests={} wall={wall:.2?}",
+            "dr_failover vms={vms} groups={} failed={failed} makespan={makespan}s asr_job_floor={floor}s overhead={}s (target < 30s) requests={} status_reads={status} ({:.2}/s, target <= 1/s) wall={wall:.2?}",
             out.groups.len(),
             makespan - floor,
             c.total - before.total,
+            status as f64 / makespan.max(1) as f64,
         );
     });
 }

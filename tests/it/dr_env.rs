@@ -122,6 +122,54 @@ impl DrEnv {
         Self::from_estate(&e, "rg-app", o).await
     }
 
+    /// A generated estate of `vms` VMs (one subscription), protected in one recovery plan whose VMs are split
+    /// into `groups` boot groups in estate order, without consistency groups or manual steps.
+    pub async fn generated(vms: usize, seed: u64, groups: usize) -> Self {
+        let e = asrform::estate::generate(&asrform::estate::GenerateOptions {
+            vms,
+            subscriptions: 1,
+            region: "eastus".into(),
+            seed,
+        });
+        let rg = &e.subscriptions[0].resource_groups[0];
+        let names: Vec<String> = rg.vms.iter().map(|v| v.name.clone()).collect();
+        let per = names.len().div_ceil(groups.max(1));
+        let o = Options {
+            multi_vm: false,
+            manual_step: false,
+            groups: Some(names.chunks(per).map(|c| c.to_vec()).collect()),
+        };
+        Self::from_estate(&e, &rg.name.clone(), o).await
+    }
+
+    /// A planned failover (zero data loss) of the whole recovery plan.
+    pub fn planned_failover(&self) -> dr::Step {
+        dr::Step {
+            target: self.plan_target(),
+            operation: dr::Operation::Failover {
+                source_site_operations: dr::SourceSite::Required,
+                recovery_point: dr::PointPolicy::Latest,
+            },
+            direction: Default::default(),
+            points: Default::default(),
+            confirm: None,
+        }
+    }
+
+    /// The simulator's last logged request (its sequence number), to count what a step sends after it.
+    pub fn log_mark(&self) -> u64 {
+        self.sim.request_log().last().map_or(0, |e| e.seq)
+    }
+
+    /// Requests the simulator logged after `mark`.
+    pub fn requests_since(&self, mark: u64) -> Vec<asrform::sim::LogEntry> {
+        self.sim
+            .request_log()
+            .into_iter()
+            .filter(|e| e.seq > mark)
+            .collect()
+    }
+
     pub async fn from_estate(e: &Estate, app_rg: &str, o: Options) -> Self {
         let sub = e.subscriptions[0].id.clone();
         let clock = Arc::new(ScaledClock::new(

@@ -237,19 +237,9 @@ async fn dr_planned_failover_commit_reprotect_failback_returns_to_the_original_t
         }
         m
     };
-    let fo = dr::execute(
-        &env.client,
-        &step(
-            env.plan_target(),
-            Operation::Failover {
-                source_site_operations: SourceSite::Required,
-                recovery_point: PointPolicy::Latest,
-            },
-        ),
-        &NoHooks,
-    )
-    .await
-    .unwrap();
+    let fo = dr::execute(&env.client, &env.planned_failover(), &NoHooks)
+        .await
+        .unwrap();
     assert_eq!(fo.failed().count(), 0, "{fo:#?}");
     assert_eq!(
         fo.groups
@@ -550,52 +540,15 @@ async fn dr_outcome_names_the_asr_jobs_that_carried_each_vm() {
 /// waited for through one `replicationJobs` list per vault per interval, not one poll loop per VM.
 #[tokio::test(start_paused = true)]
 async fn dr_failover_of_many_vms_waits_for_their_jobs_with_one_list_per_vault() {
-    let e = asrform::estate::generate(&asrform::estate::GenerateOptions {
-        vms: 30,
-        subscriptions: 1,
-        region: "eastus".into(),
-        seed: 11,
-    });
-    let rg = e.subscriptions[0].resource_groups[0].name.clone();
-    let names: Vec<String> = e.subscriptions[0].resource_groups[0]
-        .vms
-        .iter()
-        .map(|v| v.name.clone())
-        .collect();
-    let env = DrEnv::from_estate(
-        &e,
-        &rg,
-        Options {
-            multi_vm: false,
-            manual_step: false,
-            groups: Some(vec![names]),
-        },
-    )
-    .await;
+    let env = DrEnv::generated(30, 11, 1).await;
     env.sleep(3600).await;
-    let seq0 = env.sim.request_log().last().map_or(0, |e| e.seq);
-    let out = dr::execute(
-        &env.client,
-        &step(
-            env.plan_target(),
-            Operation::Failover {
-                source_site_operations: SourceSite::Required,
-                recovery_point: PointPolicy::Latest,
-            },
-        ),
-        &NoHooks,
-    )
-    .await
-    .unwrap();
+    let mark = env.log_mark();
+    let out = dr::execute(&env.client, &env.planned_failover(), &NoHooks)
+        .await
+        .unwrap();
     assert_eq!(out.failed().count(), 0, "{out:#?}");
-    let log: Vec<_> = env
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|e| e.seq > seq0)
-        .collect();
     let mut by_op: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &log {
+    for e in env.requests_since(mark) {
         *by_op
             .entry(format!("{} {}", e.method, e.operation))
             .or_default() += 1;
