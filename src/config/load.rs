@@ -2705,6 +2705,56 @@ resource_group "more" {
     }
 
     #[test]
+    fn for_each_over_a_local_reads_its_entries_like_a_copy_would() {
+        // `for_each = local.groups` reads the local in place; wrapping it in `merge(...)` forces the copied path.
+        // Both must give the same instances, values and error messages.
+        let body = |for_each: &str, name: &str| {
+            format!(
+                r#"
+locals {{
+  groups = {{
+    b = {{ name = "rg-b", loc = "westus2" }}
+    a = {{ name = "rg-a", loc = "eastus" }}
+  }}
+}}
+resource_group "more" {{
+  for_each = {for_each}
+  name     = {name}
+  location = each.value.loc
+}}
+"#
+            )
+        };
+        for for_each in ["local.groups", "merge(local.groups)"] {
+            let l = load(
+                &body(for_each, "\"${each.value.name}-x\""),
+                &LoadOptions::default(),
+            );
+            // A template sees `each` as a variable (an object of its own).
+            assert_eq!(rg_names(&l.unwrap()), ["rg-dr", "rg-a-x", "rg-b-x"]);
+            let l = load(&body(for_each, "each.value.name"), &LoadOptions::default()).unwrap();
+            assert_eq!(rg_names(&l), ["rg-dr", "rg-a", "rg-b"], "{for_each}");
+            let l = load(&body(for_each, "each.key"), &LoadOptions::default()).unwrap();
+            assert_eq!(rg_names(&l), ["rg-dr", "a", "b"], "{for_each}");
+            for (name, message) in [
+                (
+                    "each.value.nope",
+                    "no such key: `nope` in `each.value.nope`",
+                ),
+                ("each.key.x", "`each.key.x`: \"b\" is not an object"),
+            ] {
+                let err = load(&body(for_each, name), &LoadOptions::default()).unwrap_err();
+                let d = err.iter().next().expect("one error");
+                assert_eq!(
+                    (d.code, d.message.as_str()),
+                    ("config::no_such_key", message),
+                    "{for_each}: {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn for_expressions_shadow_resource_kinds_and_find_instance_edges() {
         let l = load(
             r#"
