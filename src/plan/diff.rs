@@ -1462,36 +1462,30 @@ fn wire_dependencies(config: &Config, graph: &ResourceGraph, changes: &mut [Reso
         .filter_map(|c| Some((c.address.parse::<ResourceAddr>().ok()?, c.key.clone())))
         .collect();
     let mut memo: HashMap<ResourceAddr, BTreeSet<String>> = HashMap::new();
-    /// The nearest changed resources `a` depends on (through unchanged ones).
+    /// The nearest changed resources `a` depends on (through unchanged ones). Only the answers for unchanged
+    /// resources are `remember`ed: they are the ones walked through more than once (a memo of every changed
+    /// resource's answer, never read again, was 10,000 copies of addresses and sets).
     fn nearest(
         a: &ResourceAddr,
         graph: &ResourceGraph,
         changed: &HashMap<ResourceAddr, String>,
         memo: &mut HashMap<ResourceAddr, BTreeSet<String>>,
+        remember: bool,
     ) -> BTreeSet<String> {
+        if let Some(m) = memo.get(a) {
+            return m.clone();
+        }
         let mut out = BTreeSet::new();
         for (d, _) in graph.dependencies(a) {
             if let Some(k) = changed.get(d) {
                 out.insert(k.clone());
             } else {
-                out.extend(through_unchanged(d, graph, changed, memo));
+                out.extend(nearest(d, graph, changed, memo, true));
             }
         }
-        out
-    }
-    /// [`nearest`] for an unchanged resource, remembered: only those are walked through more than once (a memo of
-    /// every changed resource's answer, never read again, was 10,000 copies of addresses and sets).
-    fn through_unchanged(
-        a: &ResourceAddr,
-        graph: &ResourceGraph,
-        changed: &HashMap<ResourceAddr, String>,
-        memo: &mut HashMap<ResourceAddr, BTreeSet<String>>,
-    ) -> BTreeSet<String> {
-        if let Some(m) = memo.get(a) {
-            return m.clone();
+        if remember {
+            memo.insert(a.clone(), out.clone());
         }
-        let out = nearest(a, graph, changed, memo);
-        memo.insert(a.clone(), out.clone());
         out
     }
     let deletes: Vec<(ResourceKind, String)> = changes
@@ -1545,7 +1539,7 @@ fn wire_dependencies(config: &Config, graph: &ResourceGraph, changes: &mut [Reso
         if config.get(&a).is_none() {
             continue;
         }
-        c.depends_on = nearest(&a, graph, &changed_addr, &mut memo)
+        c.depends_on = nearest(&a, graph, &changed_addr, &mut memo, false)
             .into_iter()
             .collect();
     }
