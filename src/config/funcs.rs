@@ -30,7 +30,17 @@ pub(crate) struct FileScope {
     /// Evaluated local values, read by `__local`.
     pub locals: std::collections::HashMap<String, Value>,
     /// `each` of the instance being evaluated, read by `__each`.
-    pub each: Option<Value>,
+    pub each: Option<Each>,
+}
+
+/// The `each` of the instance being evaluated.
+pub(crate) enum Each {
+    /// An `each` object of its own (`{ key, value }`).
+    Owned(Value),
+    /// Entry `index` of the object-valued local `name`, read in place: a fleet's `for_each = local.vms` then neither
+    /// copies the whole map for `for_each` nor moves a row into an object per instance; `__each` copies only the
+    /// leaves it is asked for.
+    Local { name: String, index: usize },
 }
 
 fn with_scope_ref<T>(f: impl FnOnce(&FileScope) -> T) -> Option<T> {
@@ -53,8 +63,18 @@ pub(crate) fn register_local(name: &str, value: Value) {
 }
 
 /// Sets (or clears) the `each` object of the instance being evaluated.
-pub(crate) fn set_each(each: Option<Value>) {
+pub(crate) fn set_each(each: Option<Each>) {
     with_scope_mut(|s| s.each = each);
+}
+
+/// The keys of local `name` when it is an object (in order), for a `for_each` that names it alone; `None` when there
+/// is no such local or it is not an object (the ordinary evaluation then reports what is wrong).
+pub(crate) fn local_object_keys(name: &str) -> Option<Vec<String>> {
+    with_scope_ref(|s| match s.locals.get(name)? {
+        Value::Object(o) => Some(o.keys().cloned().collect()),
+        _ => None,
+    })
+    .flatten()
 }
 
 /// A copy of an evaluated resource block's value.
@@ -171,10 +191,34 @@ fn local(args: FuncArgs) -> Result<Value, String> {
 /// row for every attribute that reads it).
 fn each(args: FuncArgs) -> Result<Value, String> {
     with_scope_ref(|s| {
-        let mut v = s
+        let each = s
             .each
             .as_ref()
             .ok_or("`each` is only available in a block with `for_each`")?;
+        // For an entry of a local, `key` and `value` are resolved here and the walk goes on from there, as it would
+        // from an owned `{ key, value }` object (same values, same messages).
+        let key_value;
+        let (mut v, skip) = match each {
+            Each::Owned(v) => (v, 0),
+            Each::Local { name, index } => {
+                let (k, row) = match s.locals.get(name) {
+                    Some(Value::Object(o)) => o.get_index(*index),
+                    _ => None,
+                }
+                .ok_or("`each` is only available in a block with `for_each`")?;
+                match args.first().and_then(Value::as_str) {
+                    Some("value") => (row, 1),
+                    Some("key") => {
+                        key_value = Value::String(k.clone());
+                        (&key_value, 1)
+                    }
+                    _ => {
+                        let key = args.first().and_then(Value::as_str).unwrap_or_default();
+                        return Err(format!("no such key: `{key}` in `each.{key}`"));
+                    }
+                }
+            }
+        };
         // The path is only spelled out for an error: building it on every call was an allocation per attribute of
         // every instance.
         let path = |upto: usize| {
@@ -187,7 +231,7 @@ fn each(args: FuncArgs) -> Result<Value, String> {
                 .collect::<Vec<_>>()
                 .join(".")
         };
-        for (i, seg) in args.iter().enumerate() {
+        for (i, seg) in args.iter().enumerate().skip(skip) {
             let key = seg.as_str().unwrap_or_default();
             v = match v {
                 Value::Object(o) => o

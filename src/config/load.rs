@@ -1827,9 +1827,30 @@ impl<'o> Loader<'o> {
         for_each: Option<&CAttr>,
         refs: &[Ref],
     ) {
+        let each_in_template = refs.iter().any(|r| r.root == "each" && r.in_template);
+        // `for_each = local.name` over an object: the instances read their entry of the local in place (see
+        // `funcs::Each::Local`) instead of a copy of the whole map split into one `each` object per instance.
+        // Templates see `each` as a variable, so they still get an object of their own.
+        let local_keys = for_each
+            .filter(|_| !each_in_template)
+            .and_then(|fe| whole_local(&fe.expr))
+            .and_then(|name| Some((name, funcs::local_object_keys(name)?)));
         // Expand for_each once for the whole block.
-        let instances: Vec<(Option<String>, Option<Value>)> = match for_each {
+        let instances: Vec<(Option<String>, Option<funcs::Each>)> = match for_each {
             None => vec![(None, None)],
+            Some(_) if local_keys.is_some() => {
+                let (name, keys) = local_keys.expect("checked");
+                keys.into_iter()
+                    .enumerate()
+                    .map(|(index, k)| {
+                        let each = funcs::Each::Local {
+                            name: name.to_string(),
+                            index,
+                        };
+                        (Some(k), Some(each))
+                    })
+                    .collect()
+            }
             Some(fe) => {
                 let Some(v) = self.eval_expr(&ctx, fe) else {
                     return;
@@ -1841,7 +1862,7 @@ impl<'o> Loader<'o> {
                             let mut each = Map::new();
                             each.insert("key".to_string(), Value::String(k.clone()));
                             each.insert("value".to_string(), v);
-                            (Some(k), Some(Value::Object(each)))
+                            (Some(k), Some(funcs::Each::Owned(Value::Object(each))))
                         })
                         .collect(),
                     Value::Array(list) if list.iter().all(Value::is_string) => {
@@ -1853,7 +1874,7 @@ impl<'o> Loader<'o> {
                                     let mut each = Map::new();
                                     each.insert("key".to_string(), Value::String(s.clone()));
                                     each.insert("value".to_string(), Value::String(s.clone()));
-                                    (Some(s), Some(Value::Object(each)))
+                                    (Some(s), Some(funcs::Each::Owned(Value::Object(each))))
                                 })
                             })
                             .collect()
@@ -1876,11 +1897,10 @@ impl<'o> Loader<'o> {
         let mut block_value = Map::new();
         let mut keys = Vec::new();
         let mut single = Value::Null;
-        let each_in_template = refs.iter().any(|r| r.root == "each" && r.in_template);
         for (key, each) in instances {
             if let Some(each) = each {
-                if each_in_template {
-                    ctx.declare_var("each", each.clone());
+                if let (true, funcs::Each::Owned(v)) = (each_in_template, &each) {
+                    ctx.declare_var("each", v.clone());
                 }
                 funcs::set_each(Some(each));
             }
@@ -1901,10 +1921,11 @@ impl<'o> Loader<'o> {
                 label,
                 key: key.as_deref(),
             };
-            let Some(decoded) = decode::resource(kind, &env, &eb, header, &mut self.diags) else {
+            let Some(mut decoded) = decode::resource(kind, &env, &eb, header, &mut self.diags)
+            else {
                 continue;
             };
-            let value = decode::reference_value(&addr, &eb, &decoded);
+            let value = decode::reference_value(&addr, eb, &mut decoded);
             match &key {
                 Some(k) => {
                     block_value.insert(k.clone(), value);
@@ -1941,10 +1962,26 @@ impl<'o> Loader<'o> {
     /// (`[for k in keys : protected_vm.web[k]]`) by finding the reference objects in the evaluated values.
     fn instance_deps(&self, ctx: &Context, refs: &[Ref], body: &EvalBody) -> Vec<Dependency> {
         let mut out: Vec<Dependency> = Vec::new();
-        let mut seen: HashSet<(ResourceAddr, EdgeReason)> = HashSet::new();
+        // Most instances have a handful of dependencies, so duplicates are found by scanning them (hashing each
+        // address into a fresh set per instance was a twentieth of the 10,000-VM load); a set takes over once an
+        // instance depends on many (every instance of a `for_each` block).
+        let mut seen: Option<HashSet<(ResourceAddr, EdgeReason)>> = None;
         let mut push =
             |to: ResourceAddr, reason: EdgeReason, span: Span, out: &mut Vec<Dependency>| {
-                if seen.insert((to.clone(), reason)) {
+                let fresh = match &mut seen {
+                    Some(set) => set.insert((to.clone(), reason)),
+                    None => {
+                        let fresh = !out.iter().any(|d| d.reason == reason && d.to == to);
+                        if fresh && out.len() >= 16 {
+                            let mut set: HashSet<_> =
+                                out.iter().map(|d| (d.to.clone(), d.reason)).collect();
+                            set.insert((to.clone(), reason));
+                            seen = Some(set);
+                        }
+                        fresh
+                    }
+                };
+                if fresh {
                     out.push(Dependency { to, reason, span });
                 }
             };
@@ -2451,6 +2488,21 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
     }
 }
 
+/// The local an expression is exactly (`local.name`, rewritten to `__local("name")`), if it is one.
+fn whole_local(e: &hcl::Expression) -> Option<&str> {
+    match e {
+        hcl::Expression::FuncCall(f)
+            if f.name.namespace.is_empty() && f.name.name.as_str() == "__local" =>
+        {
+            match f.args.as_slice() {
+                [hcl::Expression::String(name)] => Some(name.as_str()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// In a resource attribute, a whole-value reference (`region_pair = region_pair.primary`, `vms = [protected_vm.a]`)
 /// only needs the referenced resource's `address`, `id` and `name` (that is all the resource's own value keeps, see
 /// `decode::reference_value`), so `__resource` there becomes `__ref`, which copies just those.
@@ -2650,6 +2702,56 @@ resource_group "more" {
                 .collect::<Vec<_>>(),
             ["resource_group.dr"]
         );
+    }
+
+    #[test]
+    fn for_each_over_a_local_reads_its_entries_like_a_copy_would() {
+        // `for_each = local.groups` reads the local in place; wrapping it in `merge(...)` forces the copied path.
+        // Both must give the same instances, values and error messages.
+        let body = |for_each: &str, name: &str| {
+            format!(
+                r#"
+locals {{
+  groups = {{
+    b = {{ name = "rg-b", loc = "westus2" }}
+    a = {{ name = "rg-a", loc = "eastus" }}
+  }}
+}}
+resource_group "more" {{
+  for_each = {for_each}
+  name     = {name}
+  location = each.value.loc
+}}
+"#
+            )
+        };
+        for for_each in ["local.groups", "merge(local.groups)"] {
+            let l = load(
+                &body(for_each, "\"${each.value.name}-x\""),
+                &LoadOptions::default(),
+            );
+            // A template sees `each` as a variable (an object of its own).
+            assert_eq!(rg_names(&l.unwrap()), ["rg-dr", "rg-a-x", "rg-b-x"]);
+            let l = load(&body(for_each, "each.value.name"), &LoadOptions::default()).unwrap();
+            assert_eq!(rg_names(&l), ["rg-dr", "rg-a", "rg-b"], "{for_each}");
+            let l = load(&body(for_each, "each.key"), &LoadOptions::default()).unwrap();
+            assert_eq!(rg_names(&l), ["rg-dr", "a", "b"], "{for_each}");
+            for (name, message) in [
+                (
+                    "each.value.nope",
+                    "no such key: `nope` in `each.value.nope`",
+                ),
+                ("each.key.x", "`each.key.x`: \"b\" is not an object"),
+            ] {
+                let err = load(&body(for_each, name), &LoadOptions::default()).unwrap_err();
+                let d = err.iter().next().expect("one error");
+                assert_eq!(
+                    (d.code, d.message.as_str()),
+                    ("config::no_such_key", message),
+                    "{for_each}: {name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -280,8 +280,11 @@ struct IpUse {
 
 fn vms(ix: &Index, opts: &LoadOptions, out: &mut Vec<Diagnostic>) {
     let mut groups: HashMap<(&ResourceAddr, &str), Vec<(&ResourceAddr, Span)>> = HashMap::new();
-    let mut source_vms: HashMap<&super::values::ArmId, (&ResourceAddr, Span)> = HashMap::new();
-    let mut ips: HashMap<(&ResourceAddr, Ipv4Addr), IpUse> = HashMap::new();
+    // Sized for one entry per resource up front: growing them by rehashing was most of `validate` at 10,000 VMs.
+    let n = ix.resources.len();
+    let mut source_vms: HashMap<&super::values::ArmId, (&ResourceAddr, Span)> =
+        HashMap::with_capacity(n);
+    let mut ips: HashMap<(&ResourceAddr, Ipv4Addr), IpUse> = HashMap::with_capacity(n);
     let mut disks_by_source_sub: BTreeMap<String, (u64, Vec<Span>)> = BTreeMap::new();
     let mut disks_by_target_sub: BTreeMap<String, (u64, Vec<Span>)> = BTreeMap::new();
     let disk_counts: Option<HashMap<String, u32>> = opts.source_disk_counts.as_ref().map(|m| {

@@ -283,21 +283,62 @@ fn desired_vm(
     unknown: &mut Vec<String>,
 ) -> Value {
     let (s, t) = pair_regions(config, &vm.region_pair.value).unwrap_or_default();
-    let mut m = json!({
-        "source_vm": vm.source_vm.value.as_str(),
-        "source_region": s,
-        "target_region": t,
-        "cache_storage": id_of(config, &vm.cache_storage.value),
-        "target_resource_group": id_of(config, &vm.target_resource_group.value),
-        "target_network": id_of(config, &vm.target_network.value),
-        "target_subnet": vm.target_subnet.value,
-        "target_vm_name": vm.target_vm_name.value,
-        "target_vm_size": opt(vm.target_vm_size.as_ref().map(|x| &x.value)),
-        "target_availability_set": vm.target_availability_set.as_ref().map_or(Value::Null, |a| id_of(config, &a.value)),
-        "target_zone": opt(vm.target_zone.as_ref().map(|x| &x.value)),
-        "test_network": vm.test_network.as_ref().map_or(Value::Null, |a| id_of(config, &a.value)),
-        "consistency_group": opt(vm.consistency_group.as_ref().map(|x| &x.value)),
-    });
+    // Built with its final size (`json!` grows the map from empty: three regrowths and rehashes per VM), in the same
+    // key order.
+    let fields: [(&str, Value); 15] = [
+        (
+            "source_vm",
+            Value::String(vm.source_vm.value.as_str().to_string()),
+        ),
+        ("source_region", Value::String(s)),
+        ("target_region", Value::String(t)),
+        ("cache_storage", id_of(config, &vm.cache_storage.value)),
+        (
+            "target_resource_group",
+            id_of(config, &vm.target_resource_group.value),
+        ),
+        ("target_network", id_of(config, &vm.target_network.value)),
+        (
+            "target_subnet",
+            Value::String(vm.target_subnet.value.clone()),
+        ),
+        (
+            "target_vm_name",
+            Value::String(vm.target_vm_name.value.clone()),
+        ),
+        (
+            "target_vm_size",
+            opt(vm.target_vm_size.as_ref().map(|x| &x.value)),
+        ),
+        (
+            "target_availability_set",
+            vm.target_availability_set
+                .as_ref()
+                .map_or(Value::Null, |a| id_of(config, &a.value)),
+        ),
+        (
+            "target_zone",
+            opt(vm.target_zone.as_ref().map(|x| &x.value)),
+        ),
+        (
+            "test_network",
+            vm.test_network
+                .as_ref()
+                .map_or(Value::Null, |a| id_of(config, &a.value)),
+        ),
+        (
+            "consistency_group",
+            opt(vm.consistency_group.as_ref().map(|x| &x.value)),
+        ),
+        ("disks", Value::Null),
+        ("nics", Value::Null),
+    ];
+    let mut m = Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    );
     match live {
         Some(item) => {
             // The disks and NICs come from the live item: each one gets the first matching block's settings.

@@ -6,7 +6,7 @@
 //! over in live state is never moved, destroyed or re-created unless `active_site` asks for it. Pure: no I/O, no
 //! clock ("now" comes in [`PlanOptions`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -423,7 +423,8 @@ pub fn diff(
             reseed_required: false,
             preconditions: Vec::new(),
             depends_on: Vec::new(),
-            arm_ids: ids.clone(),
+            // Moved, not copied: `rpi`/`lifecycle_id` are added below, `id` stays what `ids` had.
+            arm_ids: ids,
             dr: None,
         };
         if let Some(i) = item {
@@ -456,7 +457,11 @@ pub fn diff(
                     change.change.after_unknown = unknown_mask(&unknown);
                     change.preconditions.push(Precondition {
                         check: "absent".into(),
-                        object: ids.get("id").cloned().unwrap_or_else(|| key.clone()),
+                        object: change
+                            .arm_ids
+                            .get("id")
+                            .cloned()
+                            .unwrap_or_else(|| key.clone()),
                         expected: "does not exist or is adopted".into(),
                     });
                 }
@@ -1444,31 +1449,43 @@ fn finish_readiness(r: &mut Readiness) {
 /// delete waits for the deletes of kinds that depend on its kind (protected VMs before region pairs before
 /// policies before vaults).
 fn wire_dependencies(config: &Config, graph: &ResourceGraph, changes: &mut [ResourceChange]) {
-    let changed: BTreeSet<String> = changes
+    let changed: HashSet<String> = changes
         .iter()
         .filter(|c| c.action != Action::NoOp && c.dr.is_none() && c.action != Action::Delete)
         .map(|c| c.key.clone())
         .collect();
+    // The changed configuration resources by address, so following the graph needs no address formatted per edge
+    // (every dependency of 10,000 VMs was turned into a string and looked up in a sorted set of strings).
+    let changed_addr: HashMap<ResourceAddr, String> = changes
+        .iter()
+        .filter(|c| c.key == c.address && changed.contains(&c.key))
+        .filter_map(|c| Some((c.address.parse::<ResourceAddr>().ok()?, c.key.clone())))
+        .collect();
     let mut memo: HashMap<ResourceAddr, BTreeSet<String>> = HashMap::new();
+    /// The nearest changed resources `a` depends on (through unchanged ones). Only the answers for unchanged
+    /// resources are `remember`ed: they are the ones walked through more than once (a memo of every changed
+    /// resource's answer, never read again, was 10,000 copies of addresses and sets).
     fn nearest(
         a: &ResourceAddr,
         graph: &ResourceGraph,
-        changed: &BTreeSet<String>,
+        changed: &HashMap<ResourceAddr, String>,
         memo: &mut HashMap<ResourceAddr, BTreeSet<String>>,
+        remember: bool,
     ) -> BTreeSet<String> {
         if let Some(m) = memo.get(a) {
             return m.clone();
         }
         let mut out = BTreeSet::new();
         for (d, _) in graph.dependencies(a) {
-            let k = d.to_string();
-            if changed.contains(&k) {
-                out.insert(k);
+            if let Some(k) = changed.get(d) {
+                out.insert(k.clone());
             } else {
-                out.extend(nearest(d, graph, changed, memo));
+                out.extend(nearest(d, graph, changed, memo, true));
             }
         }
-        memo.insert(a.clone(), out.clone());
+        if remember {
+            memo.insert(a.clone(), out.clone());
+        }
         out
     }
     let deletes: Vec<(ResourceKind, String)> = changes
@@ -1522,7 +1539,7 @@ fn wire_dependencies(config: &Config, graph: &ResourceGraph, changes: &mut [Reso
         if config.get(&a).is_none() {
             continue;
         }
-        c.depends_on = nearest(&a, graph, &changed, &mut memo)
+        c.depends_on = nearest(&a, graph, &changed_addr, &mut memo, false)
             .into_iter()
             .collect();
     }
