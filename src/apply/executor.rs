@@ -9,6 +9,7 @@
 //! `parallelism` bounds nodes that are *working* (sending requests). A node that only waits for the cloud (an ASR
 //! job that a shared tracker watches) gives its place back with [`Slot::release_while`], so a thousand enable jobs
 //! can run in ASR at once while at most `parallelism` nodes talk to ARM; the client's token buckets pace the rest.
+//! The same goes for a node whose request waits out ARM throttling: `Slot` is the client's throttle wait hook.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -111,6 +112,15 @@ impl Slot {
             .expect("the walk's semaphore is never closed");
         *self.held.lock().expect("slot") = Some(permit);
         out
+    }
+}
+
+/// A change waiting out ARM throttling (a 429's `Retry-After`, the token bucket's pacing, a back-off) sends
+/// nothing meanwhile: it gives its place back like a job wait, so work on other subscriptions and resources flows.
+#[async_trait::async_trait]
+impl crate::provider::arm::throttle::WaitHook for Slot {
+    async fn idle_while(&self, wait: crate::provider::arm::throttle::IdleWait<'_>) {
+        self.release_while(wait).await
     }
 }
 

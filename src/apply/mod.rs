@@ -130,7 +130,7 @@ pub(crate) struct Ctx {
     pub wait: WaitFor,
     pub deferred: Arc<std::sync::Mutex<Vec<String>>>,
     pub continue_manual: bool,
-    /// This change's place among `--parallelism` (given back while it only waits for an ASR job).
+    /// This change's place among `--parallelism` (given back while it only waits for an ASR job or ARM throttling).
     pub slot: Arc<executor::Slot>,
     /// Waits for ASR jobs with one `replicationJobs` list per vault per interval. `None`: poll each operation on
     /// its own, holding the place ([`apply_per_operation`], the benchmark's Terraform-style baseline).
@@ -295,7 +295,15 @@ async fn run_apply(
                 let mut cx = cx.clone();
                 cx.slot = slot;
                 let shared = shared.clone();
-                async move { run_change(&cx, &shared[i]).await }
+                // The change's throttling waits give its place back too (the client calls the slot around them).
+                let hook: Arc<dyn crate::provider::arm::throttle::WaitHook> = cx.slot.clone();
+                async move {
+                    crate::provider::arm::throttle::with_wait_hook(
+                        hook,
+                        run_change(&cx, &shared[i]),
+                    )
+                    .await
+                }
             },
         )
         .await

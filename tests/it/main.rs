@@ -9,6 +9,7 @@ mod apply_faults;
 mod apply_fleet;
 mod apply_saved;
 mod apply_scale;
+mod apply_throttle;
 mod arm_auth;
 mod arm_client;
 mod arm_fake;

@@ -9,6 +9,8 @@
 //!   ambiguously is NOT re-sent: the caller gets `Transient` and must re-read state before trying again, so no
 //!   action runs twice. A connection that was refused before sending is retried for any method.
 //! - LRO polls are GETs; on top of that the LRO driver tolerates `max_poll_failures` consecutive failed polls.
+//! - Every wait for throttling (a 429's `Retry-After`, bucket pacing, back-off) goes through `throttle::idle`, so
+//!   the caller's [`throttle::WaitHook`] can give its place back meanwhile.
 //!
 //! This module must not know the planner's types; it speaks ARM paths, JSON values and wire DTOs.
 
@@ -27,7 +29,7 @@ use serde_json::Value;
 use super::errors::{self, map_status, parse_error_body, retry_after, throttle_scope};
 use super::lro::{self, JobLister, JobTracker, LroOptions, Poll, PollVia, Start};
 use super::pipeline::{ArmPipeline, Endpoint};
-use super::throttle::{RequestScope, Throttle, ThrottleLimits};
+use super::throttle::{self, RequestScope, Throttle, ThrottleLimits};
 use super::wire;
 use crate::clock::Clock;
 use crate::provider::{ArmId, ErrorContext, OpKind, ProviderError};
@@ -479,7 +481,7 @@ impl ArmClient {
                         return Err(ProviderError::Unauthorized { ctx });
                     }
                     if (idempotent(&method) || refused) && attempts < r.max_attempts {
-                        self.inner.clock.sleep(self.backoff(attempts)).await;
+                        throttle::idle(self.inner.clock.as_ref(), self.backoff(attempts)).await;
                         continue;
                     }
                     return Err(ProviderError::Transient { ctx });
@@ -523,7 +525,7 @@ impl ArmClient {
                         .unwrap_or(Duration::ZERO)
                         .max(self.backoff(attempts))
                         .min(r.max_backoff.max(wait.unwrap_or_default()));
-                    self.inner.clock.sleep(d).await;
+                    throttle::idle(self.inner.clock.as_ref(), d).await;
                     continue;
                 }
             }

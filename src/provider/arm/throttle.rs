@@ -7,8 +7,15 @@
 //! (subscription bucket, RP quota, or one contended resource) until `Retry-After` has passed, so one throttled
 //! subscription or RP never stalls work elsewhere. State sits behind a short-held `std::sync::Mutex`; nothing
 //! waits while holding it, and all waits go through the injected [`Clock`]. This module must not send requests.
+//!
+//! Every throttling wait (a block's `Retry-After`, the bucket's pacing, the client's back-off before a retry) goes
+//! through [`idle`], which hands it to the task's [`WaitHook`] when the caller set one with [`with_wait_hook`]:
+//! apply gives the change's place among `--parallelism` back meanwhile, so a throttled change never stalls
+//! independent work. The provider knows nothing of who implements the hook.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +24,35 @@ use time::OffsetDateTime;
 
 use crate::clock::Clock;
 use crate::provider::{OpKind, ThrottleScope};
+
+/// A wait that sends nothing, handed to a [`WaitHook`].
+pub type IdleWait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Told about every wait the client does for throttling in the task that set it, so the caller can give back what
+/// it holds (apply: the change's place among `--parallelism`) while the request only waits.
+#[async_trait::async_trait]
+pub trait WaitHook: Send + Sync {
+    /// Runs `wait` with whatever the caller holds given back, and takes it again before returning.
+    async fn idle_while(&self, wait: IdleWait<'_>);
+}
+
+tokio::task_local! {
+    static WAIT_HOOK: Arc<dyn WaitHook>;
+}
+
+/// Runs `fut` with `hook` around every throttling wait the client does in this task. Tasks spawned from `fut` do
+/// not inherit it (they hold nothing of the caller's).
+pub async fn with_wait_hook<F: Future>(hook: Arc<dyn WaitHook>, fut: F) -> F::Output {
+    WAIT_HOOK.scope(hook, fut).await
+}
+
+/// Sleeps `d` on `clock` for throttling, through the task's [`WaitHook`] when it has one.
+pub async fn idle(clock: &dyn Clock, d: Duration) {
+    match WAIT_HOOK.try_with(Arc::clone) {
+        Ok(hook) => hook.idle_while(Box::pin(clock.sleep(d))).await,
+        Err(_) => clock.sleep(d).await,
+    }
+}
 
 /// Size and refill rate of one bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,11 +125,12 @@ impl Bucket {
         self.tokens = (self.tokens + dt * self.limit.refill_per_sec).min(self.limit.capacity);
         self.at = now;
     }
-    fn wait_for_one(&self) -> Duration {
-        if self.tokens >= 1.0 {
+    /// How long until the tokens taken on credit are paid back by the refill.
+    fn debt(&self) -> Duration {
+        if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.limit.refill_per_sec)
+            Duration::from_secs_f64(-self.tokens / self.limit.refill_per_sec)
         }
     }
 }
@@ -153,9 +190,18 @@ impl Throttle {
         }
     }
 
-    /// Waits until a request of this scope may be sent (no block in force, a token in both buckets), then takes
-    /// the tokens. Never holds the lock while waiting.
+    /// Waits until a request of this scope may be sent (no block in force, its token in both buckets), taking the
+    /// tokens. Never holds the lock while waiting; waits go through [`idle`].
+    ///
+    /// The token is taken at once, on credit when the bucket is empty, and the request waits until the refill has
+    /// paid it back: waiters are served in the order they came, each sleeping once, instead of all of them waking
+    /// at every refill to race for one token (a herd of a thousand changes at 10 writes/s).
     pub async fn acquire(&self, req: &RequestScope) {
+        let keys = [
+            BucketKey::Principal(req.subscription.clone(), req.kind),
+            BucketKey::Global(req.subscription.clone(), req.kind),
+        ];
+        let mut paid = false;
         loop {
             let wait = {
                 let now = self.clock.now();
@@ -168,29 +214,25 @@ impl Throttle {
                     .max();
                 if let Some(until) = blocked {
                     Duration::try_from(until - now).unwrap_or(Duration::ZERO)
+                } else if paid {
+                    return;
                 } else {
-                    let keys = [
-                        BucketKey::Principal(req.subscription.clone(), req.kind),
-                        BucketKey::Global(req.subscription.clone(), req.kind),
-                    ];
                     let mut wait = Duration::ZERO;
                     for key in &keys {
                         let b = self.bucket(&mut st, key, now);
                         b.refill(now);
-                        wait = wait.max(b.wait_for_one());
+                        b.tokens -= 1.0;
+                        wait = wait.max(b.debt());
                     }
+                    paid = true;
                     if wait.is_zero() {
-                        for key in &keys {
-                            if let Some(b) = st.buckets.get_mut(key) {
-                                b.tokens -= 1.0;
-                            }
-                        }
                         return;
                     }
                     wait
                 }
             };
-            self.clock.sleep(wait.max(Duration::from_millis(1))).await;
+            // A block set while we waited is checked again on the next turn; the token stays paid.
+            idle(self.clock.as_ref(), wait.max(Duration::from_millis(1))).await;
         }
     }
 
@@ -409,5 +451,78 @@ mod tests {
         net.namespace = "microsoft.network".into();
         t.acquire(&net).await;
         assert!(clock.now() - start >= time::Duration::seconds(300));
+    }
+
+    /// Counts the waits it is handed and how long they took.
+    #[derive(Default)]
+    struct Counting(Mutex<Vec<Duration>>);
+
+    #[async_trait::async_trait]
+    impl WaitHook for Counting {
+        async fn idle_while(&self, wait: IdleWait<'_>) {
+            let t0 = tokio::time::Instant::now();
+            wait.await;
+            self.0.lock().unwrap().push(t0.elapsed());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_task_s_wait_hook_sees_every_throttling_wait() {
+        let (_, t) = setup();
+        let hook = Arc::new(Counting::default());
+        t.block(
+            ThrottleScope::Resource {
+                path: "/subscriptions/s1/x".into(),
+            },
+            Duration::from_secs(20),
+        );
+        with_wait_hook(hook.clone(), t.acquire(&scope("s1", OpKind::Write))).await;
+        assert_eq!(*hook.0.lock().unwrap(), vec![Duration::from_secs(20)]);
+        // Without a hook (another task), the same wait just sleeps.
+        t.block(
+            ThrottleScope::Resource {
+                path: "/subscriptions/s1/x".into(),
+            },
+            Duration::from_secs(5),
+        );
+        t.acquire(&scope("s1", OpKind::Write)).await;
+        assert_eq!(hook.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_waiters_are_served_in_arrival_order_and_sleep_once() {
+        let (clock, t) = setup();
+        let mut h = Headers::new();
+        h.insert("x-ms-ratelimit-remaining-subscription-writes", "0");
+        t.observe("s1", &h);
+        let start = clock.now();
+        let hook = Arc::new(Counting::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let (t, hook, order, clock) = (t.clone(), hook.clone(), order.clone(), clock.clone());
+            tasks.push(tokio::spawn(with_wait_hook(hook, async move {
+                t.acquire(&scope("s1", OpKind::Write)).await;
+                order
+                    .lock()
+                    .unwrap()
+                    .push((i, (clock.now() - start).as_seconds_f64()));
+            })));
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        assert_eq!(
+            order.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
+        let last = order.last().unwrap().1;
+        assert!(
+            (0.49..0.6).contains(&last),
+            "five tokens at 10/s, took {last}"
+        );
+        assert_eq!(hook.0.lock().unwrap().len(), 5, "one wait per request");
     }
 }
