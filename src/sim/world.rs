@@ -532,6 +532,8 @@ pub struct World {
     pub log: Vec<LogEntry>,
     /// Next log sequence number.
     pub log_seq: u64,
+    /// Azure Resource Graph: its tunables, quota windows and lagged rows (`sim::graph`).
+    pub graph: super::graph::GraphState,
 }
 
 impl Default for World {
@@ -581,6 +583,7 @@ impl World {
             buckets: BTreeMap::new(),
             log: Vec::new(),
             log_seq: 0,
+            graph: Default::default(),
         }
     }
 
