@@ -36,7 +36,7 @@ pub const API_VERSIONS: [&str; 2] = ["2022-10-01", "2021-03-01"];
 /// Most rows per page (`$top` maximum, and the default).
 pub const MAX_TOP: usize = 1000;
 
-/// ARG tunables of the simulator.
+/// ARG tunables of the simulator (`SimConfig::graph`; `PATCH /_sim/config {"graph": {"lagSecs": 30}}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct GraphConfig {
@@ -71,12 +71,10 @@ pub struct Pending {
     pub old: Option<Value>,
 }
 
-/// ARG state of the world: configuration, quota windows, pending (lagged) rows.
+/// ARG state of the world: quota windows and pending (lagged) rows. (The tunables are `SimConfig::graph`.)
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GraphState {
-    /// Tunables.
-    pub config: GraphConfig,
     /// Per user: window start and queries counted in it.
     pub windows: BTreeMap<String, (OffsetDateTime, u32)>,
     /// Lagged objects by lower-cased id.
@@ -95,8 +93,8 @@ pub fn is_query(req: &SimRequest) -> bool {
 
 /// Latency of one ARG page on this world's profile.
 pub fn latency_ms(w: &World) -> u64 {
-    w.graph
-        .config
+    w.config
+        .graph
         .latency_ms
         .unwrap_or(w.config.latency_ms.saturating_mul(5))
 }
@@ -411,7 +409,7 @@ fn take_quota(
     user: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<(String, String)>, SimResponse> {
-    let cfg = w.graph.config.clone();
+    let cfg = w.config.graph.clone();
     let window = time::Duration::seconds(cfg.window_secs as i64);
     let e = w.graph.windows.entry(user.to_string()).or_insert((now, 0));
     if now >= e.0 + window {
@@ -613,7 +611,7 @@ pub struct Capture {
 
 /// The object a mutating request changes: the addressed id, or for a POST action its parent.
 pub fn before(w: &World, req: &SimRequest, now: OffsetDateTime) -> Option<Capture> {
-    if w.graph.config.lag_secs == 0 || is_query(req) {
+    if w.config.graph.lag_secs == 0 || is_query(req) {
         return None;
     }
     let m = req.method.to_ascii_uppercase();
@@ -640,7 +638,7 @@ pub fn after(w: &mut World, c: Option<Capture>, status: u16, now: OffsetDateTime
     if !(200..300).contains(&status) {
         return;
     }
-    let visible_at = now + time::Duration::seconds(w.graph.config.lag_secs as i64);
+    let visible_at = now + time::Duration::seconds(w.config.graph.lag_secs as i64);
     match w.graph.pending.get_mut(&c.key) {
         // Still lagging: the index still holds the older row; the live one shows after the latest change.
         Some(p) if p.visible_at > now => p.visible_at = visible_at,

@@ -84,6 +84,8 @@ pub struct SimConfig {
     pub durations: Durations,
     /// How many request-log entries are kept (oldest dropped first).
     pub log_limit: usize,
+    /// Azure Resource Graph: quota, per-page latency, index lag.
+    pub graph: super::graph::GraphConfig,
 }
 
 impl Default for SimConfig {
@@ -97,6 +99,7 @@ impl Default for SimConfig {
             resync_factor: 0.1,
             durations: Durations::default(),
             log_limit: 100_000,
+            graph: Default::default(),
         }
     }
 }
@@ -532,7 +535,7 @@ pub struct World {
     pub log: Vec<LogEntry>,
     /// Next log sequence number.
     pub log_seq: u64,
-    /// Azure Resource Graph: its tunables, quota windows and lagged rows (`sim::graph`).
+    /// Azure Resource Graph: quota windows and lagged rows (`sim::graph`).
     pub graph: super::graph::GraphState,
 }
 

@@ -261,7 +261,7 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
     use asrform::provider::arm::snapshot::{self, Strategy};
     let mut env = fleet_env(40, 4).await;
     // The index lags every change by 10 minutes from now on.
-    env.sim.world().graph.config.lag_secs = 600;
+    env.sim.world().config.graph.lag_secs = 600;
     env.edit(
         "recovery_point_retention = \"24h\"",
         "recovery_point_retention = \"48h\"",

@@ -163,7 +163,7 @@ async fn a_page_costs_five_times_the_arm_latency_unless_set() {
     let t0 = sim.now();
     query(&sim, body(VMS, 1000, None)).await;
     assert_eq!(sim.now() - t0, time::Duration::milliseconds(500));
-    sim.world().graph.config.latency_ms = Some(50);
+    sim.world().config.graph.latency_ms = Some(50);
     let t0 = sim.now();
     query(&sim, body(VMS, 1000, None)).await;
     assert_eq!(sim.now() - t0, time::Duration::milliseconds(50));
@@ -172,7 +172,7 @@ async fn a_page_costs_five_times_the_arm_latency_unless_set() {
 #[tokio::test(start_paused = true)]
 async fn with_a_lag_the_index_shows_the_row_before_a_change_until_the_lag_has_passed() {
     let (sim, client) = sim_for("quickstart");
-    sim.world().graph.config.lag_secs = 60;
+    sim.world().config.graph.lag_secs = 60;
     let groups =
         "resourcecontainers | where type =~ 'microsoft.resources/subscriptions/resourcegroups'";
     let tags_of = |v: &Value, name: &str| -> Option<Value> {
@@ -216,7 +216,7 @@ async fn with_a_lag_the_index_shows_the_row_before_a_change_until_the_lag_has_pa
     let (_, v) = query(&sim, body(groups, 1000, None)).await;
     assert_eq!(tags_of(&v, "rg-new"), Some(json!({"v": "2"})));
     // ARM GETs are never lagged.
-    sim.world().graph.config.lag_secs = 600;
+    sim.world().config.graph.lag_secs = 600;
     assert!(sim.handle(put("rg-new", json!({"v": "3"}))).await.status < 300);
     let got = client
         .get_value(&format!("/subscriptions/{SUB}/resourceGroups/rg-new"))

@@ -433,6 +433,49 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn resource_graph_queries_follow_the_user_quota_and_its_headers() {
+        let (clock, t) = setup();
+        let graph = RequestScope {
+            subscription: String::new(),
+            kind: OpKind::Write,
+            namespace: String::new(),
+            path: GRAPH_PATH.into(),
+        };
+        assert!(graph.is_graph());
+        let start = clock.now();
+        for _ in 0..GRAPH_QUOTA {
+            t.acquire(&graph).await;
+        }
+        assert_eq!(
+            clock.now(),
+            start,
+            "a fresh window serves 15 queries at once"
+        );
+        t.acquire(&graph).await;
+        assert_eq!(
+            clock.now() - start,
+            time::Duration::seconds(5),
+            "the 16th waits for the reset"
+        );
+        // The server says fewer are left, and when its window resets: that is the truth.
+        let mut h = Headers::new();
+        h.insert("x-ms-user-quota-remaining", "0");
+        h.insert("x-ms-user-quota-resets-after", "00:00:03");
+        t.observe("", &h);
+        let before = clock.now();
+        t.acquire(&graph).await;
+        assert_eq!(clock.now() - before, time::Duration::seconds(3));
+        // ARM buckets are untouched by queries.
+        let before = clock.now();
+        for _ in 0..200 {
+            t.acquire(&scope("", OpKind::Write)).await;
+        }
+        assert_eq!(clock.now(), before);
+        assert_eq!(parse_hms("01:02:03"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_hms("x"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn headers_lower_the_estimate() {
         let (clock, t) = setup();
         let mut h = Headers::new();
