@@ -14,7 +14,7 @@
 //! wall and CPU time, peak memory (`VmHWM`), requests by operation, 429s.
 //!
 //! Run: `cargo bench --bench plan_e2e` (release). Environment: `PLAN_SIZES` (default `100,1000`), `PLAN_PAGE_SIZE`
-//! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off).
+//! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off), `PLAN_BASELINE` (default on).
 //! Plain `main` (`harness = false`), so it never runs under `cargo test`.
 
 #[path = "support/measure.rs"]
@@ -64,7 +64,7 @@ async fn per_object_refresh(client: &ArmClient, ids: &[String]) -> usize {
     found
 }
 
-async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
+async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool, baseline: bool) {
     let setup = Instant::now();
     let subscriptions = vaults::subscriptions_for(vms);
     let fleet = vaults::build(&vaults::FleetSpec {
@@ -130,22 +130,25 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
     });
     println!("  {:<22} effective changes: {changes}", "");
 
-    sim.advance(Duration::from_secs(3600));
-    let ids: Vec<String> = loaded
-        .config
-        .resources
-        .values()
-        .filter_map(|r| r.id.clone())
-        .collect();
-    let (found, base) = measured(&sim, per_object_refresh(&client, &ids)).await;
-    base.print("per-object baseline");
-    println!(
-        "  {:<22} {} objects, {found} found; speed-up {:.1}x (simulated time), {:.1}x fewer requests",
-        "",
-        ids.len(),
-        base.sim_wall.as_secs_f64() / run.sim_wall.as_secs_f64().max(1e-9),
-        base.requests as f64 / run.requests.max(1) as f64
-    );
+    // `PLAN_BASELINE=0` skips the per-object baseline (minutes of host time at 10,000 VMs).
+    if baseline {
+        sim.advance(Duration::from_secs(3600));
+        let ids: Vec<String> = loaded
+            .config
+            .resources
+            .values()
+            .filter_map(|r| r.id.clone())
+            .collect();
+        let (found, base) = measured(&sim, per_object_refresh(&client, &ids)).await;
+        base.print("per-object baseline");
+        println!(
+            "  {:<22} {} objects, {found} found; speed-up {:.1}x (simulated time), {:.1}x fewer requests",
+            "",
+            ids.len(),
+            base.sim_wall.as_secs_f64() / run.sim_wall.as_secs_f64().max(1e-9),
+            base.requests as f64 / run.requests.max(1) as f64
+        );
+    }
 
     if faults {
         sim.advance(Duration::from_secs(3600));
@@ -188,12 +191,13 @@ fn main() {
     let page_size = env_or("PLAN_PAGE_SIZE", 1000usize);
     let latency = env_or("PLAN_LATENCY_MS", 100u64);
     let faults = env_or("PLAN_FAULTS", 0u8) == 1;
+    let baseline = env_or("PLAN_BASELINE", 1u8) == 1;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .expect("runtime");
     for n in sizes {
-        rt.block_on(bench(n, page_size, latency, faults));
+        rt.block_on(bench(n, page_size, latency, faults, baseline));
     }
 }
