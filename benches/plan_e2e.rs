@@ -14,7 +14,7 @@
 //! wall and CPU time, peak memory (`VmHWM`), requests by operation, 429s.
 //!
 //! Run: `cargo bench --bench plan_e2e` (release). Environment: `PLAN_SIZES` (default `100,1000`), `PLAN_PAGE_SIZE`
-//! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off).
+//! (simulator page size, default 1000), `PLAN_LATENCY_MS` (default 100), `PLAN_FAULTS` (default off), `PLAN_BASELINE` (default on).
 //! Plain `main` (`harness = false`), so it never runs under `cargo test`.
 
 #[path = "support/measure.rs"]
@@ -28,10 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asrform::config::{self, LoadOptions};
-use asrform::import::{self, ImportOptions};
+use asrform::import;
 use asrform::plan::PlanOptions;
 use asrform::provider::arm::ArmClient;
-use asrform::provider::{ArmId, Snapshot};
 use asrform::sim::faults::FaultSet;
 use measure::{measured, peak_mb};
 
@@ -65,24 +64,7 @@ async fn per_object_refresh(client: &ArmClient, ids: &[String]) -> usize {
     found
 }
 
-/// Merges the snapshots of several vaults' imports (their maps are keyed by ARM id, so they do not overlap).
-fn merge(into: &mut Snapshot, more: Snapshot) {
-    into.vaults.extend(more.vaults);
-    into.resource_groups.extend(more.resource_groups);
-    into.resources.extend(more.resources);
-    into.fabrics.extend(more.fabrics);
-    into.containers.extend(more.containers);
-    into.policies.extend(more.policies);
-    into.container_mappings.extend(more.container_mappings);
-    into.network_mappings.extend(more.network_mappings);
-    into.protected_items.extend(more.protected_items);
-    into.recovery_plans.extend(more.recovery_plans);
-    into.unreachable_regions.extend(more.unreachable_regions);
-    into.unreadable_scopes.extend(more.unreadable_scopes);
-    into.missing_scopes.extend(more.missing_scopes);
-}
-
-async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
+async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool, baseline: bool) {
     let setup = Instant::now();
     let subscriptions = vaults::subscriptions_for(vms);
     let fleet = vaults::build(&vaults::FleetSpec {
@@ -94,36 +76,8 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
     })
     .await;
     let built = setup.elapsed();
-    let (sim, client, e) = (&fleet.sim, &fleet.client, &fleet.estate);
-    // One configuration for all the vaults: each vault imported on its own (the names of the vaults' objects do
-    // not collide), the shared `main.asr.hcl` of the second and later vaults renamed and without its provider block.
-    let provider = "provider \"simulator\" {\n  estate = \"estate.json\"\n}";
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut snap = Snapshot::default();
-    for (i, v) in fleet.vaults.iter().enumerate() {
-        let vault = ArmId::parse(&v.id).expect("vault id");
-        let one = import::io::read(client, &vault).await.expect("read vault");
-        let mut opts = ImportOptions::new(vault, provider);
-        opts.default_subscription = Some(fleet.vaults[0].subscription.clone());
-        let generated = import::generate(&one, &opts).expect("generate");
-        for (name, text) in generated.files {
-            if i == 0 {
-                files.push((name, text));
-            } else if name == "main.asr.hcl" {
-                files.push((
-                    format!("main-{:02}.asr.hcl", i + 1),
-                    text.replacen(provider, "", 1),
-                ));
-            } else {
-                files.push((name, text));
-            }
-        }
-        merge(&mut snap, one);
-    }
-    files.push((
-        "estate.json".into(),
-        serde_json::to_string(e).expect("estate serialises"),
-    ));
+    let (sim, client) = (&fleet.sim, &fleet.client);
+    let (files, snap) = vaults::import_all(&fleet).await;
     let loaded = config::load_sources(files, &LoadOptions::default()).unwrap_or_else(|d| {
         eprintln!("imported configuration does not load:");
         for x in d.iter().take(10) {
@@ -156,7 +110,7 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
     // Let the buckets refill after the setup.
     sim.advance(Duration::from_secs(3600));
 
-    let ((plan, _), run) = measured(&sim, async {
+    let ((plan, live), run) = measured(&sim, async {
         asrform::apply::plan_live(
             &loaded.config,
             &graph,
@@ -169,25 +123,32 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool) {
     })
     .await;
     let changes = plan.effective_changes().count();
-    run.print("asrform plan");
+    run.print(if live.graph_read_at.is_some() {
+        "asrform plan (ARG)"
+    } else {
+        "asrform plan (ARM lists)"
+    });
     println!("  {:<22} effective changes: {changes}", "");
 
-    sim.advance(Duration::from_secs(3600));
-    let ids: Vec<String> = loaded
-        .config
-        .resources
-        .values()
-        .filter_map(|r| r.id.clone())
-        .collect();
-    let (found, base) = measured(&sim, per_object_refresh(&client, &ids)).await;
-    base.print("per-object baseline");
-    println!(
-        "  {:<22} {} objects, {found} found; speed-up {:.1}x (simulated time), {:.1}x fewer requests",
-        "",
-        ids.len(),
-        base.sim_wall.as_secs_f64() / run.sim_wall.as_secs_f64().max(1e-9),
-        base.requests as f64 / run.requests.max(1) as f64
-    );
+    // `PLAN_BASELINE=0` skips the per-object baseline (minutes of host time at 10,000 VMs).
+    if baseline {
+        sim.advance(Duration::from_secs(3600));
+        let ids: Vec<String> = loaded
+            .config
+            .resources
+            .values()
+            .filter_map(|r| r.id.clone())
+            .collect();
+        let (found, base) = measured(&sim, per_object_refresh(&client, &ids)).await;
+        base.print("per-object baseline");
+        println!(
+            "  {:<22} {} objects, {found} found; speed-up {:.1}x (simulated time), {:.1}x fewer requests",
+            "",
+            ids.len(),
+            base.sim_wall.as_secs_f64() / run.sim_wall.as_secs_f64().max(1e-9),
+            base.requests as f64 / run.requests.max(1) as f64
+        );
+    }
 
     if faults {
         sim.advance(Duration::from_secs(3600));
@@ -230,12 +191,13 @@ fn main() {
     let page_size = env_or("PLAN_PAGE_SIZE", 1000usize);
     let latency = env_or("PLAN_LATENCY_MS", 100u64);
     let faults = env_or("PLAN_FAULTS", 0u8) == 1;
+    let baseline = env_or("PLAN_BASELINE", 1u8) == 1;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .expect("runtime");
     for n in sizes {
-        rt.block_on(bench(n, page_size, latency, faults));
+        rt.block_on(bench(n, page_size, latency, faults, baseline));
     }
 }

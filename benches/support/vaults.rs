@@ -434,3 +434,56 @@ pub async fn build(spec: &FleetSpec) -> Fleet {
         vaults,
     }
 }
+
+/// Merges the snapshots of several vaults' imports (their maps are keyed by ARM id, so they do not overlap).
+fn merge(into: &mut asrform::provider::Snapshot, more: asrform::provider::Snapshot) {
+    into.vaults.extend(more.vaults);
+    into.resource_groups.extend(more.resource_groups);
+    into.resources.extend(more.resources);
+    into.fabrics.extend(more.fabrics);
+    into.containers.extend(more.containers);
+    into.policies.extend(more.policies);
+    into.container_mappings.extend(more.container_mappings);
+    into.network_mappings.extend(more.network_mappings);
+    into.protected_items.extend(more.protected_items);
+    into.recovery_plans.extend(more.recovery_plans);
+    into.unreachable_regions.extend(more.unreachable_regions);
+    into.unreadable_scopes.extend(more.unreadable_scopes);
+    into.missing_scopes.extend(more.missing_scopes);
+}
+
+/// Imports every vault of the fleet (`asrform import`'s library) into one configuration: each vault imported on its
+/// own (the names of the vaults' objects do not collide), the shared `main.asr.hcl` of the second and later vaults
+/// renamed and without its provider block, plus `estate.json`. Returns the files and the merged import snapshot
+/// (for `import::adopt`).
+pub async fn import_all(fleet: &Fleet) -> (Vec<(String, String)>, asrform::provider::Snapshot) {
+    use asrform::import::{self, ImportOptions};
+    let provider = "provider \"simulator\" {\n  estate = \"estate.json\"\n}";
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut snap = asrform::provider::Snapshot::default();
+    for (i, v) in fleet.vaults.iter().enumerate() {
+        let vault = ArmId::parse(&v.id).expect("vault id");
+        let one = import::io::read(&fleet.client, &vault)
+            .await
+            .expect("read vault");
+        let mut opts = ImportOptions::new(vault, provider);
+        opts.default_subscription = Some(fleet.vaults[0].subscription.clone());
+        let generated = import::generate(&one, &opts).expect("generate");
+        for (name, text) in generated.files {
+            if i > 0 && name == "main.asr.hcl" {
+                files.push((
+                    format!("main-{:02}.asr.hcl", i + 1),
+                    text.replacen(provider, "", 1),
+                ));
+            } else {
+                files.push((name, text));
+            }
+        }
+        merge(&mut snap, one);
+    }
+    files.push((
+        "estate.json".into(),
+        serde_json::to_string(&fleet.estate).expect("estate serialises"),
+    ));
+    (files, snap)
+}

@@ -9,6 +9,7 @@
 
 pub mod dr_ops;
 pub mod executor;
+pub mod fresh;
 pub mod hooks;
 mod ops;
 mod writer;
@@ -527,12 +528,15 @@ pub async fn plan_live(
     opts: &crate::plan::PlanOptions,
 ) -> Result<(Plan, crate::provider::Snapshot), PlanLiveError> {
     let req = crate::plan::snapshot_request(config);
-    let snap = crate::provider::arm::snapshot::read(client, &req).await?;
+    let mut snap = crate::provider::arm::snapshot::read(client, &req).await?;
     let mut opts = opts.clone();
     if opts.now.is_none() {
         opts.now = Some(client.clock().now());
     }
-    let mut plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
+    let plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
+    // Read through Resource Graph: what the plan would change is confirmed with ARM GETs first.
+    let (mut plan, _) =
+        fresh::confirm_graph_plan(client, config, graph, state, &opts, &mut snap, plan).await?;
     let now = opts.now.unwrap_or_else(|| client.clock().now());
     // Live refinements the pure differ cannot make: per-VM recovery points of a change-recovery-point step, and
     // the readiness gates of failover-type steps (their errors refuse the plan, naming each VM).

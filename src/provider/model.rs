@@ -74,6 +74,9 @@ pub struct Snapshot {
     pub unreadable_scopes: BTreeMap<String, String>,
     /// Requested scopes that do not exist (404).
     pub missing_scopes: BTreeSet<String>,
+    /// When the bulk collections were read through Azure Resource Graph (an index that lags the source of truth),
+    /// `None` when they came from ARM lists. A plan confirms what it would change with ARM GETs when set.
+    pub graph_read_at: Option<OffsetDateTime>,
 }
 
 impl Snapshot {

@@ -935,7 +935,7 @@ fn region_of(w: &World, segs: &[String]) -> Option<String> {
     w.res(&format!("/{top}")).and_then(|r| r.location.clone())
 }
 
-fn finish(
+pub(crate) fn finish(
     w: &mut World,
     req: &SimRequest,
     path: &str,
@@ -1773,7 +1773,7 @@ fn avset(cx: &mut Cx, m: &str) -> Reply {
     }
 }
 
-fn vm_view(w: &World, mut b: Value, now: OffsetDateTime) -> Value {
+pub(crate) fn vm_view(w: &World, mut b: Value, now: OffsetDateTime) -> Value {
     let id = b["id"].as_str().unwrap_or("").to_string();
     let running = w.vm_running(&id, now);
     b["properties"]["instanceView"] = json!({"statuses": [
@@ -2046,7 +2046,7 @@ pub fn render_any(w: &World, id: &str, now: OffsetDateTime) -> Option<Value> {
     Some(render_res(w, r, now))
 }
 
-fn render_res(w: &World, r: &Res, now: OffsetDateTime) -> Value {
+pub(crate) fn render_res(w: &World, r: &Res, now: OffsetDateTime) -> Value {
     let kind = r.kind();
     let mut b = r.body.clone();
     if kind.ends_with("/replicationprotectioncontainers") {

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod faults;
+pub mod graph;
 pub mod server;
 pub mod store;
 pub mod throttle;
@@ -233,13 +234,28 @@ impl Simulator {
 
     /// Answers one ARM request: throttling, latency, faults, outage, routing, logging.
     pub async fn handle(&self, req: SimRequest) -> SimResponse {
-        let latency = self.world().config.latency_ms;
+        let query = graph::is_query(&req);
+        let latency = {
+            let w = self.world();
+            if query {
+                graph::latency_ms(&w)
+            } else {
+                w.config.latency_ms
+            }
+        };
         if latency > 0 {
             self.clock.sleep(Duration::from_millis(latency)).await;
         }
         let now = self.now();
         let mut w = self.world();
-        api::handle(&mut w, &req, now)
+        if query {
+            return graph::handle(&mut w, &req, now);
+        }
+        // The Resource Graph index lags behind changes when configured to (`graph::before`/`after`).
+        let capture = graph::before(&w, &req, now);
+        let r = api::handle(&mut w, &req, now);
+        graph::after(&mut w, capture, r.status, now);
+        r
     }
 }
 

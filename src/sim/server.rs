@@ -11,7 +11,7 @@
 //! | `GET` | `/_sim/log` | the request log (JSON array) |
 //! | `POST` / `DELETE` | `/_sim/faults` | set fault rules (body = fault file) / clear them |
 //! | `POST` / `DELETE` | `/_sim/outage/{region}` | take a region down / bring it back |
-//! | `PATCH` | `/_sim/config` | merge simulator settings (`pageSize`, `retryAfterSecs`, `throttling`, …) |
+//! | `PATCH` | `/_sim/config` | merge simulator settings (`pageSize`, `retryAfterSecs`, `throttling`, `graph` (ARG quota, latency, lag), …) |
 //!
 //! It must not implement ARM behaviour itself: everything else goes to [`Simulator::handle`].
 

@@ -84,6 +84,8 @@ pub struct SimConfig {
     pub durations: Durations,
     /// How many request-log entries are kept (oldest dropped first).
     pub log_limit: usize,
+    /// Azure Resource Graph: quota, per-page latency, index lag.
+    pub graph: super::graph::GraphConfig,
 }
 
 impl Default for SimConfig {
@@ -97,6 +99,7 @@ impl Default for SimConfig {
             resync_factor: 0.1,
             durations: Durations::default(),
             log_limit: 100_000,
+            graph: Default::default(),
         }
     }
 }
@@ -532,6 +535,8 @@ pub struct World {
     pub log: Vec<LogEntry>,
     /// Next log sequence number.
     pub log_seq: u64,
+    /// Azure Resource Graph: quota windows and lagged rows (`sim::graph`).
+    pub graph: super::graph::GraphState,
 }
 
 impl Default for World {
@@ -581,6 +586,7 @@ impl World {
             buckets: BTreeMap::new(),
             log: Vec::new(),
             log_seq: 0,
+            graph: Default::default(),
         }
     }
 

@@ -17,6 +17,10 @@ mod arm_models;
 mod arm_sim;
 mod arm_sim_env;
 mod azurite;
+/// The benches' fast vault setup (`benches/support/vaults.rs`), for the request-count tests of large estates.
+#[path = "../../benches/support/vaults.rs"]
+#[allow(dead_code)]
+mod bench_vaults;
 mod cli;
 mod common;
 mod config_errors;
@@ -46,6 +50,7 @@ mod progress_render;
 mod schemas;
 mod sim_fidelity;
 mod sim_flow;
+mod sim_graph;
 mod sim_ops;
 mod sim_pit_cancel;
 mod sim_python;

@@ -142,3 +142,191 @@ async fn several_declared_groups_of_one_subscription_are_read_with_one_list() {
         vec![("resource_group.extra", asrform::plan::Action::Create)]
     );
 }
+
+/// `vms` VMs in `subs` vaults/subscriptions (the benches' fast setup), imported into one configuration with adopted
+/// state, as a plan environment with 100 ms latency and ARM throttling; the clock is an hour past the adoption.
+async fn fleet_env(vms: usize, subs: usize) -> crate::plan_env::Env {
+    use asrform::state::StateStore;
+    let fleet = crate::bench_vaults::build(&crate::bench_vaults::FleetSpec {
+        vms,
+        subscriptions: subs,
+        seed: 7,
+        vault: "rsv-arg",
+        cache: "stcachearg",
+    })
+    .await;
+    let (files, snap) = crate::bench_vaults::import_all(&fleet).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text) in &files {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    let (loaded, graph) = crate::plan_env::load(tmp.path());
+    let state = asrform::import::adopt(&loaded.config, &snap, fleet.sim.now());
+    let store = std::sync::Arc::new(asrform::state::memory::MemoryStore::new());
+    store.write(&state, None).await.unwrap();
+    {
+        let mut w = fleet.sim.world();
+        w.config.latency_ms = 100;
+        w.config.throttling = true;
+    }
+    fleet.sim.advance(std::time::Duration::from_secs(3600));
+    crate::plan_env::Env {
+        tmp,
+        sim: fleet.sim,
+        client: fleet.client,
+        loaded,
+        graph,
+        store,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plan_over_many_vaults_reads_through_resource_graph_and_sees_what_arm_lists_see() {
+    use asrform::provider::arm::snapshot::{self, Strategy};
+    let env = fleet_env(40, 4).await;
+    let req = asrform::plan::snapshot_request(&env.loaded.config);
+    assert!(
+        snapshot::arm_request_estimate(&req) > snapshot::GRAPH_ABOVE_REQUESTS,
+        "4 vaults are above the ARG threshold: {}",
+        snapshot::arm_request_estimate(&req)
+    );
+    let seq0 = env.sim.world().log_seq;
+    let t0 = env.sim.now();
+    let plan = env.plan().await;
+    let ops = by_op(&env.sim, seq0);
+    assert!(
+        !plan.has_changes(),
+        "{:?}",
+        plan.effective_changes()
+            .map(|c| &c.address)
+            .collect::<Vec<_>>()
+    );
+    // Three queries (resources and vaults; the vaults' ASR objects; resource groups), one page each, and no ARM
+    // request at all: nothing differs, so nothing is confirmed. ARM lists would need 8 per vault.
+    assert_eq!(
+        ops,
+        BTreeMap::from([("POST ResourceGraph_Resources".to_string(), 3)]),
+        "{ops:?}"
+    );
+    // The three queries run concurrently: one 500 ms page of wall time.
+    assert_eq!(env.sim.now() - t0, time::Duration::milliseconds(500));
+    // The same objects as the ARM lists.
+    let graph = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    let arm = snapshot::read_with(&env.client, &req, Strategy::ArmLists)
+        .await
+        .unwrap();
+    assert!(graph.graph_read_at.is_some() && arm.graph_read_at.is_none());
+    fn keys<V>(m: &BTreeMap<asrform::provider::ArmId, V>) -> Vec<String> {
+        m.keys().map(|k| k.as_str().to_ascii_lowercase()).collect()
+    }
+    assert_eq!(keys(&graph.vaults), keys(&arm.vaults));
+    assert_eq!(keys(&graph.resource_groups), keys(&arm.resource_groups));
+    assert_eq!(keys(&graph.resources), keys(&arm.resources));
+    assert_eq!(keys(&graph.fabrics), keys(&arm.fabrics));
+    assert_eq!(keys(&graph.containers), keys(&arm.containers));
+    assert_eq!(keys(&graph.policies), keys(&arm.policies));
+    assert_eq!(
+        keys(&graph.container_mappings),
+        keys(&arm.container_mappings)
+    );
+    assert_eq!(keys(&graph.network_mappings), keys(&arm.network_mappings));
+    assert_eq!(keys(&graph.protected_items), keys(&arm.protected_items));
+    assert_eq!(keys(&graph.recovery_plans), keys(&arm.recovery_plans));
+    assert_eq!(graph.protected_items.len(), 40);
+    assert_eq!(graph.missing_scopes, arm.missing_scopes);
+    for (id, a) in &arm.protected_items {
+        let g = &graph.protected_items[id];
+        assert_eq!(
+            (
+                &g.target_vm_size,
+                &g.protection_state,
+                &g.policy_id,
+                &g.disks.len()
+            ),
+            (
+                &a.target_vm_size,
+                &a.protection_state,
+                &a.policy_id,
+                &a.disks.len()
+            ),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
+    use asrform::provider::arm::snapshot::{self, Strategy};
+    let mut env = fleet_env(40, 4).await;
+    // The index lags every change by 10 minutes from now on.
+    env.sim.world().config.graph.lag_secs = 600;
+    env.edit(
+        "recovery_point_retention = \"24h\"",
+        "recovery_point_retention = \"48h\"",
+    );
+    let plan = env.plan().await;
+    let changed: Vec<&str> = plan
+        .effective_changes()
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(changed, ["replication_policy.policy_24h"]);
+    env.apply(&plan, asrform::apply::WaitFor::Accepted).await;
+    let policy_of = |s: &asrform::provider::Snapshot| {
+        s.policies
+            .values()
+            .find(|p| p.id.as_str().ends_with("/replicationPolicies/policy-24h"))
+            .and_then(|p| p.recovery_point_history_minutes)
+    };
+    // The index still shows the policy as it was before the apply…
+    let req = asrform::plan::snapshot_request(&env.loaded.config);
+    let stale = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    assert_eq!(policy_of(&stale), Some(24 * 60), "the lag is in effect");
+    // …yet the plan is a no-op: the row differs from the configuration, so it was re-read with a GET.
+    let seq0 = env.sim.world().log_seq;
+    let plan = env.plan().await;
+    assert!(
+        !plan.has_changes(),
+        "{:?}",
+        plan.effective_changes()
+            .map(|c| &c.address)
+            .collect::<Vec<_>>()
+    );
+    let ops = by_op(&env.sim, seq0);
+    assert_eq!(ops.get("POST ResourceGraph_Resources"), Some(&3), "{ops:?}");
+    assert_eq!(
+        ops.get("GET ReplicationPolicies_Get"),
+        Some(&1),
+        "only the object asrform just changed is confirmed: {ops:?}"
+    );
+    // Reverting the configuration to the value the stale row shows: the row agrees with the configuration, but
+    // state says asrform changed the policy minutes ago, so it is re-read and the plan changes it back.
+    env.edit(
+        "recovery_point_retention = \"48h\"",
+        "recovery_point_retention = \"24h\"",
+    );
+    let plan = env.plan().await;
+    let changed: Vec<&str> = plan
+        .effective_changes()
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(changed, ["replication_policy.policy_24h"]);
+    // Once the index has caught up and the change is no longer recent, ARG alone decides a no-drift plan.
+    env.sim.advance(std::time::Duration::from_secs(3600));
+    env.edit(
+        "recovery_point_retention = \"24h\"",
+        "recovery_point_retention = \"48h\"",
+    );
+    let seq0 = env.sim.world().log_seq;
+    let plan = env.plan().await;
+    assert!(!plan.has_changes());
+    let ops = by_op(&env.sim, seq0);
+    assert_eq!(
+        ops,
+        BTreeMap::from([("POST ResourceGraph_Resources".to_string(), 3)]),
+        "{ops:?}"
+    );
+}

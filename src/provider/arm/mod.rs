@@ -3,12 +3,13 @@
 //!
 //! Layers, bottom up: `pipeline` (transport, auth, headers, logging), `throttle` (token buckets, scoped back-off),
 //! `errors` (HTTP → typed errors), `client` (send with retries, list with nextLink, LRO driver), `lro` (polling
-//! state machine, job tracker), `wire` (serde DTOs), `ops` (typed ASR/ARM operations), `snapshot` (bulk reads into
-//! neutral types), `auth` (credentials). Nothing here prints.
+//! state machine, job tracker), `wire` (serde DTOs), `ops` (typed ASR/ARM operations), `graph_query` (Azure Resource Graph
+//! queries with paging), `snapshot` (bulk reads into neutral types), `auth` (credentials). Nothing here prints.
 
 pub mod auth;
 pub mod client;
 pub mod errors;
+pub mod graph_query;
 pub mod lro;
 pub mod ops;
 pub mod pipeline;

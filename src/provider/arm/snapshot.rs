@@ -6,6 +6,20 @@
 //! reason after retries (an outage) is recorded in `unreadable_scopes`, and its region (when known) in
 //! `unreachable_regions`, instead of failing the whole read; a 404 on a requested scope records it as missing.
 //! Permanent errors (401/403, invalid requests) fail the read. This module must not write anything.
+//!
+//! Large estates are read through Azure Resource Graph instead ([`read`] picks, [`Strategy`]): ARM lists cost
+//! about 8 requests per vault plus one per resource group and kind, ARG about one query per 1,000 rows of a kind
+//! across up to 300 subscriptions, so above [`GRAPH_ABOVE_REQUESTS`] estimated ARM requests the ARG read is the
+//! smaller one (10,000 VMs in 10 vaults: ≈ 23 queries instead of 120 requests). Below it ARM lists stay: they are
+//! current, run in parallel at ARM latency, and do not spend the per-user ARG quota (15 queries / 5 s).
+//!
+//! ARG is an eventually consistent index (limits.md §2.6: 95% of changes within 30 s, no upper bound), so a
+//! snapshot read through it is marked (`Snapshot::graph_read_at`) and is never trusted alone for a change:
+//! [`confirm`] re-reads single objects with ARM GETs, and the planner (`apply::fresh`) uses it for every object a
+//! plan would change and every object asrform's state says it changed within [`GRAPH_RECENT`] (an index row that
+//! still shows the value before asrform's own change could otherwise hide drift behind a stale no-op). That is
+//! Microsoft's hybrid ARG + resource-provider strategy: the index narrows the work, the source of truth decides. A
+//! transient failure of the ARG read falls back to ARM lists, which record unreadable scopes one by one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,6 +28,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::client::ArmClient;
+use super::graph_query;
 use super::wire::{self, Resource};
 use crate::provider::model::{
     self, Container, ContainerMapping, CurrentScenario, DiskTarget, Fabric, GroupReads,
@@ -51,12 +66,76 @@ enum Part {
     Groups(Vec<ArmId>, Result<Vec<Value>, ProviderError>),
 }
 
-/// Reads the snapshot.
+/// How [`read_with`] reads the bulk collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// ARG above [`GRAPH_ABOVE_REQUESTS`] estimated ARM requests, ARM lists below.
+    Auto,
+    /// ARM lists only (current, no index lag).
+    ArmLists,
+    /// Azure Resource Graph (falls back to ARM lists on a transient failure).
+    Graph,
+}
+
+/// Estimated ARM requests above which [`Strategy::Auto`] reads through ARG: four vaults' fixed cost. ARG's own
+/// floor is about three queries of 500 ms and a share of the 15-per-5-s user quota, so it pays off only when it
+/// replaces dozens of list requests (limits.md §6 G1: 12 requests at 100 and 1,000 VMs in one vault stay ARM).
+pub const GRAPH_ABOVE_REQUESTS: usize = 32;
+
+/// How long after asrform changed an object a plan re-reads it with an ARM GET even when its ARG row shows no
+/// change (limits.md §2.6: 95% of changes reach ARG within 30 s, the tail up to 10 minutes).
+pub const GRAPH_RECENT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The ARM requests [`read_arm`] would send for `req` (one page per list).
+pub fn arm_request_estimate(req: &SnapshotRequest) -> usize {
+    let groups: usize = req
+        .resource_groups
+        .iter()
+        .map(|g| {
+            req.group_reads.get(g).map_or(RG_LISTS.len() + 1, |r| {
+                r.lists.len() + usize::from(r.record)
+            })
+        })
+        .sum();
+    req.vaults.len() * (1 + VAULT_LISTS.len()) + groups + req.subscriptions.len()
+}
+
+/// Reads the snapshot, through ARG when the estate is large (see the module docs).
+pub async fn read(client: &ArmClient, req: &SnapshotRequest) -> Result<Snapshot, ProviderError> {
+    read_with(client, req, Strategy::Auto).await
+}
+
+/// Reads the snapshot with the given strategy.
+pub async fn read_with(
+    client: &ArmClient,
+    req: &SnapshotRequest,
+    strategy: Strategy,
+) -> Result<Snapshot, ProviderError> {
+    let graph = match strategy {
+        Strategy::Auto => arm_request_estimate(req) > GRAPH_ABOVE_REQUESTS,
+        Strategy::ArmLists => false,
+        Strategy::Graph => true,
+    };
+    if graph {
+        match read_graph(client, req).await {
+            Err(e) if e.is_transient() => {
+                tracing::warn!(target: "asrform::arm", error = %e, "Resource Graph read failed; reading with ARM lists");
+            }
+            other => return other,
+        }
+    }
+    read_arm(client, req).await
+}
+
+/// Reads the snapshot with ARM lists.
 ///
 /// Fixed cost per vault: its GET, then (only when it exists) the 7 vault lists; per resource group: the lists
 /// `group_reads` asks for, and its record (one GET, or one `resourcegroups` list for all the groups of a
 /// subscription whose record is needed when there are several).
-pub async fn read(client: &ArmClient, req: &SnapshotRequest) -> Result<Snapshot, ProviderError> {
+pub async fn read_arm(
+    client: &ArmClient,
+    req: &SnapshotRequest,
+) -> Result<Snapshot, ProviderError> {
     let mut set: JoinSet<Vec<Part>> = JoinSet::new();
     for v in &req.vaults {
         let (c, id) = (client.clone(), v.clone());
@@ -136,6 +215,333 @@ pub async fn read(client: &ArmClient, req: &SnapshotRequest) -> Result<Snapshot,
     assemble(parts)
 }
 
+fn vault_of(id: ArmId, v: Value) -> Result<Vault, ProviderError> {
+    let r: wire::Vault = decode(id.as_str(), v)?;
+    Ok(Vault {
+        id,
+        location: r.location.unwrap_or_default(),
+        sku: r.sku.map(|s| s.name),
+        provisioning_state: r.properties.provisioning_state,
+        etag: r.etag,
+    })
+}
+
+fn group_of(id: ArmId, v: Value) -> Result<ResourceGroup, ProviderError> {
+    let r: wire::ResourceGroup = decode(id.as_str(), v)?;
+    Ok(ResourceGroup {
+        id,
+        location: r.location.unwrap_or_default(),
+        tags: r.tags.unwrap_or_default(),
+    })
+}
+
+/// ARG's (lower-case) type of each vault collection, in the `recoveryservicesresources` table.
+const GRAPH_VAULT_TYPES: [(&str, &str); 7] = [
+    (
+        "replicationFabrics",
+        "microsoft.recoveryservices/vaults/replicationfabrics",
+    ),
+    (
+        "replicationProtectionContainers",
+        "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers",
+    ),
+    (
+        "replicationPolicies",
+        "microsoft.recoveryservices/vaults/replicationpolicies",
+    ),
+    (
+        "replicationProtectionContainerMappings",
+        "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers/replicationprotectioncontainermappings",
+    ),
+    (
+        "replicationNetworkMappings",
+        "microsoft.recoveryservices/vaults/replicationfabrics/replicationnetworks/replicationnetworkmappings",
+    ),
+    (
+        "replicationProtectedItems",
+        "microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers/replicationprotecteditems",
+    ),
+    (
+        "replicationRecoveryPlans",
+        "microsoft.recoveryservices/vaults/replicationrecoveryplans",
+    ),
+];
+const GRAPH_VAULT: &str = "microsoft.recoveryservices/vaults";
+const GRAPH_GROUP: &str = "microsoft.resources/subscriptions/resourcegroups";
+
+/// ARG's type of a resource-group collection (`providers/Microsoft.Network/virtualNetworks` →
+/// `microsoft.network/virtualnetworks`).
+fn graph_type(list: &str) -> String {
+    list.trim_start_matches("providers/").to_ascii_lowercase()
+}
+
+fn row_id(row: &Value) -> String {
+    row.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+fn row_type(row: &Value) -> String {
+    row.get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// The vault part (`/subscriptions/s/resourcegroups/rg/providers/microsoft.recoveryservices/vaults/v`, lower
+/// case) of an id.
+fn vault_key(id: &str) -> String {
+    id.to_ascii_lowercase()
+        .trim_start_matches('/')
+        .split('/')
+        .take(8)
+        .fold(String::new(), |acc, s| acc + "/" + s)
+}
+
+/// Reads the snapshot through Azure Resource Graph: three queries (resources of the kinds asked for and the
+/// vaults; the vaults' ASR objects; resource groups) over every subscription involved, paged, run concurrently;
+/// rows are then kept only for the requested scopes, exactly as the ARM lists would scope them.
+pub async fn read_graph(
+    client: &ArmClient,
+    req: &SnapshotRequest,
+) -> Result<Snapshot, ProviderError> {
+    let started = client.clock().now();
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let subs: BTreeSet<String> = req
+        .vaults
+        .iter()
+        .chain(&req.resource_groups)
+        .filter_map(|i| i.subscription().map(lower))
+        .chain(req.subscriptions.iter().map(|s| lower(s)))
+        .collect();
+    let subs: Vec<String> = subs.into_iter().collect();
+    let full = GroupReads {
+        record: true,
+        lists: RG_LISTS.into_iter().collect(),
+    };
+    let groups: BTreeMap<String, (&ArmId, BTreeSet<String>, bool)> = req
+        .resource_groups
+        .iter()
+        .map(|g| {
+            let reads = req.group_reads.get(g).unwrap_or(&full);
+            let kinds = reads.lists.iter().map(|l| graph_type(l)).collect();
+            (lower(g.as_str()), (g, kinds, reads.record))
+        })
+        .collect();
+    let mut kinds: BTreeSet<String> = groups.values().flat_map(|(_, k, _)| k.clone()).collect();
+    if !req.vaults.is_empty() {
+        kinds.insert(GRAPH_VAULT.into());
+    }
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    let asr: Vec<&str> = GRAPH_VAULT_TYPES.iter().map(|(_, t)| *t).collect();
+    let run = |table: &'static str, types: Vec<&str>, wanted: bool| {
+        let q = graph_query::of_types(table, &types);
+        let wanted = wanted && !types.is_empty();
+        let subs = &subs;
+        async move {
+            if wanted {
+                graph_query::query(client, subs, &q).await
+            } else {
+                Ok(Vec::new())
+            }
+        }
+    };
+    let (resources, asr_rows, group_rows) = tokio::join!(
+        run("resources", kinds, true),
+        run("recoveryservicesresources", asr, !req.vaults.is_empty()),
+        run(
+            "resourcecontainers",
+            vec![GRAPH_GROUP],
+            !req.resource_groups.is_empty() || !req.subscriptions.is_empty()
+        ),
+    );
+    let (resources, asr_rows, group_rows) = (resources?, asr_rows?, group_rows?);
+
+    let mut snap = Snapshot {
+        graph_read_at: Some(started),
+        ..Snapshot::default()
+    };
+    let mut existing: BTreeMap<String, Value> = BTreeMap::new();
+    for row in group_rows {
+        let id = row_id(&row);
+        if req
+            .subscriptions
+            .iter()
+            .any(|s| id.starts_with(&format!("/subscriptions/{}/", lower(s))))
+            && let Ok(a) = ArmId::parse(&id)
+        {
+            let g = group_of(a.clone(), row.clone())?;
+            snap.resource_groups.entry(a).or_insert(g);
+        }
+        existing.insert(id, row);
+    }
+    for (k, (id, _, record)) in &groups {
+        match existing.get(k) {
+            Some(row) if *record => {
+                snap.resource_groups
+                    .insert((*id).clone(), group_of((*id).clone(), row.clone())?);
+            }
+            Some(_) => {}
+            None => {
+                snap.missing_scopes.insert(id.to_string());
+            }
+        }
+    }
+    let vaults: BTreeMap<String, &ArmId> =
+        req.vaults.iter().map(|v| (lower(v.as_str()), v)).collect();
+    for row in resources {
+        let (id, kind) = (row_id(&row), row_type(&row));
+        if kind == GRAPH_VAULT {
+            if let Some(v) = vaults.get(&id) {
+                snap.vaults
+                    .insert((*v).clone(), vault_of((*v).clone(), row)?);
+            }
+            continue;
+        }
+        let wanted = group_key(&id)
+            .and_then(|g| groups.get(&g))
+            .is_some_and(|(_, kinds, _)| kinds.contains(&kind));
+        if wanted && let Some(r) = live_resource(row)? {
+            snap.resources.insert(r.id.clone(), r);
+        }
+    }
+    for v in &req.vaults {
+        if !snap.vaults.contains_key(v) {
+            snap.missing_scopes.insert(v.to_string());
+        }
+    }
+    let present: BTreeSet<String> = snap.vaults.keys().map(|v| lower(v.as_str())).collect();
+    let mut by_list: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for row in asr_rows {
+        if !present.contains(&vault_key(&row_id(&row))) {
+            continue;
+        }
+        let kind = row_type(&row);
+        if let Some((list, _)) = GRAPH_VAULT_TYPES.iter().find(|(_, t)| *t == kind) {
+            by_list.entry(list).or_default().push(row);
+        }
+    }
+    for (list, items) in by_list {
+        vault_items(&mut snap, list, items)?;
+    }
+    Ok(snap)
+}
+
+/// What a single id is, for [`confirm`].
+#[derive(Clone, Copy)]
+enum Single {
+    Vault,
+    Group,
+    VaultChild(&'static str),
+    Live,
+}
+
+fn single_kind(id: &ArmId) -> Option<Single> {
+    let lower = id.as_str().to_ascii_lowercase();
+    let segs: Vec<&str> = lower.trim_matches('/').split('/').collect();
+    if segs.len() == 4 && segs[2] == "resourcegroups" {
+        return Some(Single::Group);
+    }
+    let collection = *segs.get(segs.len().checked_sub(2)?)?;
+    if let Some(list) = VAULT_LISTS
+        .iter()
+        .find(|l| l.eq_ignore_ascii_case(collection))
+    {
+        return Some(Single::VaultChild(list));
+    }
+    match (segs.len(), collection) {
+        (8, "vaults") if segs[5] == "microsoft.recoveryservices" => Some(Single::Vault),
+        (8, _) => RG_LISTS
+            .iter()
+            .any(|l| graph_type(l) == format!("{}/{collection}", segs[5]))
+            .then_some(Single::Live),
+        _ => None,
+    }
+}
+
+/// Re-reads objects with ARM GETs (the source of truth) and puts what they answer into `snap` in place of what
+/// the index showed: an object that exists replaces its entry (and is no longer a missing scope), one that does
+/// not is removed (a vault or group becomes a missing scope), one whose read fails transiently becomes an
+/// unreadable scope (unknown, not absent). Ids of kinds a snapshot does not hold are skipped. Returns the GETs
+/// sent.
+pub async fn confirm(
+    client: &ArmClient,
+    snap: &mut Snapshot,
+    ids: &BTreeSet<ArmId>,
+) -> Result<usize, ProviderError> {
+    let wanted: Vec<(ArmId, Single)> = ids
+        .iter()
+        .filter_map(|i| single_kind(i).map(|k| (i.clone(), k)))
+        .collect();
+    let got = futures_util::future::join_all(
+        wanted
+            .iter()
+            .map(|(id, _)| async move { client.get_value(id.as_str()).await }),
+    )
+    .await;
+    let sent = wanted.len();
+    for ((id, kind), r) in wanted.into_iter().zip(got) {
+        let v = match r {
+            Ok(v) => v,
+            Err(e) => {
+                scope_failure(snap, id.as_str(), None, e)?;
+                continue;
+            }
+        };
+        let scope = id.as_str().to_ascii_lowercase();
+        snap.missing_scopes
+            .retain(|s| s.to_ascii_lowercase() != scope);
+        match kind {
+            Single::Vault => {
+                snap.vaults.remove(&id);
+                match v {
+                    Some(v) => {
+                        snap.vaults.insert(id.clone(), vault_of(id, v)?);
+                    }
+                    None => {
+                        snap.missing_scopes.insert(id.to_string());
+                    }
+                }
+            }
+            Single::Group => {
+                snap.resource_groups.remove(&id);
+                match v {
+                    Some(v) => {
+                        snap.resource_groups.insert(id.clone(), group_of(id, v)?);
+                    }
+                    None => {
+                        snap.missing_scopes.insert(id.to_string());
+                    }
+                }
+            }
+            Single::VaultChild(list) => {
+                match list {
+                    "replicationFabrics" => drop(snap.fabrics.remove(&id)),
+                    "replicationProtectionContainers" => drop(snap.containers.remove(&id)),
+                    "replicationPolicies" => drop(snap.policies.remove(&id)),
+                    "replicationProtectionContainerMappings" => {
+                        drop(snap.container_mappings.remove(&id))
+                    }
+                    "replicationNetworkMappings" => drop(snap.network_mappings.remove(&id)),
+                    "replicationProtectedItems" => drop(snap.protected_items.remove(&id)),
+                    _ => drop(snap.recovery_plans.remove(&id)),
+                }
+                if let Some(v) = v {
+                    vault_items(snap, list, vec![v])?;
+                }
+            }
+            Single::Live => {
+                snap.resources.remove(&id);
+                if let Some(r) = v.map(live_resource).transpose()?.flatten() {
+                    snap.resources.insert(r.id.clone(), r);
+                }
+            }
+        }
+    }
+    Ok(sent)
+}
+
 fn scope_failure(
     snap: &mut Snapshot,
     scope: &str,
@@ -166,35 +572,17 @@ fn assemble(parts: Vec<Part>) -> Result<Snapshot, ProviderError> {
     for p in parts {
         match p {
             Part::Vault(id, Ok(Some(v))) => {
-                let r: wire::Vault = decode(id.as_str(), v)?;
-                let loc = r.location.clone().unwrap_or_default();
-                vault_region.insert(id.clone(), loc.clone());
-                snap.vaults.insert(
-                    id.clone(),
-                    Vault {
-                        id,
-                        location: loc,
-                        sku: r.sku.map(|s| s.name),
-                        provisioning_state: r.properties.provisioning_state,
-                        etag: r.etag,
-                    },
-                );
+                let vault = vault_of(id.clone(), v)?;
+                vault_region.insert(id.clone(), vault.location.clone());
+                snap.vaults.insert(id, vault);
             }
             Part::Vault(id, Ok(None)) => {
                 snap.missing_scopes.insert(id.to_string());
             }
             Part::Group(id, Ok(Some(v))) => {
-                let r: wire::ResourceGroup = decode(id.as_str(), v)?;
-                let loc = r.location.clone().unwrap_or_default();
-                group_region.insert(id.clone(), loc.clone());
-                snap.resource_groups.insert(
-                    id.clone(),
-                    ResourceGroup {
-                        id,
-                        location: loc,
-                        tags: r.tags.unwrap_or_default(),
-                    },
-                );
+                let group = group_of(id.clone(), v)?;
+                group_region.insert(id.clone(), group.location.clone());
+                snap.resource_groups.insert(id, group);
             }
             Part::Group(id, Ok(None)) => {
                 snap.missing_scopes.insert(id.to_string());

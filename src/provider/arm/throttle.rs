@@ -139,6 +139,56 @@ impl Bucket {
 struct State {
     buckets: HashMap<BucketKey, Bucket>,
     blocked: HashMap<ThrottleScope, OffsetDateTime>,
+    graph: GraphQuota,
+}
+
+/// The path of Azure Resource Graph queries (lower case): a tenant-level endpoint with its own per-user quota
+/// instead of ARM's per-subscription buckets.
+pub const GRAPH_PATH: &str = "/providers/microsoft.resourcegraph/resources";
+/// ARG's documented quota example (limits.md §1.6): queries per window per user, before any header is seen.
+pub const GRAPH_QUOTA: u32 = 15;
+/// ARG's quota window.
+pub const GRAPH_WINDOW: Duration = Duration::from_secs(5);
+
+/// Our mirror of ARG's quota window, corrected from `x-ms-user-quota-remaining` / `-resets-after`.
+#[derive(Debug, Default)]
+struct GraphQuota {
+    /// Queries left in the window (`None`: no window open yet).
+    remaining: Option<u32>,
+    /// When the window resets.
+    resets_at: Option<OffsetDateTime>,
+}
+
+impl GraphQuota {
+    /// Takes one query from the window, or says how long to wait for the next one.
+    fn take(&mut self, now: OffsetDateTime) -> Duration {
+        if self.resets_at.is_none_or(|r| now >= r) {
+            self.remaining = Some(GRAPH_QUOTA);
+            self.resets_at = Some(now + GRAPH_WINDOW);
+        }
+        match self.remaining {
+            Some(0) => self
+                .resets_at
+                .and_then(|r| Duration::try_from(r - now).ok())
+                .unwrap_or(Duration::ZERO),
+            Some(n) => {
+                self.remaining = Some(n - 1);
+                Duration::ZERO
+            }
+            None => Duration::ZERO,
+        }
+    }
+}
+
+/// `hh:mm:ss` (ARG's `x-ms-user-quota-resets-after`), or plain seconds.
+fn parse_hms(v: &str) -> Option<Duration> {
+    let parts: Vec<f64> = v
+        .trim()
+        .split(':')
+        .map(|p| p.parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let secs = parts.iter().fold(0.0, |acc, p| acc * 60.0 + p);
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
 /// What a request is, for throttling purposes.
@@ -155,6 +205,11 @@ pub struct RequestScope {
 }
 
 impl RequestScope {
+    /// Whether this is an Azure Resource Graph query (paced by ARG's quota, not ARM's buckets).
+    pub fn is_graph(&self) -> bool {
+        self.path.trim_end_matches('/') == GRAPH_PATH
+    }
+
     fn scopes(&self) -> [ThrottleScope; 3] {
         [
             ThrottleScope::Subscription {
@@ -216,6 +271,12 @@ impl Throttle {
                     Duration::try_from(until - now).unwrap_or(Duration::ZERO)
                 } else if paid {
                     return;
+                } else if req.is_graph() {
+                    let wait = st.graph.take(now);
+                    if wait.is_zero() {
+                        return;
+                    }
+                    wait
                 } else {
                     let mut wait = Duration::ZERO;
                     for key in &keys {
@@ -260,6 +321,7 @@ impl Throttle {
 
     /// Replaces the estimate of the subscription's buckets with ARM's `x-ms-ratelimit-remaining-*` headers.
     pub fn observe(&self, subscription: &str, headers: &Headers) {
+        self.observe_graph(headers);
         if subscription.is_empty() {
             return;
         }
@@ -313,6 +375,27 @@ impl Throttle {
             // The server's count is authoritative, but it was taken before our in-flight requests landed, so
             // only ever lower our estimate from it.
             b.tokens = b.tokens.min(remaining.max(0.0));
+        }
+    }
+
+    /// Corrects the ARG quota mirror from `x-ms-user-quota-remaining` / `x-ms-user-quota-resets-after` (sent only
+    /// by ARG). Like the ARM buckets, the remaining count only ever lowers our estimate (our in-flight queries are
+    /// not in it yet); the reset time is the server's.
+    fn observe_graph(&self, headers: &Headers) {
+        let get = |h: &'static str| headers.get_optional_str(&HeaderName::from_static(h));
+        let remaining = get("x-ms-user-quota-remaining").and_then(|v| v.trim().parse::<u32>().ok());
+        let resets = get("x-ms-user-quota-resets-after").and_then(parse_hms);
+        if remaining.is_none() && resets.is_none() {
+            return;
+        }
+        let now = self.clock.now();
+        let mut st = self.state.lock().expect("throttle state");
+        let q = &mut st.graph;
+        if let Some(after) = resets {
+            q.resets_at = Some(now + after);
+        }
+        if let Some(r) = remaining {
+            q.remaining = Some(q.remaining.map_or(r, |mine| mine.min(r)));
         }
     }
 
@@ -389,6 +472,49 @@ mod tests {
         let before = clock.now();
         t.acquire(&scope("s1", OpKind::Write)).await;
         assert_eq!(clock.now(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resource_graph_queries_follow_the_user_quota_and_its_headers() {
+        let (clock, t) = setup();
+        let graph = RequestScope {
+            subscription: String::new(),
+            kind: OpKind::Write,
+            namespace: String::new(),
+            path: GRAPH_PATH.into(),
+        };
+        assert!(graph.is_graph());
+        let start = clock.now();
+        for _ in 0..GRAPH_QUOTA {
+            t.acquire(&graph).await;
+        }
+        assert_eq!(
+            clock.now(),
+            start,
+            "a fresh window serves 15 queries at once"
+        );
+        t.acquire(&graph).await;
+        assert_eq!(
+            clock.now() - start,
+            time::Duration::seconds(5),
+            "the 16th waits for the reset"
+        );
+        // The server says fewer are left, and when its window resets: that is the truth.
+        let mut h = Headers::new();
+        h.insert("x-ms-user-quota-remaining", "0");
+        h.insert("x-ms-user-quota-resets-after", "00:00:03");
+        t.observe("", &h);
+        let before = clock.now();
+        t.acquire(&graph).await;
+        assert_eq!(clock.now() - before, time::Duration::seconds(3));
+        // ARM buckets are untouched by queries.
+        let before = clock.now();
+        for _ in 0..200 {
+            t.acquire(&scope("", OpKind::Write)).await;
+        }
+        assert_eq!(clock.now(), before);
+        assert_eq!(parse_hms("01:02:03"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_hms("x"), None);
     }
 
     #[tokio::test(start_paused = true)]
