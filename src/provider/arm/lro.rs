@@ -295,13 +295,27 @@ pub trait JobLister: Send + Sync + 'static {
     fn now(&self) -> time::OffsetDateTime;
 }
 
-type Waiters = HashMap<String, Vec<oneshot::Sender<Result<JobOutcome, String>>>>;
+/// The waiters of one job, and the earliest start time any of them gave for it.
+type Waiters = HashMap<
+    String,
+    (
+        time::OffsetDateTime,
+        Vec<oneshot::Sender<Result<JobOutcome, String>>>,
+    ),
+>;
 
 #[derive(Default)]
 struct VaultWaiters {
-    since: Option<time::OffsetDateTime>,
     jobs: Waiters,
     running: bool,
+}
+
+impl VaultWaiters {
+    /// The list filter: back to the earliest start among the jobs still waited for. It moves forward as jobs end,
+    /// so the list shrinks to the jobs still running instead of paging through every job of the apply each time.
+    fn since(&self) -> Option<time::OffsetDateTime> {
+        self.jobs.values().map(|(since, _)| *since).min()
+    }
 }
 
 /// Waits for many ASR jobs with one list call per vault per interval, however many waiters there are.
@@ -360,11 +374,12 @@ impl JobTracker {
             let v = all.entry(vault.clone()).or_default();
             // Jobs started before we began waiting are found by the filter only if `since` reaches back far
             // enough.
-            v.since = Some(v.since.map_or(since, |s| s.min(since)));
-            v.jobs
+            let w = v
+                .jobs
                 .entry(id.as_str().to_ascii_lowercase())
-                .or_default()
-                .push(tx);
+                .or_insert_with(|| (since, Vec::new()));
+            w.0 = w.0.min(since);
+            w.1.push(tx);
             !std::mem::replace(&mut v.running, true)
         };
         if start {
@@ -392,7 +407,7 @@ impl JobTracker {
             let since = {
                 let all = self.vaults.lock().expect("job tracker");
                 all.get(&vault)
-                    .and_then(|v| v.since)
+                    .and_then(VaultWaiters::since)
                     .unwrap_or_else(|| self.lister.now())
             };
             let listed = self.lister.list_jobs(&vault, since).await;
@@ -403,7 +418,7 @@ impl JobTracker {
                     failures = 0;
                     for o in items.iter().filter_map(job_outcome) {
                         if job_state_is_terminal(&o.state)
-                            && let Some(txs) = v.jobs.remove(&o.id.to_ascii_lowercase())
+                            && let Some((_, txs)) = v.jobs.remove(&o.id.to_ascii_lowercase())
                         {
                             for tx in txs {
                                 let _ = tx.send(Ok(o.clone()));
@@ -414,7 +429,7 @@ impl JobTracker {
                 Err(e) => {
                     failures += 1;
                     if failures >= self.max_failures {
-                        for (_, txs) in v.jobs.drain() {
+                        for (_, (_, txs)) in v.jobs.drain() {
                             for tx in txs {
                                 let _ = tx.send(Err(e.to_string()));
                             }
@@ -424,7 +439,6 @@ impl JobTracker {
             }
             if v.jobs.is_empty() {
                 v.running = false;
-                v.since = None;
                 return;
             }
         }
@@ -556,5 +570,56 @@ mod tests {
         let mut hs = Headers::new();
         hs.insert("x-ms-request-id", job);
         assert_eq!(job_id(Some(&hs), None).as_deref(), Some(job));
+    }
+
+    /// Lists what a script says for each call and records the `since` it was asked for.
+    struct ScriptedLister {
+        calls: Mutex<Vec<time::OffsetDateTime>>,
+        answers: Vec<Vec<Value>>,
+    }
+
+    #[async_trait::async_trait]
+    impl JobLister for ScriptedLister {
+        async fn list_jobs(
+            &self,
+            _vault: &ArmId,
+            since: time::OffsetDateTime,
+        ) -> Result<Vec<Value>, ProviderError> {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(since);
+            Ok(self.answers[(calls.len() - 1).min(self.answers.len() - 1)].clone())
+        }
+        async fn sleep(&self, d: Duration) {
+            tokio::time::sleep(d).await
+        }
+        fn now(&self) -> time::OffsetDateTime {
+            NOW
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tracker_lists_back_only_to_the_jobs_still_waited_for() {
+        let vault =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v";
+        let (a, b) = (
+            format!("{vault}/replicationJobs/a"),
+            format!("{vault}/replicationJobs/b"),
+        );
+        let job = |id: &str, state: &str| json!({"id": id, "properties": {"state": state}});
+        let lister = Arc::new(ScriptedLister {
+            calls: Mutex::default(),
+            answers: vec![
+                vec![job(&a, "Succeeded"), job(&b, "InProgress")],
+                vec![job(&b, "InProgress")],
+                vec![job(&b, "Succeeded")],
+            ],
+        });
+        let tracker = JobTracker::new(lister.clone(), Duration::from_secs(10));
+        let later = NOW + time::Duration::minutes(5);
+        let (ra, rb) = tokio::join!(tracker.wait_since(&a, NOW), tracker.wait_since(&b, later));
+        assert_eq!(ra.unwrap().state, "Succeeded");
+        assert_eq!(rb.unwrap().state, "Succeeded");
+        // The first list reaches back to job a; once a has ended, only to b.
+        assert_eq!(*lister.calls.lock().unwrap(), vec![NOW, later, later]);
     }
 }
