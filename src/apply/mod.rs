@@ -155,6 +155,8 @@ pub(crate) struct Ctx {
     pub continue_manual: bool,
     /// This change's place among `--parallelism` (given back while it only waits for an ASR job).
     pub slot: Arc<executor::Slot>,
+    /// This change's milestones and later stages in the walk (see [`ops::edge`]).
+    pub stages: Arc<executor::Stages>,
     /// Waits for ASR jobs with one `replicationJobs` list per vault per interval. `None`: poll each operation on
     /// its own, holding the place ([`apply_per_operation`], the benchmark's Terraform-style baseline).
     pub tracker: Option<crate::provider::arm::lro::JobTracker>,
@@ -276,6 +278,7 @@ async fn run_apply(
         deferred: Arc::default(),
         continue_manual: opts.continue_manual,
         slot: executor::Slot::detached(),
+        stages: executor::Stages::detached(),
         tracker,
         resumed: false,
     };
@@ -286,12 +289,14 @@ async fn run_apply(
         .enumerate()
         .map(|(i, c)| (c.key.as_str(), i))
         .collect();
-    let deps: Vec<Vec<usize>> = changes
+    // What each change needs of each change it depends on (by default: done before it starts).
+    let deps: Vec<Vec<executor::Edge>> = changes
         .iter()
         .map(|c| {
             c.depends_on
                 .iter()
                 .filter_map(|d| index.get(d.as_str()).copied())
+                .map(|d| ops::edge(c, &changes[d], d))
                 .collect()
         })
         .collect();
@@ -320,14 +325,15 @@ async fn run_apply(
     let outcomes: Vec<Outcome<String>> = {
         let shared = shared.clone();
         let cx = cx.clone();
-        executor::walk_slots(
+        executor::walk_staged(
             &deps,
             &ranks,
             opts.parallelism,
             &opts.stop,
-            move |i, slot| {
+            move |i, slot, stages| {
                 let mut cx = cx.clone();
                 cx.slot = slot;
+                cx.stages = stages;
                 let shared = shared.clone();
                 async move { run_change(&cx, &shared[i]).await }
             },

@@ -11,6 +11,7 @@ use std::time::Duration;
 use globset::Glob;
 use serde_json::Value;
 
+use super::executor::{Edge, Milestone};
 use super::{ApplyError, Ctx, StateUpdate, writes};
 use crate::addr::ResourceAddr;
 use crate::config::model::{NetworkRef, ProtectedVm, Resource, ResourceBody};
@@ -74,6 +75,35 @@ fn adopt(cx: &Ctx, c: &ResourceChange) -> ResourceState {
         attributes: c.change.before.clone(),
         active_site: dr_kind.then_some(site),
         updated_at: cx.now(),
+    }
+}
+
+/// Region pair milestone: both fabrics exist (network mappings need no more of the pair).
+pub(crate) const FABRICS_READY: Milestone = 1;
+/// Region pair milestone: both protection containers exist.
+pub(crate) const CONTAINERS_READY: Milestone = 2;
+/// Region pair stage: creating the container mappings, the only part of a pair that needs its policy.
+pub(crate) const MAPPINGS: u8 = 1;
+
+/// What `dependent` needs of `dependency` (node `on` of the walk) when both are written by this apply: ASR's
+/// real order (asr-api.md §1) is finer than the graph's edges, so a region pair starts without its policy (only
+/// its mappings need it) and a network mapping starts once the pair's fabrics exist. Anything else waits for the
+/// dependency to finish. Deletes keep the plain reverse order.
+pub(crate) fn edge(dependent: &ResourceChange, dependency: &ResourceChange, on: usize) -> Edge {
+    let plain = Edge::done(on);
+    if !writes(dependent.action) || !writes(dependency.action) {
+        return plain;
+    }
+    match (dependent.kind.as_str(), dependency.kind.as_str()) {
+        ("region_pair", "replication_policy") => Edge {
+            stage: MAPPINGS,
+            ..plain
+        },
+        ("network_mapping", "region_pair") => Edge {
+            milestone: FABRICS_READY,
+            ..plain
+        },
+        _ => plain,
     }
 }
 
@@ -195,24 +225,35 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                 .automation_account
                 .as_ref()
                 .map(|a| a.value.as_str().to_string());
-            // Source and target sides are independent: each side's fabric then container, both sides at once,
-            // then both mappings at once (each is an ASR job of its own; in sequence they would add up).
-            let side = |fabric: &'static str, container: &'static str, region: String| async move {
-                let f = id(need(ids, fabric, &c.address)?)?;
-                if !exists(cx, &f).await? {
-                    cx.client.create_fabric(&f, &region).await?;
-                }
-                let k = id(need(ids, container, &c.address)?)?;
-                if !exists(cx, &k).await? {
-                    cx.client.create_container(&k).await?;
+            // Source and target sides are independent: both fabrics at once, then both containers, then both
+            // mappings (each is an ASR job of its own; in sequence they would add up). The milestones let the
+            // walk start network mappings once the fabrics exist; only the mappings need the policy.
+            let ensure = |role: &'static str, region: Option<String>| async move {
+                let x = id(need(ids, role, &c.address)?)?;
+                if !exists(cx, &x).await? {
+                    match region {
+                        Some(region) => cx.client.create_fabric(&x, &region).await?,
+                        None => cx.client.create_container(&x).await?,
+                    };
                 }
                 Ok::<(), ApplyError>(())
             };
             futures_util::future::try_join(
-                side("source_fabric", "source_container", p.source.value.clone()),
-                side("target_fabric", "target_container", p.target.value.clone()),
+                ensure("source_fabric", Some(p.source.value.clone())),
+                ensure("target_fabric", Some(p.target.value.clone())),
             )
             .await?;
+            cx.stages.reached(FABRICS_READY);
+            futures_util::future::try_join(
+                ensure("source_container", None),
+                ensure("target_container", None),
+            )
+            .await?;
+            cx.stages.reached(CONTAINERS_READY);
+            cx.slot
+                .release_while(cx.stages.stage(MAPPINGS))
+                .await
+                .map_err(|why| ApplyError::Plan(format!("{}: {why}", c.address)))?;
             let policy = id(need(ids, "policy", &c.address)?)?;
             let mapping = |mapping: &'static str, target: &'static str| {
                 let (policy, account) = (policy.clone(), account.clone());
