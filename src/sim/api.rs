@@ -1521,14 +1521,21 @@ fn vnet(cx: &mut Cx, m: &str) -> Reply {
                     .unwrap_or_else(|| cx.segs[3].clone());
             cx.w.put_vnet(&sub, &rg, &cx.segs[7], &loc, &space, &subnets);
             let r = cx.w.res(&id).cloned().expect("just created");
-            // Provisioned at once in the simulator: the final body, nothing to poll (as the vault above).
-            Ok(with_etag(
+            let op = new_op(cx, None, cx.now, Some(r.id.clone()));
+            let mut out = with_etag(
                 resp(
                     if existing.is_some() { 200 } else { 201 },
                     Some(r.body.clone()),
                 ),
                 &r,
-            ))
+            );
+            out.headers
+                .push(("Azure-AsyncOperation".into(), op_url(cx, &op, "operations")));
+            out.headers.push((
+                "Retry-After".into(),
+                cx.w.config.retry_after_secs.to_string(),
+            ));
+            Ok(out)
         }
         "DELETE" => {
             if existing.is_none() {
@@ -1695,12 +1702,18 @@ fn storage(cx: &mut Cx, m: &str) -> Reply {
                 id: id.clone(),
                 sub: cx.segs[1].clone(),
                 location: Some(loc),
-                body: b.clone(),
+                body: b,
                 etag: 0,
             });
-            // Provisioned at once in the simulator: 200 with the account (StorageAccounts_Create's synchronous
-            // answer) instead of a 202 to poll.
-            Ok(resp(200, Some(b)))
+            let op = new_op(cx, None, cx.now, Some(id));
+            let mut out = resp(202, None);
+            out.headers
+                .push(("Location".into(), op_url(cx, &op, "asyncoperations")));
+            out.headers.push((
+                "Retry-After".into(),
+                cx.w.config.retry_after_secs.to_string(),
+            ));
+            Ok(out)
         }
         "DELETE" => {
             cx.w.resources.remove(&key(&id));
@@ -1873,10 +1886,11 @@ fn vault(cx: &mut Cx, m: &str) -> Reply {
                 body: b.clone(),
                 etag: 0,
             });
-            // The simulated vault takes no time to provision, so the PUT answers as an RP does when the work is
-            // already done: the final body (provisioningState Succeeded) with no operation to poll. The spec's
-            // PUT answers 200 or 201 (asr-api.md §3.10); `Azure-AsyncOperation` comes only with work still running.
-            Ok(resp(if existing.is_some() { 200 } else { 201 }, Some(b)))
+            // The simulated vault takes no time to provision, so the PUT answers as the RP does when the work is
+            // already done: 200 with the final body (provisioningState Succeeded) and nothing to poll. The spec's
+            // example (PUTVault_WithSourceScanConfiguration) has both shapes: that 200, and 201 `Provisioning`
+            // with `Azure-AsyncOperation` and `Retry-After: 10` for work still running.
+            Ok(resp(200, Some(b)))
         }
         "DELETE" => {
             let Some(e) = existing else {

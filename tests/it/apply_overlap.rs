@@ -3,6 +3,7 @@
 //! (the vault) synchronously; the ARM client takes a vault PUT in either shape. Timings come from the simulator's
 //! request log on the paused clock.
 
+use asrform::clock::Clock;
 use asrform::sim::LogEntry;
 use azure_core::http::Method;
 use serde_json::json;
@@ -39,13 +40,13 @@ async fn the_infrastructure_chain_overlaps_where_asr_allows_it() {
     let run: Vec<&LogEntry> = log.iter().filter(|e| e.seq > seq0).collect();
     let t = |op: &str| at(&run, t0, op, false);
 
-    // The vault is answered at once (201, nothing to poll), so the policy is sent right after it.
+    // The vault is answered at once (200, nothing to poll), so the policy is sent right after it.
     let vault_puts: Vec<&&LogEntry> = run
         .iter()
         .filter(|e| e.method == "PUT" && e.operation.starts_with("Vaults_"))
         .collect();
     assert_eq!(vault_puts.len(), 1);
-    assert_eq!(vault_puts[0].status, 201);
+    assert_eq!(vault_puts[0].status, 200);
     assert!(
         !run.iter().any(|e| e.method == "GET"
             && e.path
@@ -94,7 +95,8 @@ async fn the_infrastructure_chain_overlaps_where_asr_allows_it() {
     assert!(!cloud.plan().await.has_changes(), "a re-plan is a no-op");
 }
 
-/// A vault PUT answered either way real ARM does: 201 with an operation to follow, or 201 already provisioned.
+/// A vault PUT answered either way the spec's example shows: 201 `Provisioning` with an operation to follow, or
+/// 200 already provisioned.
 #[tokio::test(start_paused = true)]
 async fn a_vault_put_completes_whether_answered_synchronously_or_with_an_operation() {
     let vault = format!(
@@ -109,7 +111,7 @@ async fn a_vault_put_completes_whether_answered_synchronously_or_with_an_operati
     for with_operation in [true, false] {
         let c = clock();
         let (vault2, status2) = (vault.clone(), status.clone());
-        let (created, done) = (body("Creating"), body("Succeeded"));
+        let (created, done) = (body("Provisioning"), body("Succeeded"));
         let arm = ScriptedArm::new(
             c.clone(),
             Box::new(move |r: &Recorded, n| match (r.method.as_str(), n) {
@@ -121,7 +123,7 @@ async fn a_vault_put_completes_whether_answered_synchronously_or_with_an_operati
                     ],
                     created.clone(),
                 ),
-                ("PUT", 0) => Reply::Json(201, vec![], done.clone()),
+                ("PUT", 0) => Reply::Json(200, vec![], done.clone()),
                 ("GET", _) if r.path().contains("operationStatus") => {
                     Reply::Json(200, vec![], json!({"status": "Succeeded"}))
                 }
