@@ -9,6 +9,12 @@
 //! `parallelism` bounds nodes that are *working* (sending requests). A node that only waits for the cloud (an ASR
 //! job that a shared tracker watches) gives its place back with [`Slot::release_while`], so a thousand enable jobs
 //! can run in ASR at once while at most `parallelism` nodes talk to ARM; the client's token buckets pace the rest.
+//!
+//! An edge may ask for less than "done" ([`walk_staged`]): a running node announces milestones
+//! ([`Stages::reached`]) and a dependent that needs only a milestone starts then; an edge may also be needed only
+//! at a later stage of the dependent, which starts early and awaits that stage ([`Stages::stage`]). What a change
+//! needs of another is the caller's knowledge (apply's `ops::edge`); the walker only keeps the books, so failures
+//! still skip what needed the failed node (a running node waiting at a shut stage ends as skipped).
 
 use std::future::Future;
 use std::sync::Arc;

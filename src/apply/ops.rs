@@ -521,38 +521,56 @@ async fn protected_vm(
             .client
             .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
             .await?;
-        let first = initial.json_value().ok().flatten();
-        let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
-        // When the job started, by the service's clock (ours may differ): the job tracker's list filter.
-        let mut started = None;
-        if job.is_none() {
-            // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
-            // whose settings and lifecycle id are all this change needs afterwards.
-            let raw = cx.client.get_value(rpi.as_str()).await?;
-            job = crate::provider::arm::lro::job_id(None, raw.as_ref());
-            started = raw
-                .as_ref()
-                .and_then(|v| v.pointer("/properties/currentScenario/startTime"))
-                .and_then(Value::as_str)
-                .and_then(|t| {
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        // After the enable request the change only reads its item (to learn the job) and waits for the job. With
+        // the shared tracker it does both with its place given back, once: the places then carry enable requests
+        // (two round trips each, not three), so the write buckets, not the read after each request, pace a large
+        // apply. The job is still recorded in state before the wait (crash safety unchanged); the per-operation
+        // baseline keeps its place throughout.
+        let rpi = &rpi;
+        let follow = async move {
+            let first = initial.json_value().ok().flatten();
+            let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
+            // When the job started, by the service's clock (ours may differ): the job tracker's list filter.
+            let mut started = None;
+            let mut item = None;
+            if job.is_none() {
+                // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
+                // whose settings and lifecycle id are all this change needs afterwards.
+                let raw = cx.client.get_value(rpi.as_str()).await?;
+                job = crate::provider::arm::lro::job_id(None, raw.as_ref());
+                started = raw
+                    .as_ref()
+                    .and_then(|v| v.pointer("/properties/currentScenario/startTime"))
+                    .and_then(Value::as_str)
+                    .and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
                         .ok()
-                });
-            enabled = raw
-                .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
-                .and_then(snapshot::protected_item);
-        }
-        if let Some(h) = job.clone().or_else(|| operation_url(&initial.headers)) {
-            cx.record_operation(&c.address, h).await?;
-        }
-        await_started(
-            cx,
-            azure_core::http::Method::Put,
-            rpi.as_str(),
-            initial,
-            job.as_deref().zip(started),
-        )
-        .await?;
+                    });
+                item = raw
+                    .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
+                    .and_then(snapshot::protected_item);
+            }
+            if let Some(h) = job.clone().or_else(|| operation_url(&initial.headers)) {
+                cx.record_operation(&c.address, h).await?;
+            }
+            await_started(
+                cx,
+                azure_core::http::Method::Put,
+                rpi.as_str(),
+                initial,
+                job.as_deref().zip(started),
+            )
+            .await?;
+            Ok::<_, ApplyError>(item)
+        };
+        enabled = if cx.tracker.is_some() {
+            cx.slot.release_while(follow).await?
+        } else {
+            follow.await?
+        };
     } else {
         // An item that exists may still be carrying the job a killed apply started (recorded or not): wait for
         // it to end before updating the item, rather than colliding with it.
