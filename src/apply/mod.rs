@@ -1,7 +1,7 @@
 //! Apply: carrying out a plan against the cloud, crash-safely and with bounded concurrency.
 //!
-//! [`apply`] walks the plan's changes with the generic [`executor::walk`] (dependencies from the plan, deletes in
-//! reverse order), maps each change to ARM client operations (`ops`), and writes state through one writer after
+//! [`apply`] walks the plan's changes with the generic [`executor::walk_staged`] (dependencies from the plan, refined
+//! by `ops::edge` where ASR needs less than a finished dependency; deletes in reverse order), maps each change to ARM client operations (`ops`), and writes state through one writer after
 //! every completed operation, recording an operation as in flight before it starts so a re-run adopts it (every
 //! create reads first and adopts what exists) instead of repeating it. DR operations go through `dr_ops` (to be
 //! routed to the DR engine). It reaches the cloud only through [`ArmClient`] and state only through
