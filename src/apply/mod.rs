@@ -318,16 +318,6 @@ async fn run_apply(
             *n
         })
         .collect();
-    // Changes that others wait on go first (the longest chain of dependents below them, in changes): when ready
-    // work outnumbers the places, the infrastructure chain is not queued behind leaves such as a VNet or a cache
-    // account. Ties keep the subscription round-robin above.
-    let height = dependents_height(&deps);
-    let tallest = height.iter().copied().max().unwrap_or(0);
-    let ranks: Vec<usize> = ranks
-        .iter()
-        .zip(&height)
-        .map(|(&r, &h)| (tallest - h) * (changes.len() + 1) + r)
-        .collect();
     hooks.on_event(&Event::ApplyStarted {
         total: changes.len(),
     });
@@ -399,49 +389,6 @@ async fn run_apply(
     report.serial = serial;
     report.deferred = cx.deferred.lock().expect("deferred lock").clone();
     Ok(report)
-}
-
-/// Per node, the length of the longest chain of dependents below it (0 for a node nothing depends on).
-fn dependents_height(deps: &[Vec<executor::Edge>]) -> Vec<usize> {
-    // Memoized over an explicit stack (a deep chain must not overflow the thread's stack); the plan's
-    // dependencies form a DAG, and a node on a cycle (never the case) would only keep height 0.
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); deps.len()];
-    for (i, es) in deps.iter().enumerate() {
-        for e in es {
-            dependents[e.on].push(i);
-        }
-    }
-    let mut height: Vec<Option<usize>> = vec![None; deps.len()];
-    let mut on_stack = vec![false; deps.len()];
-    for root in 0..deps.len() {
-        let mut stack = vec![root];
-        while let Some(&n) = stack.last() {
-            if height[n].is_some() {
-                stack.pop();
-                continue;
-            }
-            on_stack[n] = true;
-            let pending: Vec<usize> = dependents[n]
-                .iter()
-                .copied()
-                .filter(|&d| height[d].is_none() && !on_stack[d])
-                .collect();
-            if pending.is_empty() {
-                let h = dependents[n]
-                    .iter()
-                    .filter_map(|&d| height[d])
-                    .map(|h| h + 1)
-                    .max()
-                    .unwrap_or(0);
-                height[n] = Some(h);
-                on_stack[n] = false;
-                stack.pop();
-            } else {
-                stack.extend(pending);
-            }
-        }
-    }
-    height.into_iter().map(|h| h.unwrap_or(0)).collect()
 }
 
 /// Operations a killed apply left in flight whose object the plan now finds as desired (no-op): the operation
