@@ -1,7 +1,7 @@
 //! Apply: carrying out a plan against the cloud, crash-safely and with bounded concurrency.
 //!
-//! [`apply`] walks the plan's changes with the generic [`executor::walk`] (dependencies from the plan, deletes in
-//! reverse order), maps each change to ARM client operations (`ops`), and writes state through one writer after
+//! [`apply`] walks the plan's changes with the generic [`executor::walk_staged`] (dependencies from the plan, refined
+//! by `ops::edge` where ASR needs less than a finished dependency; deletes in reverse order), maps each change to ARM client operations (`ops`), and writes state through one writer after
 //! every completed operation, recording an operation as in flight before it starts so a re-run adopts it (every
 //! create reads first and adopts what exists) instead of repeating it. DR operations go through `dr_ops` (to be
 //! routed to the DR engine). It reaches the cloud only through [`ArmClient`] and state only through
@@ -133,6 +133,8 @@ pub(crate) struct Ctx {
     pub continue_manual: bool,
     /// This change's place among `--parallelism` (given back while it only waits for an ASR job or ARM throttling).
     pub slot: Arc<executor::Slot>,
+    /// This change's milestones and later stages in the walk (see [`ops::edge`]).
+    pub stages: Arc<executor::Stages>,
     /// Waits for ASR jobs with one `replicationJobs` list per vault per interval. `None`: poll each operation on
     /// its own, holding the place ([`apply_per_operation`], the benchmark's Terraform-style baseline).
     pub tracker: Option<crate::provider::arm::lro::JobTracker>,
@@ -243,6 +245,7 @@ async fn run_apply(
         deferred: Arc::default(),
         continue_manual: opts.continue_manual,
         slot: executor::Slot::detached(),
+        stages: executor::Stages::detached(),
         tracker,
         resumed: false,
     };
@@ -253,12 +256,14 @@ async fn run_apply(
         .enumerate()
         .map(|(i, c)| (c.key.as_str(), i))
         .collect();
-    let deps: Vec<Vec<usize>> = changes
+    // What each change needs of each change it depends on (by default: done before it starts).
+    let deps: Vec<Vec<executor::Edge>> = changes
         .iter()
         .map(|c| {
             c.depends_on
                 .iter()
                 .filter_map(|d| index.get(d.as_str()).copied())
+                .map(|d| ops::edge(c, &changes[d], d))
                 .collect()
         })
         .collect();
@@ -287,14 +292,15 @@ async fn run_apply(
     let outcomes: Vec<Outcome<String>> = {
         let shared = shared.clone();
         let cx = cx.clone();
-        executor::walk_slots(
+        executor::walk_staged(
             &deps,
             &ranks,
             opts.parallelism,
             &opts.stop,
-            move |i, slot| {
+            move |i, slot, stages| {
                 let mut cx = cx.clone();
                 cx.slot = slot;
+                cx.stages = stages;
                 let shared = shared.clone();
                 // The change's throttling waits give its place back too (the client calls the slot around them).
                 let hook: Arc<dyn crate::provider::arm::throttle::WaitHook> = cx.slot.clone();

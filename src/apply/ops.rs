@@ -11,6 +11,7 @@ use std::time::Duration;
 use globset::Glob;
 use serde_json::Value;
 
+use super::executor::{Edge, Milestone};
 use super::{ApplyError, Ctx, StateUpdate, writes};
 use crate::addr::ResourceAddr;
 use crate::config::model::{NetworkRef, ProtectedVm, Resource, ResourceBody};
@@ -74,6 +75,35 @@ fn adopt(cx: &Ctx, c: &ResourceChange) -> ResourceState {
         attributes: c.change.before.clone(),
         active_site: dr_kind.then_some(site),
         updated_at: cx.now(),
+    }
+}
+
+/// Region pair milestone: both fabrics exist (network mappings need no more of the pair).
+pub(crate) const FABRICS_READY: Milestone = 1;
+/// Region pair milestone: both protection containers exist.
+pub(crate) const CONTAINERS_READY: Milestone = 2;
+/// Region pair stage: creating the container mappings, the only part of a pair that needs its policy.
+pub(crate) const MAPPINGS: u8 = 1;
+
+/// What `dependent` needs of `dependency` (node `on` of the walk) when both are written by this apply: ASR's
+/// real order (asr-api.md §1) is finer than the graph's edges, so a region pair starts without its policy (only
+/// its mappings need it) and a network mapping starts once the pair's fabrics exist. Anything else waits for the
+/// dependency to finish. Deletes keep the plain reverse order.
+pub(crate) fn edge(dependent: &ResourceChange, dependency: &ResourceChange, on: usize) -> Edge {
+    let plain = Edge::done(on);
+    if !writes(dependent.action) || !writes(dependency.action) {
+        return plain;
+    }
+    match (dependent.kind.as_str(), dependency.kind.as_str()) {
+        ("region_pair", "replication_policy") => Edge {
+            stage: MAPPINGS,
+            ..plain
+        },
+        ("network_mapping", "region_pair") => Edge {
+            milestone: FABRICS_READY,
+            ..plain
+        },
+        _ => plain,
     }
 }
 
@@ -195,24 +225,35 @@ pub(crate) async fn execute(cx: &Ctx, c: &ResourceChange) -> Result<StateUpdate,
                 .automation_account
                 .as_ref()
                 .map(|a| a.value.as_str().to_string());
-            // Source and target sides are independent: each side's fabric then container, both sides at once,
-            // then both mappings at once (each is an ASR job of its own; in sequence they would add up).
-            let side = |fabric: &'static str, container: &'static str, region: String| async move {
-                let f = id(need(ids, fabric, &c.address)?)?;
-                if !exists(cx, &f).await? {
-                    cx.client.create_fabric(&f, &region).await?;
-                }
-                let k = id(need(ids, container, &c.address)?)?;
-                if !exists(cx, &k).await? {
-                    cx.client.create_container(&k).await?;
+            // Source and target sides are independent: both fabrics at once, then both containers, then both
+            // mappings (each is an ASR job of its own; in sequence they would add up). The milestones let the
+            // walk start network mappings once the fabrics exist; only the mappings need the policy.
+            let ensure = |role: &'static str, region: Option<String>| async move {
+                let x = id(need(ids, role, &c.address)?)?;
+                if !exists(cx, &x).await? {
+                    match region {
+                        Some(region) => cx.client.create_fabric(&x, &region).await?,
+                        None => cx.client.create_container(&x).await?,
+                    };
                 }
                 Ok::<(), ApplyError>(())
             };
             futures_util::future::try_join(
-                side("source_fabric", "source_container", p.source.value.clone()),
-                side("target_fabric", "target_container", p.target.value.clone()),
+                ensure("source_fabric", Some(p.source.value.clone())),
+                ensure("target_fabric", Some(p.target.value.clone())),
             )
             .await?;
+            cx.stages.reached(FABRICS_READY);
+            futures_util::future::try_join(
+                ensure("source_container", None),
+                ensure("target_container", None),
+            )
+            .await?;
+            cx.stages.reached(CONTAINERS_READY);
+            cx.slot
+                .release_while(cx.stages.stage(MAPPINGS))
+                .await
+                .map_err(|why| ApplyError::Plan(format!("{}: {why}", c.address)))?;
             let policy = id(need(ids, "policy", &c.address)?)?;
             let mapping = |mapping: &'static str, target: &'static str| {
                 let (policy, account) = (policy.clone(), account.clone());
@@ -480,38 +521,56 @@ async fn protected_vm(
             .client
             .begin(azure_core::http::Method::Put, rpi.as_str(), Some(&body))
             .await?;
-        let first = initial.json_value().ok().flatten();
-        let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
-        // When the job started, by the service's clock (ours may differ): the job tracker's list filter.
-        let mut started = None;
-        if job.is_none() {
-            // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
-            // whose settings and lifecycle id are all this change needs afterwards.
-            let raw = cx.client.get_value(rpi.as_str()).await?;
-            job = crate::provider::arm::lro::job_id(None, raw.as_ref());
-            started = raw
-                .as_ref()
-                .and_then(|v| v.pointer("/properties/currentScenario/startTime"))
-                .and_then(Value::as_str)
-                .and_then(|t| {
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        // After the enable request the change only reads its item (to learn the job) and waits for the job. With
+        // the shared tracker it does both with its place given back, once: the places then carry enable requests
+        // (two round trips each, not three), so the write buckets, not the read after each request, pace a large
+        // apply. The job is still recorded in state before the wait (crash safety unchanged); the per-operation
+        // baseline keeps its place throughout.
+        let rpi = &rpi;
+        let follow = async move {
+            let first = initial.json_value().ok().flatten();
+            let mut job = crate::provider::arm::lro::job_id(Some(&initial.headers), first.as_ref());
+            // When the job started, by the service's clock (ours may differ): the job tracker's list filter.
+            let mut started = None;
+            let mut item = None;
+            if job.is_none() {
+                // ASR names the job on the item (`currentScenario.jobId`); this read also gives the item as enabled,
+                // whose settings and lifecycle id are all this change needs afterwards.
+                let raw = cx.client.get_value(rpi.as_str()).await?;
+                job = crate::provider::arm::lro::job_id(None, raw.as_ref());
+                started = raw
+                    .as_ref()
+                    .and_then(|v| v.pointer("/properties/currentScenario/startTime"))
+                    .and_then(Value::as_str)
+                    .and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
                         .ok()
-                });
-            enabled = raw
-                .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
-                .and_then(snapshot::protected_item);
-        }
-        if let Some(h) = job.clone().or_else(|| operation_url(&initial.headers)) {
-            cx.record_operation(&c.address, h).await?;
-        }
-        await_started(
-            cx,
-            azure_core::http::Method::Put,
-            rpi.as_str(),
-            initial,
-            job.as_deref().zip(started),
-        )
-        .await?;
+                    });
+                item = raw
+                    .and_then(|v| serde_json::from_value::<wire::ReplicationProtectedItem>(v).ok())
+                    .and_then(snapshot::protected_item);
+            }
+            if let Some(h) = job.clone().or_else(|| operation_url(&initial.headers)) {
+                cx.record_operation(&c.address, h).await?;
+            }
+            await_started(
+                cx,
+                azure_core::http::Method::Put,
+                rpi.as_str(),
+                initial,
+                job.as_deref().zip(started),
+            )
+            .await?;
+            Ok::<_, ApplyError>(item)
+        };
+        enabled = if cx.tracker.is_some() {
+            cx.slot.release_while(follow).await?
+        } else {
+            follow.await?
+        };
     } else {
         // An item that exists may still be carrying the job a killed apply started (recorded or not): wait for
         // it to end before updating the item, rather than colliding with it.

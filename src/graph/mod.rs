@@ -10,6 +10,10 @@
 //!         └──────────► vault ──► replication_policy ──► region_pair ──► network_mapping ──► protected_vm ──► recovery_plan
 //! ```
 //!
+//! These edges are whole-resource order. Apply refines two of them with ASR's finer order (a region pair needs its
+//! policy only for its container mappings; a network mapping needs only the pair's fabrics), so plans, state and
+//! this graph keep the simple picture while the apply overlaps the chain (`apply::ops::edge`).
+//!
 //! Built in a few named passes ([`add_nodes`], [`add_config_edges`], [`add_implicit_edges`], [`check_cycles`]). Pure:
 //! it reads the configuration and produces values and diagnostics, nothing else.
 

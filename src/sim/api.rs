@@ -1886,19 +1886,11 @@ fn vault(cx: &mut Cx, m: &str) -> Reply {
                 body: b.clone(),
                 etag: 0,
             });
-            let op = new_op(cx, None, cx.now, Some(id.clone()));
-            let url = format!(
-                "{}{}/operationStatus/{op}?api-version={}",
-                cx.base, id, cx.api
-            );
-            let status = if existing.is_some() { 200 } else { 201 };
-            let mut out = resp(status, Some(b));
-            out.headers.push(("Azure-AsyncOperation".into(), url));
-            out.headers.push((
-                "Retry-After".into(),
-                cx.w.config.retry_after_secs.to_string(),
-            ));
-            Ok(out)
+            // The simulated vault takes no time to provision, so the PUT answers as the RP does when the work is
+            // already done: 200 with the final body (provisioningState Succeeded) and nothing to poll. The spec's
+            // example (PUTVault_WithSourceScanConfiguration) has both shapes: that 200, and 201 `Provisioning`
+            // with `Azure-AsyncOperation` and `Retry-After: 10` for work still running.
+            Ok(resp(200, Some(b)))
         }
         "DELETE" => {
             let Some(e) = existing else {

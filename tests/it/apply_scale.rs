@@ -242,6 +242,10 @@ pub struct Bound {
     /// The infrastructure chain: vault, policy, fabric, container, mapping, network mapping, cache account, one
     /// after another, with the simulator's durations (vaults and storage accounts complete at once there).
     pub d_infra: f64,
+    /// The longest chain ASR's own order forces: fabric → container → container mapping (the policy runs beside
+    /// the fabrics and containers, the network mapping beside the containers and mappings; vault and cache account
+    /// complete at once). Not part of G3's LB, which takes `d_infra` as defined there.
+    pub d_chain: f64,
     /// The longest enable-protection job.
     pub d_enable: f64,
     /// max(write floor, d_infra + d_enable).
@@ -249,7 +253,7 @@ pub struct Bound {
     /// Enable-protection requests per subscription.
     pub enables: BTreeMap<String, usize>,
     /// The bound once the order is counted: the enable requests can only start when the chain is done, so the
-    /// last one starts no earlier than d_infra + max(0, (E_s − 200) / 10) and ends d_enable later.
+    /// last one starts no earlier than d_chain + max(0, (E_s − 200) / 10) and ends d_enable later.
     pub ordered: f64,
 }
 
@@ -275,6 +279,7 @@ impl Bound {
             .fold(0.0, f64::max);
         // vault 0 + policy + fabric + container + mapping + network mapping + cache account 0.
         let d_infra = 5.0 * d.config_secs as f64;
+        let d_chain = 3.0 * d.config_secs as f64;
         let d_enable = d.enable_secs as f64;
         let pacing = enables
             .values()
@@ -284,10 +289,11 @@ impl Bound {
             writes,
             write_floor,
             d_infra,
+            d_chain,
             d_enable,
             lb: write_floor.max(d_infra + d_enable),
             enables,
-            ordered: d_infra + pacing + d_enable,
+            ordered: d_chain + pacing + d_enable,
         }
     }
 }

@@ -7,6 +7,7 @@ mod apply_crash;
 mod apply_destroy;
 mod apply_faults;
 mod apply_fleet;
+mod apply_overlap;
 mod apply_saved;
 mod apply_scale;
 mod apply_throttle;

@@ -98,7 +98,7 @@ async fn sdk_scenario() -> Simulator {
         "PUT",
         &vault(),
         Some(json!({"location": "westus", "sku": {"name": "Standard"}})),
-        &[201],
+        &[200],
     )
     .await;
     let disks: BTreeMap<String, Vec<String>> = ["vm00001", "vm00002"]
