@@ -302,14 +302,22 @@ async fn run_apply(
                 cx.slot = slot;
                 cx.stages = stages;
                 let shared = shared.clone();
-                // The change's throttling waits give its place back too (the client calls the slot around them).
-                let hook: Arc<dyn crate::provider::arm::throttle::WaitHook> = cx.slot.clone();
+                // The change's throttling waits and waits between operation polls give its place back too (the
+                // client calls the slot around them). Not in the Terraform-style baseline, which holds its place
+                // for as long as its operation runs.
+                let hook: Option<Arc<dyn crate::provider::arm::throttle::WaitHook>> =
+                    cx.tracker.is_some().then(|| cx.slot.clone() as _);
                 async move {
-                    crate::provider::arm::throttle::with_wait_hook(
-                        hook,
-                        run_change(&cx, &shared[i]),
-                    )
-                    .await
+                    match hook {
+                        Some(hook) => {
+                            crate::provider::arm::throttle::with_wait_hook(
+                                hook,
+                                run_change(&cx, &shared[i]),
+                            )
+                            .await
+                        }
+                        None => run_change(&cx, &shared[i]).await,
+                    }
                 }
             },
         )

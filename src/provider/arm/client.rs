@@ -672,7 +672,8 @@ impl ArmClient {
                     after: elapsed + delay,
                 });
             }
-            self.inner.clock.sleep(delay).await;
+            // Between polls the caller only waits for the service: its place (apply's parallelism) goes back too.
+            throttle::idle(self.inner.clock.as_ref(), delay).await;
             polls += 1;
             let rsp = match self.send(Method::Get, url.clone(), None).await {
                 Ok(r) => r,

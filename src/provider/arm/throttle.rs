@@ -28,8 +28,9 @@ use crate::provider::{OpKind, ThrottleScope};
 /// A wait that sends nothing, handed to a [`WaitHook`].
 pub type IdleWait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Told about every wait the client does for throttling in the task that set it, so the caller can give back what
-/// it holds (apply: the change's place among `--parallelism`) while the request only waits.
+/// Told about every wait the client does in the task that set it without sending (a throttling wait, or the wait
+/// between polls of a long-running operation), so the caller can give back what it holds (apply: the change's
+/// place among `--parallelism`) while the request only waits.
 #[async_trait::async_trait]
 pub trait WaitHook: Send + Sync {
     /// Runs `wait` with whatever the caller holds given back, and takes it again before returning.
