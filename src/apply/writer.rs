@@ -23,7 +23,9 @@ pub(crate) struct Writer {
 }
 
 struct Staged {
-    state: State,
+    /// Shared with a write in progress, which stores it as it was; a commit meanwhile copies it first
+    /// (`Arc::make_mut`), so a write never holds the lock and an apply without overlapping commits copies nothing.
+    state: Arc<State>,
     commits: u64,
 }
 
@@ -39,7 +41,10 @@ impl Writer {
     pub(crate) fn new(store: Arc<dyn StateStore>, state: State, version: Option<Version>) -> Self {
         let serial = state.serial;
         Writer {
-            staged: Mutex::new(Staged { state, commits: 0 }),
+            staged: Mutex::new(Staged {
+                state: Arc::new(state),
+                commits: 0,
+            }),
             stored: tokio::sync::Mutex::new(Persisted {
                 store,
                 version,
@@ -62,7 +67,7 @@ impl Writer {
     ) -> Result<u64, StateError> {
         let mine = {
             let mut s = self.staged.lock().expect("staged state lock");
-            f(&mut s.state);
+            f(Arc::make_mut(&mut s.state));
             s.commits += 1;
             s.commits
         };
@@ -73,8 +78,8 @@ impl Writer {
         }
         let (doc, commits) = {
             let mut s = self.staged.lock().expect("staged state lock");
-            s.state.serial += 1;
-            (s.state.clone(), s.commits)
+            Arc::make_mut(&mut s.state).serial += 1;
+            (Arc::clone(&s.state), s.commits)
         };
         let version = p.store.write(&doc, p.version.as_ref()).await?;
         p.version = Some(version);
