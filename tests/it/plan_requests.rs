@@ -258,6 +258,11 @@ async fn a_plan_over_many_vaults_reads_through_resource_graph_and_sees_what_arm_
 
 #[tokio::test(start_paused = true)]
 async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
+    fn changed(plan: &asrform::plan::Plan) -> Vec<&str> {
+        plan.effective_changes()
+            .map(|c| c.address.as_str())
+            .collect()
+    }
     use asrform::provider::arm::snapshot::{self, Strategy};
     let mut env = fleet_env(40, 4).await;
     // The index lags every change by 10 minutes from now on.
@@ -267,11 +272,7 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
         "recovery_point_retention = \"48h\"",
     );
     let plan = env.plan().await;
-    let changed: Vec<&str> = plan
-        .effective_changes()
-        .map(|c| c.address.as_str())
-        .collect();
-    assert_eq!(changed, ["replication_policy.policy_24h"]);
+    assert_eq!(changed(&plan), ["replication_policy.policy_24h"]);
     env.apply(&plan, asrform::apply::WaitFor::Accepted).await;
     let policy_of = |s: &asrform::provider::Snapshot| {
         s.policies
@@ -309,11 +310,7 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
         "recovery_point_retention = \"24h\"",
     );
     let plan = env.plan().await;
-    let changed: Vec<&str> = plan
-        .effective_changes()
-        .map(|c| c.address.as_str())
-        .collect();
-    assert_eq!(changed, ["replication_policy.policy_24h"]);
+    assert_eq!(changed(&plan), ["replication_policy.policy_24h"]);
     // Once the index has caught up and the change is no longer recent, ARG alone decides a no-drift plan.
     env.sim.advance(std::time::Duration::from_secs(3600));
     env.edit(
