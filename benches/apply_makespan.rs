@@ -108,15 +108,16 @@ fn report(name: &str, cloud: &Scale, run: &Run) -> (Bound, f64) {
 ///
 /// - `provider`: the resource-provider 429 blocks every Recovery Services request of its subscription for its
 ///   whole `Retry-After`; it fires early (on the chain), where all remaining work needs that provider.
-/// - `chain`: per stage of the chain (vault, policy, fabrics, containers, mappings, network mappings, one after
-///   another), the slowest object's waits: the `Retry-After`s of the 429s on that object's own requests, the
+/// - `chain`: per stage of the chain (vault, policy, fabrics, containers, mappings, network mappings; the longest
+///   path over the stages as the apply overlaps them), the slowest object's waits: the `Retry-After`s of the 429s on that object's own requests, the
 ///   largest over the stage's objects (the two sides of a region pair run at once, so their waits overlap and are
 ///   not added), plus the 429s on the stage's operation-status polls (time-attributed to the stage).
 /// - `enable`: the largest total `Retry-After` one VM's requests met before its enable request was accepted
 ///   (its source VM read and the enable PUT, one after the other): that VM's job cannot start earlier.
 ///
 /// Waits on item reads after the enable, on job-list reads and on objects off the chain (cache account, DR
-/// network, which are ready long before they are needed) are not counted.
+/// network, which are ready long before they are needed) are not counted. All of it per subscription (see
+/// [`Unavoidable::from_log`]).
 struct Unavoidable {
     provider: f64,
     chain: f64,
@@ -129,7 +130,29 @@ impl Unavoidable {
         self.provider + self.chain + self.enable
     }
 
+    /// Each subscription's chain runs beside the others' on its own buckets and provider quota, so its waits are
+    /// counted on their own and the bound takes the subscription whose waits delay its enables most.
     fn from_log(log: &[LogEntry]) -> Self {
+        let mut by_sub: std::collections::BTreeMap<String, Vec<LogEntry>> = Default::default();
+        for e in log {
+            by_sub
+                .entry(apply_scale::subscription_of(&e.path).unwrap_or_default())
+                .or_default()
+                .push(e.clone());
+        }
+        by_sub
+            .values()
+            .map(|entries| Self::of_subscription(entries))
+            .max_by(|a, b| a.total().total_cmp(&b.total()))
+            .unwrap_or(Unavoidable {
+                provider: 0.0,
+                chain: 0.0,
+                stages: Vec::new(),
+                enable: 0.0,
+            })
+    }
+
+    fn of_subscription(log: &[LogEntry]) -> Self {
         use std::collections::BTreeMap;
         const STAGES: [(&str, &str); 6] = [
             ("vault", "Vaults_"),
