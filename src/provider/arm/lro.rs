@@ -590,6 +590,7 @@ mod tests {
             Ok(self.answers[(calls.len() - 1).min(self.answers.len() - 1)].clone())
         }
         async fn sleep(&self, d: Duration) {
+            // Virtual: the test runs on tokio's paused clock, which jumps to the next timer.
             tokio::time::sleep(d).await
         }
         fn now(&self) -> time::OffsetDateTime {
