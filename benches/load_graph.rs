@@ -8,6 +8,9 @@
 //!
 //! A plain `main` (`harness = false`): it prints its measurements and exits non-zero when a load fails.
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use std::time::{Duration, Instant};
 
 use asrform::config::{self, LoadOptions};
@@ -126,15 +129,10 @@ recovery_plan "unit" {{
     vec![("main.asr.hcl".into(), hcl), ("inventory.csv".into(), csv)]
 }
 
-/// CPU time this thread has run (Linux `/proc/thread-self/schedstat`), so a loaded machine (the build hosts are
-/// shared) does not count time spent waiting for a core; `None` elsewhere.
+/// CPU time this thread has run ([`measure::thread_cpu`]), so a loaded machine (the build hosts are shared) does not
+/// count time spent waiting for a core; `None` where the clock is unavailable.
 fn cpu_time() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-        .map(Duration::from_nanos)
+    Some(measure::thread_cpu()).filter(|d| !d.is_zero())
 }
 
 /// Best of `runs` CPU times (wall-clock times where CPU time is unavailable) of load + graph for `n` VMs.
@@ -174,18 +172,6 @@ fn measure(sources: Vec<(String, String)>, n: usize, runs: usize) -> (Duration, 
     (best_load, best_total)
 }
 
-/// Peak resident memory of the process so far (`VmHWM`), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn report(name: &str, make: impl Fn(usize) -> Vec<(String, String)>, sizes: &[usize]) {
     let mut first: Option<Duration> = None;
     for &n in sizes {
@@ -206,7 +192,7 @@ fn report(name: &str, make: impl Fn(usize) -> Vec<(String, String)>, sizes: &[us
             "{name:<14} {n:>6} VMs: load+graph {:>9.1} ms (load {:>9.1} ms){ratio}; peak memory so far {:.0} MB",
             total.as_secs_f64() * 1e3,
             load.as_secs_f64() * 1e3,
-            peak_mb()
+            measure::peak_mb()
         );
     }
 }

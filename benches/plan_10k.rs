@@ -10,6 +10,9 @@
 //! `1000,10000`; the first is the ratio's base), `PLAN_RUNS` the runs per size (best CPU time is kept, default 3).
 //! Plain `main`, no harness; prints numbers for BENCHMARKS.md.
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,59 +23,6 @@ use asrform::plan::render::{self, TextOptions};
 use asrform::plan::{PlanOptions, diff, saved};
 use asrform::provider::Snapshot;
 use asrform::sim::{SimConfig, Simulator};
-
-/// CPU time of this thread so far. On Linux `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, which is exact: the
-/// `schedstat` counter used before advances only at scheduler ticks (4 ms here), so the 1,000-VM base of the ratio
-/// (≈ 35 ms in four phases) carried up to ±15% of quantisation. Zero elsewhere.
-fn thread_cpu() -> Duration {
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-    {
-        #[repr(C)]
-        struct Timespec {
-            tv_sec: i64,
-            tv_nsec: i64,
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        unsafe extern "C" {
-            fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-        }
-        let mut ts = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec (64-bit `time_t` and `long` on the 64-bit Linux targets this
-        // bench runs on); the call writes only into it.
-        if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
-            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
-        }
-    }
-    Duration::ZERO
-}
-
-/// Minor page faults of the process so far (`/proc/self/stat` field 10): first touches of memory the allocator got
-/// from (or gave back to) the kernel. They are what grows faster than the VM count (see BENCHMARKS.md).
-fn minor_faults() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let rest = &s[s.rfind(')')? + 2..];
-            rest.split_whitespace().nth(7)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Peak resident memory of the process so far (`VmHWM`), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// CPU times of one pure run, by phase.
 #[derive(Clone, Copy, Default)]
@@ -95,24 +45,24 @@ impl Phases {
 
 /// One pure run: load + graph + diff + the three renderings, CPU time per phase. Returns the output sizes too.
 fn pure_run(sources: &[(String, String)], snap: &Snapshot) -> (Phases, [usize; 3], usize) {
-    let f0 = minor_faults();
-    let t0 = thread_cpu();
+    let f0 = measure::minor_faults();
+    let t0 = measure::thread_cpu();
     let loaded =
         config::load_sources(sources.to_vec(), &LoadOptions::default()).unwrap_or_else(|d| {
             eprintln!("the configuration does not load: {d:?}");
             std::process::exit(1);
         });
-    let t1 = thread_cpu();
+    let t1 = measure::thread_cpu();
     let graph = asrform::graph::build(&loaded.config).expect("graph");
-    let t2 = thread_cpu();
+    let t2 = measure::thread_cpu();
     let plan = diff(&loaded.config, &graph, snap, None, &PlanOptions::default()).expect("plan");
-    let t3 = thread_cpu();
+    let t3 = measure::thread_cpu();
     let text = render::text(&plan, TextOptions::default());
-    let tj = thread_cpu();
+    let tj = measure::thread_cpu();
     let json = saved::to_json(&plan);
-    let tj2 = thread_cpu();
+    let tj2 = measure::thread_cpu();
     let md = render::markdown(&plan, "bench");
-    let t4 = thread_cpu();
+    let t4 = measure::thread_cpu();
     let changes = plan.effective_changes().count();
     (
         Phases {
@@ -121,7 +71,7 @@ fn pure_run(sources: &[(String, String)], snap: &Snapshot) -> (Phases, [usize; 3
             diff: t3 - t2,
             render: t4 - t3,
             json: tj2 - tj,
-            faults: minor_faults() - f0,
+            faults: measure::minor_faults() - f0,
         },
         [text.len(), json.len(), md.chars().count()],
         changes,
@@ -215,7 +165,7 @@ fn main() {
             sizes_out[0],
             sizes_out[1],
             sizes_out[2],
-            peak_mb()
+            measure::peak_mb()
         );
         println!("  live read: host wall {read_wall:?}, requests {counts:?}");
     }
