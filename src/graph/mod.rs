@@ -17,7 +17,9 @@
 //! Built in a few named passes ([`add_nodes`], [`add_config_edges`], [`add_implicit_edges`], [`check_cycles`]). Pure:
 //! it reads the configuration and produces values and diagnostics, nothing else.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fmt::Write as _;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -76,6 +78,10 @@ impl Builder<'_> {
         let (Some(&a), Some(&b)) = (self.index.get(from), self.index.get(to)) else {
             return;
         };
+        self.edge_between(a, b, reason);
+    }
+
+    fn edge_between(&mut self, a: NodeIndex, b: NodeIndex, reason: EdgeReason) {
         if a != b && self.seen.insert((a, b)) {
             self.graph.add_edge(a, b, reason);
         }
@@ -128,8 +134,11 @@ fn add_implicit_edges(g: &mut Builder, config: &Config) {
             _ => {}
         }
     }
-    let mut edges: Vec<(ResourceAddr, ResourceAddr)> = Vec::new();
+    // Node pairs, not address copies: the edges are added once the configuration is no longer borrowed through `g`.
+    let mut edges: Vec<(NodeIndex, NodeIndex)> = Vec::new();
+    let node = |a: &ResourceAddr| g.index.get(a).copied();
     for r in config.resources.values() {
+        let Some(to) = node(&r.addr) else { continue };
         let named_rg = match &r.body {
             ResourceBody::VirtualNetwork(v) => Some((&v.resource_group, &v.subscription_id)),
             ResourceBody::StorageAccount(v) => Some((&v.resource_group, &v.subscription_id)),
@@ -139,9 +148,11 @@ fn add_implicit_edges(g: &mut Builder, config: &Config) {
         };
         if let Some((rg, sub)) = named_rg
             && rg.value.block.is_none()
-            && let Some(addr) = rg_by_name.get(&(rg.value.name.to_ascii_lowercase(), sub.clone()))
+            && let Some(from) = rg_by_name
+                .get(&(rg.value.name.to_ascii_lowercase(), sub.clone()))
+                .and_then(|a| node(a))
         {
-            edges.push(((*addr).clone(), r.addr.clone()));
+            edges.push((from, to));
         }
         if let ResourceBody::ProtectedVm(vm) = &r.body {
             for m in mappings_by_pair
@@ -149,19 +160,22 @@ fn add_implicit_edges(g: &mut Builder, config: &Config) {
                 .into_iter()
                 .flatten()
             {
-                edges.push(((*m).clone(), r.addr.clone()));
+                if let Some(from) = node(m) {
+                    edges.push((from, to));
+                }
             }
         }
     }
     for (from, to) in edges {
-        g.edge(&from, &to, EdgeReason::Implicit);
+        g.edge_between(from, to, EdgeReason::Implicit);
     }
 }
 
 /// Kahn's algorithm with the ready set kept in address order, so that resources with no order between them come
 /// out sorted (`web01` before `web02`): plans, Markdown tables and apply order read the way the configuration does.
 /// petgraph's DFS-based toposort gives a valid order too, but ties come out in an order that depends on insertion.
-/// `None` when there is a cycle.
+/// `None` when there is a cycle. Nodes are added in address order, so the heap orders node indices: comparing them
+/// is the same order as comparing the addresses, without reading the strings.
 fn sorted_topo(g: &DiGraph<ResourceAddr, EdgeReason>) -> Option<Vec<NodeIndex>> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
@@ -170,18 +184,18 @@ fn sorted_topo(g: &DiGraph<ResourceAddr, EdgeReason>) -> Option<Vec<NodeIndex>> 
     for e in g.edge_references() {
         indegree[e.target().index()] += 1;
     }
-    let mut ready: BinaryHeap<Reverse<(&ResourceAddr, NodeIndex)>> = g
+    let mut ready: BinaryHeap<Reverse<NodeIndex>> = g
         .node_indices()
         .filter(|n| indegree[n.index()] == 0)
-        .map(|n| Reverse((&g[n], n)))
+        .map(Reverse)
         .collect();
     let mut order = Vec::with_capacity(g.node_count());
-    while let Some(Reverse((_, n))) = ready.pop() {
+    while let Some(Reverse(n)) = ready.pop() {
         order.push(n);
         for m in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
             indegree[m.index()] -= 1;
             if indegree[m.index()] == 0 {
-                ready.push(Reverse((&g[m], m)));
+                ready.push(Reverse(m));
             }
         }
     }

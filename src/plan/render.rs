@@ -52,10 +52,10 @@ fn glyph(c: &ResourceChange) -> &'static str {
 }
 
 /// The action's name, with `import` for an adoption (`import`, or `update (import)`).
-fn action_label(c: &ResourceChange) -> String {
+fn action_label(c: &ResourceChange) -> std::borrow::Cow<'static, str> {
     match (&c.change.importing, c.action) {
         (Some(_), Action::NoOp) => "import".into(),
-        (Some(_), a) => format!("{} (import)", a.as_str()),
+        (Some(_), a) => format!("{} (import)", a.as_str()).into(),
         (None, a) => a.as_str().into(),
     }
 }
@@ -394,7 +394,7 @@ fn point_lines(out: &mut String, dr: &super::DrStep) {
 }
 
 /// The Markdown table of [`point_lines`].
-fn point_table(out: &mut String, dr: &super::DrStep) {
+fn point_table(out: &mut impl std::fmt::Write, dr: &super::DrStep) {
     let rows = point_rows(dr);
     if rows.is_empty() {
         return;
@@ -497,127 +497,141 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
             .or_default()
             .push(c);
     }
-    let mut table = String::new();
-    if !groups.is_empty() {
-        let _ = writeln!(
-            table,
-            "| Recovery plan | Resource | Action | Recovery point (age) | Why |"
-        );
-        let _ = writeln!(table, "| --- | --- | --- | --- | --- |");
-        for (g, cs) in &groups {
-            for c in cs {
-                let rp = c
-                    .dr
-                    .as_ref()
-                    .and_then(|d| d.recovery_point.as_ref())
-                    .map(|r| {
-                        format!(
-                            "{}{}",
-                            r.choice,
-                            r.age_seconds
-                                .map_or(String::new(), |a| format!(" (age {})", format_secs(a)))
-                        )
-                    })
-                    .unwrap_or_default();
-                let why = if c.change.replace_paths.is_empty() {
-                    c.changed_attributes.join(", ")
-                } else {
-                    format!("forced by {}", c.change.replace_paths.join(", "))
-                };
+    // The table and the per-change sections stop being written once they cannot fit: at 10,000 changes they would
+    // be megabytes built only to be replaced by the counts below.
+    let mut table = Capped::new(head.chars().count());
+    'full: {
+        if !groups.is_empty() {
+            let _ = writeln!(
+                table,
+                "| Recovery plan | Resource | Action | Recovery point (age) | Why |"
+            );
+            let _ = writeln!(table, "| --- | --- | --- | --- | --- |");
+            for (g, cs) in &groups {
+                for c in cs {
+                    if table.over() {
+                        break 'full;
+                    }
+                    let rp =
+                        c.dr.as_ref()
+                            .and_then(|d| d.recovery_point.as_ref())
+                            .map(|r| {
+                                format!(
+                                    "{}{}",
+                                    r.choice,
+                                    r.age_seconds.map_or(String::new(), |a| format!(
+                                        " (age {})",
+                                        format_secs(a)
+                                    ))
+                                )
+                            })
+                            .unwrap_or_default();
+                    let why = if c.change.replace_paths.is_empty() {
+                        c.changed_attributes.join(", ")
+                    } else {
+                        format!("forced by {}", c.change.replace_paths.join(", "))
+                    };
+                    let _ = writeln!(
+                        table,
+                        "| {} | `{}` | {} {} | {} | {} |",
+                        md_escape(g),
+                        md_escape(&c.key),
+                        glyph(c),
+                        action_label(c),
+                        rp,
+                        md_escape(&why)
+                    );
+                }
+            }
+            let _ = writeln!(table);
+        }
+        // DR operations in full: who moves, from which point, how the source is treated and what may be lost.
+        for c in plan.effective_changes() {
+            if table.over() {
+                break 'full;
+            }
+            let Some(dr) = &c.dr else { continue };
+            let dir = match dr.direction {
+                super::Direction::PrimaryToRecovery => "primary → recovery",
+                super::Direction::RecoveryToPrimary => "recovery → primary",
+            };
+            let _ = writeln!(table, "#### `{}` ({dir})", md_escape(&c.key));
+            let _ = writeln!(table);
+            if matches!(c.action, Action::Failover | Action::Failback) {
                 let _ = writeln!(
                     table,
-                    "| {} | `{}` | {} {} | {} | {} |",
-                    md_escape(g),
-                    md_escape(&c.key),
-                    glyph(c),
-                    action_label(c),
-                    rp,
-                    md_escape(&why)
+                    "- Source: {}",
+                    if dr.shut_down_source {
+                        "shut down first (planned failover)"
+                    } else {
+                        "**not touched** (outage failover)"
+                    }
                 );
             }
+            if let Some(rp) = &dr.recovery_point {
+                let _ = writeln!(
+                    table,
+                    "- Recovery point: {}{}{}",
+                    md_escape(&rp.choice),
+                    rp.time
+                        .as_deref()
+                        .map_or(String::new(), |t| format!(" at {t}")),
+                    rp.age_seconds
+                        .map_or(String::new(), |a| format!(" (age {})", format_secs(a)))
+                );
+            }
+            if let Some(l) = &dr.expected_data_loss {
+                let _ = writeln!(table, "- Expected data loss: {}", md_escape(l));
+            }
+            if let Some(n) = &dr.network {
+                let _ = writeln!(table, "- Test network: `{}`", md_escape(n));
+            }
+            let names: Vec<String> = dr
+                .vms
+                .iter()
+                .map(|v| format!("`{}`", md_escape(&v.address)))
+                .collect();
+            let _ = writeln!(table, "- VMs ({}): {}", names.len(), names.join(", "));
+            let _ = writeln!(table);
+            point_table(&mut table, dr);
         }
-        let _ = writeln!(table);
-    }
-    // DR operations in full: who moves, from which point, how the source is treated and what may be lost.
-    for c in plan.effective_changes() {
-        let Some(dr) = &c.dr else { continue };
-        let dir = match dr.direction {
-            super::Direction::PrimaryToRecovery => "primary → recovery",
-            super::Direction::RecoveryToPrimary => "recovery → primary",
-        };
-        let _ = writeln!(table, "#### `{}` ({dir})", md_escape(&c.key));
-        let _ = writeln!(table);
-        if matches!(c.action, Action::Failover | Action::Failback) {
-            let _ = writeln!(
-                table,
-                "- Source: {}",
-                if dr.shut_down_source {
-                    "shut down first (planned failover)"
-                } else {
-                    "**not touched** (outage failover)"
-                }
-            );
-        }
-        if let Some(rp) = &dr.recovery_point {
-            let _ = writeln!(
-                table,
-                "- Recovery point: {}{}{}",
-                md_escape(&rp.choice),
-                rp.time
-                    .as_deref()
-                    .map_or(String::new(), |t| format!(" at {t}")),
-                rp.age_seconds
-                    .map_or(String::new(), |a| format!(" (age {})", format_secs(a)))
-            );
-        }
-        if let Some(l) = &dr.expected_data_loss {
-            let _ = writeln!(table, "- Expected data loss: {}", md_escape(l));
-        }
-        if let Some(n) = &dr.network {
-            let _ = writeln!(table, "- Test network: `{}`", md_escape(n));
-        }
-        let names: Vec<String> = dr
-            .vms
-            .iter()
-            .map(|v| format!("`{}`", md_escape(&v.address)))
+        let details = &mut table;
+        let changed: Vec<&ResourceChange> = plan
+            .effective_changes()
+            .filter(|c| matches!(c.action, Action::Update | Action::Replace))
             .collect();
-        let _ = writeln!(table, "- VMs ({}): {}", names.len(), names.join(", "));
-        let _ = writeln!(table);
-        point_table(&mut table, dr);
-    }
-    let mut details = String::new();
-    let changed: Vec<&ResourceChange> = plan
-        .effective_changes()
-        .filter(|c| matches!(c.action, Action::Update | Action::Replace))
-        .collect();
-    if !changed.is_empty() {
-        let _ = writeln!(
-            details,
-            "<details><summary>Attribute changes ({})</summary>",
-            changed.len()
-        );
-        let _ = writeln!(details);
-        let _ = writeln!(details, "```diff");
-        for c in &changed {
-            let _ = writeln!(details, "~ {}", c.address);
-            for k in &c.changed_attributes {
-                let b = c.change.before.get(k).unwrap_or(&Value::Null);
-                let a = c.change.after.get(k).unwrap_or(&Value::Null);
-                let _ = writeln!(
-                    details,
-                    "-   {k} = {}",
-                    serde_json::to_string(b).unwrap_or_default()
-                );
-                let _ = writeln!(
-                    details,
-                    "+   {k} = {}",
-                    serde_json::to_string(a).unwrap_or_default()
-                );
+        if !changed.is_empty() {
+            let _ = writeln!(
+                details,
+                "<details><summary>Attribute changes ({})</summary>",
+                changed.len()
+            );
+            let _ = writeln!(details);
+            let _ = writeln!(details, "```diff");
+            for c in &changed {
+                if details.over() {
+                    break 'full;
+                }
+                let _ = writeln!(details, "~ {}", c.address);
+                for k in &c.changed_attributes {
+                    let b = c.change.before.get(k).unwrap_or(&Value::Null);
+                    let a = c.change.after.get(k).unwrap_or(&Value::Null);
+                    let _ = writeln!(
+                        details,
+                        "-   {k} = {}",
+                        serde_json::to_string(b).unwrap_or_default()
+                    );
+                    let _ = writeln!(
+                        details,
+                        "+   {k} = {}",
+                        serde_json::to_string(a).unwrap_or_default()
+                    );
+                }
             }
+            let _ = writeln!(details, "```");
+            let _ = writeln!(details, "</details>");
+            let _ = writeln!(details);
         }
-        let _ = writeln!(details, "```");
-        let _ = writeln!(details, "</details>");
-        let _ = writeln!(details);
     }
     let mut drift = String::new();
     if !plan.resource_drift.is_empty() {
@@ -640,9 +654,11 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
     }
     let mermaid = mermaid(plan);
 
-    let full = format!("{head}{table}{details}{drift}{mermaid}");
-    if full.chars().count() <= MARKDOWN_LIMIT {
-        return full;
+    if !table.over() {
+        let full = format!("{head}{}{drift}{mermaid}", table.out);
+        if full.chars().count() <= MARKDOWN_LIMIT {
+            return full;
+        }
     }
     // Too big: counts per recovery plan and action instead of one row per change.
     let mut counts = String::new();
@@ -685,35 +701,84 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
     out
 }
 
+/// A string that counts its characters as it grows, so a renderer can stop once it is past [`MARKDOWN_LIMIT`].
+struct Capped {
+    out: String,
+    chars: usize,
+}
+
+impl Capped {
+    /// Starts counting at `used` characters (what precedes this text in the document).
+    fn new(used: usize) -> Self {
+        Capped {
+            out: String::new(),
+            chars: used,
+        }
+    }
+
+    fn over(&self) -> bool {
+        self.chars > MARKDOWN_LIMIT
+    }
+}
+
+impl std::fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.chars += s.chars().count();
+        self.out.push_str(s);
+        Ok(())
+    }
+}
+
 fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
 /// A mermaid flowchart of the operation order, aggregated by kind and action so it stays small at any size.
 fn mermaid(plan: &Plan) -> String {
-    let mut nodes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut node_of: BTreeMap<&str, String> = BTreeMap::new();
+    // One node per kind and action (a DR step is a node of its own), counted. The name is written into one reused
+    // buffer and looked up by hash, so a 10,000-change plan allocates per node, not per change.
+    let mut nodes: foldhash::HashMap<String, (usize, usize)> = foldhash::HashMap::default();
+    let mut node_of: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
+    let mut name = String::new();
     for c in plan.effective_changes() {
-        let n = if c.dr.is_some() {
-            format!("{} {}", c.address, c.action.as_str())
+        name.clear();
+        let _ = if c.dr.is_some() {
+            write!(name, "{} {}", c.address, c.action.as_str())
         } else {
-            format!("{} {}", c.kind, action_label(c))
+            write!(name, "{} {}", c.kind, action_label(c))
         };
-        *nodes.entry(n.clone()).or_default() += 1;
-        node_of.insert(c.key.as_str(), n);
+        let next = nodes.len();
+        let node = match nodes.get_mut(name.as_str()) {
+            Some((node, count)) => {
+                *count += 1;
+                *node
+            }
+            None => {
+                nodes.insert(name.clone(), (next, 1));
+                next
+            }
+        };
+        node_of.insert(c.key.as_str(), node);
     }
     if nodes.is_empty() || nodes.len() > 60 {
         return String::new();
     }
-    let ids: BTreeMap<&String, usize> = nodes.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    // Nodes are numbered in name order, so the chart does not depend on the order of the changes.
+    let mut sorted: Vec<(&String, usize, usize)> =
+        nodes.iter().map(|(k, &(node, n))| (k, node, n)).collect();
+    sorted.sort_unstable();
+    let mut id = vec![0; sorted.len()];
+    for (i, (_, node, _)) in sorted.iter().enumerate() {
+        id[*node] = i;
+    }
     let mut edges = std::collections::BTreeSet::new();
     for c in plan.effective_changes() {
-        let to = &node_of[c.key.as_str()];
+        let to = node_of[c.key.as_str()];
         for d in &c.depends_on {
-            if let Some(from) = node_of.get(d.as_str()) {
-                if from != to {
-                    edges.insert((ids[from], ids[to]));
-                }
+            if let Some(&from) = node_of.get(d.as_str())
+                && from != to
+            {
+                edges.insert((id[from], id[to]));
             }
         }
     }
@@ -722,9 +787,9 @@ fn mermaid(plan: &Plan) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "```mermaid");
     let _ = writeln!(out, "flowchart LR");
-    for (k, n) in &nodes {
+    for (i, (k, _, n)) in sorted.iter().enumerate() {
         let label = k.replace('"', "'");
-        let _ = writeln!(out, "  n{}[\"{label} ×{n}\"]", ids[k]);
+        let _ = writeln!(out, "  n{i}[\"{label} ×{n}\"]");
     }
     for (a, b) in edges {
         let _ = writeln!(out, "  n{a} --> n{b}");
