@@ -26,9 +26,9 @@ pub(crate) struct FileScope {
     pub read: Vec<(String, String)>,
     /// Values of evaluated resource blocks by kind, then label, read by `__resource` (see [`resource`]). Nested so
     /// a lookup borrows its `&str` arguments instead of allocating a key per call (several calls per instance).
-    pub resources: std::collections::HashMap<String, std::collections::HashMap<String, Value>>,
+    pub resources: foldhash::HashMap<String, foldhash::HashMap<String, Value>>,
     /// Evaluated local values, read by `__local`.
-    pub locals: std::collections::HashMap<String, Value>,
+    pub locals: foldhash::HashMap<String, Value>,
     /// `each` of the instance being evaluated, read by `__each`.
     pub each: Option<Each>,
 }
@@ -179,6 +179,31 @@ fn local(args: FuncArgs) -> Result<Value, String> {
             };
         }
         Ok(v.clone())
+    })
+    .unwrap_or_else(|| {
+        Err(format!(
+            "local value `{name}` has no value (it failed to evaluate)"
+        ))
+    })
+}
+
+/// `__for_local(name)`: what a `for` over the whole local `name` iterates after the loader's rewrite: the indices of
+/// an array or the keys of an object (each key mapped to itself), so the loop's value variable is a handle its body
+/// reads the element through (`__local(name, handle, …)`) instead of a copy of the element. Any other value is
+/// returned as is, so hcl-rs reports it as it would the local itself.
+fn for_local(args: FuncArgs) -> Result<Value, String> {
+    let name = str_arg(&args, 0);
+    with_scope_ref(|s| match s.locals.get(name) {
+        None => Err(format!(
+            "local value `{name}` has no value (it failed to evaluate)"
+        )),
+        Some(Value::Array(a)) => Ok(Value::Array((0..a.len() as u64).map(Value::from).collect())),
+        Some(Value::Object(o)) => Ok(Value::Object(
+            o.keys()
+                .map(|k| (k.clone(), Value::String(k.clone())))
+                .collect(),
+        )),
+        Some(other) => Ok(other.clone()),
     })
     .unwrap_or_else(|| {
         Err(format!(
@@ -348,6 +373,33 @@ pub fn declare_all(ctx: &mut Context) {
     use ParamType::*;
     let s = || String;
     let f = |func, params: Vec<ParamType>| FuncDef::new(func, params);
+    // The rewritten references come first: hcl-rs finds a function by scanning the declared names in order, and
+    // these are called once per attribute of every instance.
+    ctx.declare_func(
+        "__resource",
+        FuncDef::builder()
+            .param(s())
+            .param(s())
+            .variadic_param(Any)
+            .build(resource),
+    );
+    ctx.declare_func(
+        "__ref",
+        FuncDef::builder()
+            .param(s())
+            .param(s())
+            .variadic_param(Any)
+            .build(reference),
+    );
+    ctx.declare_func(
+        "__local",
+        FuncDef::builder()
+            .param(s())
+            .variadic_param(Any)
+            .build(local),
+    );
+    ctx.declare_func("__each", FuncDef::builder().variadic_param(s()).build(each));
+    ctx.declare_func("__for_local", f(for_local, vec![s()]));
     ctx.declare_func("file", f(file, vec![s()]));
     ctx.declare_func("csvdecode", f(csvdecode, vec![s()]));
     ctx.declare_func("jsondecode", f(jsondecode, vec![s()]));
@@ -402,30 +454,6 @@ pub fn declare_all(ctx: &mut Context) {
     ctx.declare_func("substr", f(substr, vec![s(), Number, Number]));
     ctx.declare_func("cidrsubnet", f(cidrsubnet, vec![s(), Number, Number]));
     ctx.declare_func("cidrhost", f(cidrhost, vec![s(), Number]));
-    ctx.declare_func(
-        "__resource",
-        FuncDef::builder()
-            .param(s())
-            .param(s())
-            .variadic_param(Any)
-            .build(resource),
-    );
-    ctx.declare_func(
-        "__ref",
-        FuncDef::builder()
-            .param(s())
-            .param(s())
-            .variadic_param(Any)
-            .build(reference),
-    );
-    ctx.declare_func(
-        "__local",
-        FuncDef::builder()
-            .param(s())
-            .variadic_param(Any)
-            .build(local),
-    );
-    ctx.declare_func("__each", FuncDef::builder().variadic_param(s()).build(each));
 }
 
 /// The names of all library functions (for "did you mean").

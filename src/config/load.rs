@@ -12,7 +12,9 @@
 //! the whole configuration per instance. The loader reads no files itself: texts come from `config::load` or
 //! `config::load_sources`, and `file()` reads through the scope installed in `config::funcs`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -1653,7 +1655,7 @@ impl<'o> Loader<'o> {
                 "__local" if msg.starts_with(funcs::TYPE_ERROR) => {
                     ("config::type", msg[funcs::TYPE_ERROR.len()..].to_string())
                 }
-                "__resource" | "__ref" | "__local" | "__each" => {
+                "__resource" | "__ref" | "__local" | "__each" | "__for_local" => {
                     ("config::no_such_key", msg.clone())
                 }
                 "file" => ("config::file", msg.clone()),
@@ -2354,7 +2356,61 @@ fn rewrite_refs(mut e: hcl::Expression) -> hcl::Expression {
     e
 }
 
-fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
+/// A name bound by a `for` expression; `local` is set when the name holds a handle into that local (see the
+/// `ForExpr` arm of [`rewrite`]) rather than the element itself.
+struct Bound {
+    name: String,
+    local: Option<String>,
+}
+
+/// `__local(local, handle, steps…)`: the element a handle variable stands for, read in place.
+fn element_call(local: &str, var: &str, steps: Vec<hcl::Expression>) -> hcl::Expression {
+    use hcl::expr::{Expression as E, FuncCall, FuncName};
+    let mut args = Vec::with_capacity(steps.len() + 2);
+    args.push(E::String(local.to_string()));
+    args.push(E::Variable(hcl::expr::Variable::unchecked(var)));
+    args.extend(steps);
+    E::FuncCall(Box::new(FuncCall {
+        name: FuncName::new("__local"),
+        args,
+        expand_final: false,
+    }))
+}
+
+/// Whether `e` has parts [`rewrite`] cannot see into: string templates (hcl-rs parses them at evaluation time) and
+/// computed object keys. A `for` whose body has them keeps its ordinary evaluation.
+fn opaque(e: &hcl::Expression) -> bool {
+    use hcl::expr::{Expression as E, ObjectKey, Operation, TraversalOperator as Op};
+    match e {
+        E::TemplateExpr(_) => true,
+        E::Traversal(t) => {
+            opaque(&t.expr)
+                || t.operators
+                    .iter()
+                    .any(|op| matches!(op, Op::Index(ix) if opaque(ix)))
+        }
+        E::Array(items) => items.iter().any(opaque),
+        E::Object(o) => o
+            .iter()
+            .any(|(k, v)| matches!(k, ObjectKey::Expression(_)) || opaque(v)),
+        E::FuncCall(f) => f.args.iter().any(opaque),
+        E::Parenthesis(p) => opaque(p),
+        E::Conditional(c) => opaque(&c.cond_expr) || opaque(&c.true_expr) || opaque(&c.false_expr),
+        E::Operation(op) => match op.as_ref() {
+            Operation::Unary(u) => opaque(&u.expr),
+            Operation::Binary(b) => opaque(&b.lhs_expr) || opaque(&b.rhs_expr),
+        },
+        E::ForExpr(f) => {
+            opaque(&f.collection_expr)
+                || f.key_expr.as_ref().is_some_and(opaque)
+                || opaque(&f.value_expr)
+                || f.cond_expr.as_ref().is_some_and(opaque)
+        }
+        _ => false,
+    }
+}
+
+fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<Bound>) {
     use hcl::expr::{
         Expression as E, FuncCall, FuncName, Operation, Traversal, TraversalOperator as Op,
     };
@@ -2373,7 +2429,35 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
                 rewrite(&mut t.expr, scoped);
                 return;
             };
-            if scoped.contains(&root) {
+            if let Some(b) = scoped.iter().rev().find(|b| b.name == root) {
+                let Some(local) = b.local.clone() else {
+                    return;
+                };
+                // `row.name` where `row` is a handle into `local.rows` → `__local("rows", row, "name")`.
+                let take = t
+                    .operators
+                    .iter()
+                    .take_while(|op| matches!(op, Op::GetAttr(_) | Op::Index(_)))
+                    .count();
+                let steps: Vec<E> = t
+                    .operators
+                    .drain(..take)
+                    .map(|op| match op {
+                        Op::GetAttr(id) => E::String(id.as_str().to_string()),
+                        Op::Index(ix) => ix,
+                        _ => E::Null,
+                    })
+                    .collect();
+                let call = element_call(&local, &root, steps);
+                let rest = std::mem::take(&mut t.operators);
+                *e = if rest.is_empty() {
+                    call
+                } else {
+                    E::Traversal(Box::new(Traversal {
+                        expr: call,
+                        operators: rest,
+                    }))
+                };
                 return;
             }
             if root == "local" || root == "each" {
@@ -2468,13 +2552,45 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<String>) {
                 rewrite(&mut b.rhs_expr, scoped);
             }
         },
+        E::Variable(v) => {
+            if let Some(Bound {
+                local: Some(local), ..
+            }) = scoped.iter().rev().find(|b| b.name == v.as_str())
+            {
+                *e = element_call(local, v.as_str(), Vec::new());
+            }
+        }
         E::ForExpr(f) => {
             rewrite(&mut f.collection_expr, scoped);
+            // `for row in local.rows : …`: hcl-rs would copy the whole local for the loop, then the whole row again
+            // for every `row.x` in the body. Instead the loop runs over handles (the array's indices, the object's
+            // keys; `__for_local`) and the body reads each element where it is (`__local("rows", row, "x")`). The
+            // key variable keeps its meaning (an index or key is its own handle).
+            let handle_of = whole_local(&f.collection_expr)
+                .filter(|_| {
+                    !(f.key_expr.as_ref().is_some_and(opaque)
+                        || opaque(&f.value_expr)
+                        || f.cond_expr.as_ref().is_some_and(opaque))
+                })
+                .map(str::to_string);
+            if let Some(local) = &handle_of {
+                f.collection_expr = hcl::Expression::FuncCall(Box::new(FuncCall {
+                    name: FuncName::new("__for_local"),
+                    args: vec![E::String(local.clone())],
+                    expand_final: false,
+                }));
+            }
             let before = scoped.len();
             if let Some(k) = &f.key_var {
-                scoped.push(k.as_str().to_string());
+                scoped.push(Bound {
+                    name: k.as_str().to_string(),
+                    local: None,
+                });
             }
-            scoped.push(f.value_var.as_str().to_string());
+            scoped.push(Bound {
+                name: f.value_var.as_str().to_string(),
+                local: handle_of,
+            });
             if let Some(k) = &mut f.key_expr {
                 rewrite(k, scoped);
             }
@@ -2751,6 +2867,70 @@ resource_group "more" {{
                     "{for_each}: {name}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn for_over_a_whole_local_reads_elements_in_place_like_a_copy_would() {
+        // `for … in local.x` runs over handles (`__for_local`) and reads elements in place; `concat`/`merge` around
+        // the local force hcl-rs's own evaluation over a copy. Every body shape must give the same value.
+        let locals = r#"
+locals {
+  rows = [
+    { name = "b", sub = "s1", tags = { env = "prod" }, list = ["x", "y"] },
+    { name = "a", sub = "s2", tags = { env = "dev" }, list = ["z"] },
+  ]
+  fleet = { b = { plan = "first", n = 2 }, a = { plan = "", n = 1 } }
+  word = "w"
+}
+"#;
+        let bodies = [
+            ("ROWS", "{ for row in COLL : row.name => row }"),
+            ("ROWS", "toset([for row in COLL : row.sub])"),
+            ("ROWS", "[for i, row in COLL : \"${i}-${row.name}\"]"),
+            (
+                "ROWS",
+                "[for i, row in COLL : [i, row[\"tags\"].env, length(row.list)]]",
+            ),
+            (
+                "ROWS",
+                "[for row in COLL : [for row in row.list : upper(row)]]",
+            ),
+            (
+                "ROWS",
+                "[for row in COLL : row if row.tags.env == \"prod\"]",
+            ),
+            (
+                "FLEET",
+                "[for name, row in COLL : name if row.plan == \"first\"]",
+            ),
+            ("FLEET", "{ for name, row in COLL : name => row.n + 1 }"),
+            ("FLEET", "[for row in COLL : row]"),
+        ];
+        let value = |expr: &str| -> Result<hcl::Value, Vec<(&'static str, String)>> {
+            let text = format!("{locals}output \"o\" {{ value = {expr} }}\n");
+            match load(&text, &LoadOptions::default()) {
+                Ok(l) => Ok(l.config.outputs["o"].value.clone()),
+                Err(d) => Err(d.iter().map(|d| (d.code, d.message.clone())).collect()),
+            }
+        };
+        for (coll, body) in bodies {
+            let (whole, copy) = match coll {
+                "ROWS" => ("local.rows", "concat(local.rows)"),
+                _ => ("local.fleet", "merge(local.fleet)"),
+            };
+            let fast = value(&body.replace("COLL", whole));
+            assert!(fast.is_ok(), "{body}: {fast:?}");
+            assert_eq!(fast, value(&body.replace("COLL", copy)), "{body}");
+        }
+        // Errors keep their codes: a missing key, a step into a string, a `for` over something that is no collection.
+        for (expr, code) in [
+            ("[for row in local.rows : row.nope]", "config::no_such_key"),
+            ("[for row in local.rows : row.name.x]", "config::type"),
+            ("[for c in local.word : c]", "config::type"),
+        ] {
+            let err = value(expr).unwrap_err();
+            assert_eq!(err[0].0, code, "{expr}: {err:?}");
         }
     }
 

@@ -5,7 +5,9 @@
 //! VMs stays in the millisecond range. Checks run only on a configuration that decoded without errors, report every
 //! violation they find, and never modify the configuration. No I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 

@@ -6,7 +6,9 @@
 //! over in live state is never moved, destroyed or re-created unless `active_site` asks for it. Pure: no I/O, no
 //! clock ("now" comes in [`PlanOptions`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
