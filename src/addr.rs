@@ -123,16 +123,19 @@ impl ResourceAddr {
 
 impl fmt::Display for ResourceAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.kind, self.name)?;
+        f.write_str(self.kind.as_str())?;
+        f.write_str(".")?;
+        f.write_str(&self.name)?;
         if let Some(key) = &self.key {
             f.write_str("[\"")?;
-            for c in key.chars() {
-                match c {
-                    '"' => f.write_str("\\\"")?,
-                    '\\' => f.write_str("\\\\")?,
-                    c => write!(f, "{c}")?,
-                }
+            // Runs without a quote or backslash are written whole (addresses are formatted 10,000s of times a plan).
+            let mut rest = key.as_str();
+            while let Some(i) = rest.find(['"', '\\']) {
+                f.write_str(&rest[..i])?;
+                f.write_str(if rest.as_bytes()[i] == b'"' { "\\\"" } else { "\\\\" })?;
+                rest = &rest[i + 1..];
             }
+            f.write_str(rest)?;
             f.write_str("\"]")?;
         }
         Ok(())

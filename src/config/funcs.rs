@@ -91,12 +91,17 @@ pub(crate) fn local_value(name: &str) -> Option<Value> {
 fn reference(args: FuncArgs) -> Result<Value, String> {
     fn compact(v: &Value) -> Value {
         match v {
-            Value::Object(o) if o.contains_key("address") => Value::Object(
-                ["address", "id", "name"]
-                    .iter()
-                    .filter_map(|k| o.get(*k).map(|x| (k.to_string(), x.clone())))
-                    .collect(),
-            ),
+            Value::Object(o) if o.contains_key("address") => {
+                // Sized up front: collecting from a filter grows the map from empty (once per reference of every
+                // instance).
+                let mut out = hcl::Map::with_capacity(3);
+                for k in ["address", "id", "name"] {
+                    if let Some(x) = o.get(k) {
+                        out.insert(k.to_string(), x.clone());
+                    }
+                }
+                Value::Object(out)
+            }
             Value::Object(o) => {
                 Value::Object(o.iter().map(|(k, v)| (k.clone(), compact(v))).collect())
             }
