@@ -7,7 +7,8 @@
 //! resource is a create and the renderers print all of them (the largest output a plan of this size has).
 //!
 //! Run: `cargo bench --bench plan_10k` (release). `PLAN_VMS` overrides the sizes (comma-separated, default
-//! `1000,10000`; the first is the ratio's base), `PLAN_RUNS` the runs per size (best CPU time is kept, default 3).
+//! `1000,10000`; the first is the ratio's base), `PLAN_RUNS` the rounds (one run of each size per round, in turn; best
+//! CPU time is kept, default 7).
 //! Plain `main`, no harness; prints numbers for BENCHMARKS.md.
 
 #[path = "support/measure.rs"]
@@ -91,13 +92,25 @@ fn main() {
     let runs: usize = std::env::var("PLAN_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(7);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    let mut base: Option<(usize, Duration)> = None;
+    // Every size is prepared first, then the pure runs go round the sizes in turn: on a shared machine the speed
+    // drifts over seconds, and measuring all runs of one size before the next put the drift into the ratio.
+    struct Size {
+        n: usize,
+        sources: Vec<(String, String)>,
+        snap: Snapshot,
+        read_wall: Duration,
+        counts: String,
+        runs: Vec<Phases>,
+        outputs: [usize; 3],
+        changes: usize,
+    }
+    let mut prepared: Vec<Size> = Vec::new();
     for n in sizes {
         let sources = config::synthetic::inventory_fleet(n);
         let loaded = config::load_sources(sources.clone(), &LoadOptions::default()).expect("loads");
@@ -124,28 +137,57 @@ fn main() {
             (snap, wall.elapsed(), client.counts())
         });
         drop(loaded);
-
-        let mut all: Vec<Phases> = Vec::with_capacity(runs);
-        let mut sizes_out = [0; 3];
-        let mut changes = 0;
-        for _ in 0..runs {
-            let (p, s, c) = pure_run(&sources, &snap);
-            sizes_out = s;
-            changes = c;
-            all.push(p);
+        prepared.push(Size {
+            n,
+            sources,
+            snap,
+            read_wall,
+            counts: format!("{counts:?}"),
+            runs: Vec::with_capacity(runs),
+            outputs: [0; 3],
+            changes: 0,
+        });
+    }
+    for _ in 0..runs {
+        for size in prepared.iter_mut() {
+            let (p, s, c) = pure_run(&size.sources, &size.snap);
+            size.outputs = s;
+            size.changes = c;
+            size.runs.push(p);
         }
+    }
+    let base = &prepared[0];
+    for size in &prepared {
+        let n = size.n;
+        let mut all = size.runs.clone();
         all.sort_by_key(Phases::total);
         let p = *all.first().expect("at least one run");
         // The machine is shared: the median says how far the best run is from a typical one.
         let median = all[all.len() / 2].total();
-        let ratio = base.map_or(String::new(), |(bn, bt)| {
+        let ratio = if size.n == base.n {
+            String::new()
+        } else {
+            let best = |r: &[Phases]| r.iter().map(Phases::total).min().expect("runs");
+            // Runs of the same round ran back to back, so their ratio is the least disturbed by drift.
+            let mut paired: Vec<f64> = size
+                .runs
+                .iter()
+                .zip(&base.runs)
+                .map(|(a, b)| a.total().as_secs_f64() / b.total().as_secs_f64())
+                .collect();
+            paired.sort_by(f64::total_cmp);
             format!(
-                "; ratio to {bn}: {:.2}",
-                p.total().as_secs_f64() / bt.as_secs_f64()
+                "; ratio to {}: {:.2} (best runs), {:.2} (median of {} back-to-back pairs)",
+                base.n,
+                best(&size.runs).as_secs_f64() / best(&base.runs).as_secs_f64(),
+                paired[paired.len() / 2],
+                paired.len()
             )
-        });
-        base.get_or_insert((n, p.total()));
-        println!("plan_10k: {n} protected VMs (inventory fleet), {changes} changes (first plan)");
+        };
+        println!(
+            "plan_10k: {n} protected VMs (inventory fleet), {} changes (first plan)",
+            size.changes
+        );
         println!(
             "  pure part, CPU of the thread (best of {runs}): {:.1} ms = load {:.1} + graph {:.1} + diff {:.1} + render {:.1} (of which JSON {:.1}){ratio}",
             ms(p.total()),
@@ -161,12 +203,16 @@ fn main() {
             p.faults
         );
         println!(
-            "  output sizes: text {} B, JSON {} B, Markdown {} chars; peak memory so far {:.0} MB",
-            sizes_out[0],
-            sizes_out[1],
-            sizes_out[2],
-            measure::peak_mb()
+            "  output sizes: text {} B, JSON {} B, Markdown {} chars",
+            size.outputs[0], size.outputs[1], size.outputs[2],
         );
-        println!("  live read: host wall {read_wall:?}, requests {counts:?}");
+        println!(
+            "  live read: host wall {:?}, requests {}",
+            size.read_wall, size.counts
+        );
     }
+    println!(
+        "peak memory of the process: {:.0} MB",
+        measure::peak_mb()
+    );
 }

@@ -201,10 +201,20 @@ impl PairNames {
 
     /// ARM id of the protected item of source VM `vm_name` (before any reprotect).
     pub fn protected_item_id(&self, vault_id: &str, vm_name: &str) -> String {
-        format!(
-            "{}/replicationProtectedItems/{vm_name}",
-            self.source_container_id(vault_id)
-        )
+        // Built in one string of the final size: this runs for every VM of a configuration, and the nested
+        // `format!`s of the container and fabric ids were three allocations and copies each.
+        let parts = [
+            vault_id,
+            "/replicationFabrics/",
+            &self.source_fabric,
+            "/replicationProtectionContainers/",
+            &self.source_container,
+            "/replicationProtectedItems/",
+            vm_name,
+        ];
+        let mut id = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|p| id.push_str(p));
+        id
     }
 }
 
