@@ -211,8 +211,5 @@ fn main() {
             size.read_wall, size.counts
         );
     }
-    println!(
-        "peak memory of the process: {:.0} MB",
-        measure::peak_mb()
-    );
+    println!("peak memory of the process: {:.0} MB", measure::peak_mb());
 }

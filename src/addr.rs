@@ -132,7 +132,11 @@ impl fmt::Display for ResourceAddr {
             let mut rest = key.as_str();
             while let Some(i) = rest.find(['"', '\\']) {
                 f.write_str(&rest[..i])?;
-                f.write_str(if rest.as_bytes()[i] == b'"' { "\\\"" } else { "\\\\" })?;
+                f.write_str(if rest.as_bytes()[i] == b'"' {
+                    "\\\""
+                } else {
+                    "\\\\"
+                })?;
                 rest = &rest[i + 1..];
             }
             f.write_str(rest)?;

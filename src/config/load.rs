@@ -1896,7 +1896,11 @@ impl<'o> Loader<'o> {
                 }
             }
         };
-        let mut block_value = Map::with_capacity(if for_each.is_some() { instances.len() } else { 0 });
+        let mut block_value = Map::with_capacity(if for_each.is_some() {
+            instances.len()
+        } else {
+            0
+        });
         let mut keys = Vec::new();
         let mut single = Value::Null;
         for (key, each) in instances {

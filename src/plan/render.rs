@@ -92,23 +92,75 @@ fn headline(c: &ResourceChange) -> String {
 }
 
 fn scalar(v: &Value) -> String {
+    let mut out = String::new();
+    push_scalar(&mut out, v);
+    out
+}
+
+/// Appends a scalar in HCL syntax (a nested value as JSON); the text rendering writes every attribute of every
+/// change through this, so it appends in place instead of returning a string per value.
+fn push_scalar(out: &mut String, v: &Value) {
     match v {
-        Value::Null => "null".into(),
-        Value::String(s) => hcl_string(s),
-        other => other.to_string(),
+        Value::Null => out.push_str("null"),
+        Value::String(s) => push_hcl_string(out, s),
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
 /// A string as an HCL quoted template: JSON's escapes are HCL's, plus `${`/`%{` escaped so that a value reads back
 /// as the literal it is.
 fn hcl_string(s: &str) -> String {
-    let quoted = serde_json::to_string(s).unwrap_or_default();
-    // Nearly no value holds a template sequence: checking first spares two copies of every string printed.
-    if quoted.contains("${") || quoted.contains("%{") {
-        quoted.replace("${", "$${").replace("%{", "%%{")
-    } else {
-        quoted
+    let mut out = String::with_capacity(s.len() + 2);
+    push_hcl_string(&mut out, s);
+    out
+}
+
+/// Appends `s` quoted the way [`hcl_string`] says: the escapes `serde_json` writes (`\"`, `\\`, `\n`, `\r`, `\t`,
+/// `\b`, `\f`, other control characters as `\u00xx`; everything else as it is), and `$${`/`%%{` for template
+/// sequences. Runs that need no escape are copied whole.
+fn push_hcl_string(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            b'{' if i > 0 && matches!(bytes[i - 1], b'$' | b'%') => {
+                // `${` → `$${`, `%{` → `%%{`: repeat the sigil before the brace.
+                out.push_str(&s[start..i - 1]);
+                out.push(bytes[i - 1] as char);
+                start = i - 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Appends `k` padded with spaces to `width` characters (what `{k:width$}` does, without the formatting machinery
+/// that wrote the padding a character at a time).
+fn push_padded(out: &mut String, k: &str, width: usize) {
+    out.push_str(k);
+    let n = k.chars().count();
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
 }
 
 /// A map key bare when HCL would read it as an identifier, quoted otherwise.
@@ -151,7 +203,7 @@ fn write_hcl(out: &mut String, v: &Value, indent: usize) {
             }
             let _ = write!(out, "{:indent$}]", "", indent = indent);
         }
-        other => out.push_str(&scalar(other)),
+        other => push_scalar(out, other),
     }
 }
 
@@ -227,12 +279,17 @@ fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions, cache: &m
                 if a.is_null() && !is_unknown && !opts.verbose {
                     continue;
                 }
-                let v = if is_unknown {
-                    "(known after apply)".into()
+                out.push_str("      ");
+                out.push_str(&plus);
+                out.push(' ');
+                push_padded(out, k, width);
+                out.push_str(" = ");
+                if is_unknown {
+                    out.push_str("(known after apply)");
                 } else {
-                    scalar_or_block(a)
-                };
-                let _ = writeln!(out, "      {plus} {k:width$} = {v}");
+                    push_scalar_or_block(out, a);
+                }
+                out.push('\n');
             }
             Action::Delete => {
                 if b.is_null() && !opts.verbose {
@@ -280,10 +337,16 @@ fn attr_lines(out: &mut String, c: &ResourceChange, opts: TextOptions, cache: &m
 }
 
 fn scalar_or_block(v: &Value) -> String {
+    let mut out = String::new();
+    push_scalar_or_block(&mut out, v);
+    out
+}
+
+fn push_scalar_or_block(out: &mut String, v: &Value) {
     if is_nested(v) {
-        pretty(v).replace('\n', "\n        ")
+        out.push_str(&pretty(v).replace('\n', "\n        "));
     } else {
-        scalar(v)
+        push_scalar(out, v);
     }
 }
 
@@ -818,6 +881,32 @@ fn mermaid(plan: &Plan) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn hcl_strings_escape_as_json_does_plus_template_sequences() {
+        // The reference: serde_json's quoting, then the template sequences doubled.
+        let oracle = |s: &str| {
+            serde_json::to_string(s)
+                .unwrap()
+                .replace("${", "$${")
+                .replace("%{", "%%{")
+        };
+        for s in [
+            "",
+            "plain",
+            "quote \" and back\\slash",
+            "lines\nand\ttabs\r",
+            "\u{0}\u{1}\u{8}\u{b}\u{c}\u{1f}\u{7f}",
+            "${var} %{if} $${x} %%{y} $ { %",
+            "{${",
+            "ünïcødé ✓ ${ü}",
+        ] {
+            assert_eq!(hcl_string(s), oracle(s), "{s:?}");
+        }
+        let mut out = String::new();
+        push_padded(&mut out, "ké", 4);
+        assert_eq!(out, "ké  ");
+    }
 
     #[test]
     fn nested_values_render_as_hcl() {
