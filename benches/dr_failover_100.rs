@@ -46,14 +46,13 @@ fn main() {
             let mut longest = 0i64;
             for v in out.vms.iter().filter(|v| v.group == g.name) {
                 for j in &v.jobs {
-                    if let Ok(Some(job)) = env.client.job(j).await {
-                        if let (Some(a), Some(b)) = (
+                    if let Ok(Some(job)) = env.client.job(j).await
+                        && let (Some(a), Some(b)) = (
                             parse(&job.properties.start_time),
                             parse(&job.properties.end_time),
                         ) {
                             longest = longest.max((b - a).whole_seconds());
                         }
-                    }
                 }
             }
             floor += longest;

@@ -110,11 +110,11 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool, base
     // Let the buckets refill after the setup.
     sim.advance(Duration::from_secs(3600));
 
-    let ((plan, live), run) = measured(&sim, async {
+    let ((plan, live), run) = measured(sim, async {
         asrform::apply::plan_live(
             &loaded.config,
             &graph,
-            &client,
+            client,
             Some(&state),
             &PlanOptions::default(),
         )
@@ -139,7 +139,7 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool, base
             .values()
             .filter_map(|r| r.id.clone())
             .collect();
-        let (found, base) = measured(&sim, per_object_refresh(&client, &ids)).await;
+        let (found, base) = measured(sim, per_object_refresh(client, &ids)).await;
         base.print("per-object baseline");
         println!(
             "  {:<22} {} objects, {found} found; speed-up {:.1}x (simulated time), {:.1}x fewer requests",
@@ -155,11 +155,11 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool, base
         // limits.md §6 G4: 20% 429s with Retry-After uniform 1–30 s, plus one 307 s provider-quota 429.
         sim.set_faults(measure::g4_faults(8));
         let seq0 = sim.world().log_seq;
-        let ((plan2, _), faulted) = measured(&sim, async {
+        let ((plan2, _), faulted) = measured(sim, async {
             asrform::apply::plan_live(
                 &loaded.config,
                 &graph,
-                &client,
+                client,
                 Some(&state),
                 &PlanOptions::default(),
             )
@@ -174,7 +174,7 @@ async fn bench(vms: usize, page_size: usize, latency_ms: u64, faults: bool, base
             "  {:<22} changes {}; early re-sends {}; extra non-429 requests {} ({:.1}%)",
             "",
             plan2.effective_changes().count(),
-            measure::early_resends(&sim, seq0),
+            measure::early_resends(sim, seq0),
             successful.saturating_sub(run.requests),
             100.0 * successful.saturating_sub(run.requests) as f64 / run.requests.max(1) as f64
         );

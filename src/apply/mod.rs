@@ -549,9 +549,20 @@ pub async fn plan_live(
     }
     let plan = crate::plan::diff(config, graph, &snap, state, &opts)?;
     // Read through Resource Graph: what the plan would change is confirmed with ARM GETs first.
-    let (mut plan, _) =
+    let (mut plan, confirmed) =
         fresh::confirm_graph_plan(client, config, graph, state, &opts, &mut snap, plan).await?;
     let now = opts.now.unwrap_or_else(|| client.clock().now());
+    if let Some(read_at) = snap.graph_read_at {
+        let age = client.clock().now() - read_at;
+        plan.live_read = Some(crate::plan::LiveRead {
+            source: "resource_graph".into(),
+            read_at: read_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            age_seconds: age.whole_seconds().max(0) as u64,
+            confirmed,
+        });
+    }
     // Live refinements the pure differ cannot make: per-VM recovery points of a change-recovery-point step, and
     // the readiness gates of failover-type steps (their errors refuse the plan, naming each VM).
     let mut problems = crate::dr::change_point::annotate(client, &mut plan, now).await?;

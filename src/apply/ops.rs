@@ -629,14 +629,14 @@ pub(crate) async fn item_settings(
                 ..Default::default()
             },
         ));
-        cx.client.update_protected_item(&rpi, update).await?;
+        cx.client.update_protected_item(rpi, update).await?;
     } else if !enabled
         .as_ref()
         .is_some_and(|item| update_is_noop(&update, item))
     {
         // A fresh item already carries what the enable input set (name, network): an update job (a minute in
         // ASR) runs only when a setting differs.
-        cx.client.update_protected_item(&rpi, update).await?;
+        cx.client.update_protected_item(rpi, update).await?;
         latest = None;
     }
 
@@ -656,7 +656,7 @@ pub(crate) async fn item_settings(
             if !nics.is_empty() {
                 cx.client
                     .update_protected_item(
-                        &rpi,
+                        rpi,
                         wire::UpdateReplicationProtectedItemInputProperties {
                             vm_nics: nics,
                             ..Default::default()
@@ -719,7 +719,7 @@ pub(crate) async fn await_started(
     cx.slot
         .release_while(tracker.wait_since(job, since))
         .await?
-        .into_result(&method.to_string(), path)?;
+        .into_result(method.as_ref(), path)?;
     Ok(())
 }
 
@@ -892,15 +892,14 @@ async fn delete(cx: &Ctx, c: &ResourceChange) -> Result<(), ApplyError> {
                 "source_fabric",
                 "target_fabric",
             ] {
-                if let Some(x) = get(k) {
-                    if let Err(e) = cx.client.remove(&x).await {
-                        if !e.is_not_found() {
-                            cx.hooks.on_event(&super::hooks::Event::Message {
-                                level: super::hooks::Level::Warn,
-                                text: format!("{}: kept {x}: {e}", c.address),
-                            });
-                        }
-                    }
+                if let Some(x) = get(k)
+                    && let Err(e) = cx.client.remove(&x).await
+                    && !e.is_not_found()
+                {
+                    cx.hooks.on_event(&super::hooks::Event::Message {
+                        level: super::hooks::Level::Warn,
+                        text: format!("{}: kept {x}: {e}", c.address),
+                    });
                 }
             }
         }

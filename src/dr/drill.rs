@@ -223,13 +223,12 @@ pub async fn cleanup_pending(
             waited += std::time::Duration::from_secs(15);
             item = read_item(client, &it.rpi).await?;
         }
-        if let Some(p) = item {
-            if p.test_failover_state
+        if let Some(p) = item
+            && p.test_failover_state
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case("WaitingForCompletion"))
-            {
-                pending.push(it);
-            }
+        {
+            pending.push(it);
         }
     }
     let cleaned: Vec<ArmId> = pending.iter().map(|i| i.rpi.clone()).collect();
@@ -301,23 +300,23 @@ pub async fn drill(
     // 1. Finish what an interrupted drill left behind.
     let t0 = clock.now();
     let pre = cleanup_pending(client, target, opts.report_dir.as_deref(), hooks).await;
-    if let Ok(cleaned) = &pre {
-        if !cleaned.is_empty() {
-            emit(
-                hooks,
-                clock.now(),
-                "drill",
-                EventKind::Info,
-                format!("cleaned up {} leftover test failovers", cleaned.len()),
-            );
-            steps.push(TimedStep {
-                name: "pre-cleanup".into(),
-                started: t0,
-                ended: clock.now(),
-                rto_secs: None,
-                ok: true,
-            });
-        }
+    if let Ok(cleaned) = &pre
+        && !cleaned.is_empty()
+    {
+        emit(
+            hooks,
+            clock.now(),
+            "drill",
+            EventKind::Info,
+            format!("cleaned up {} leftover test failovers", cleaned.len()),
+        );
+        steps.push(TimedStep {
+            name: "pre-cleanup".into(),
+            started: t0,
+            ended: clock.now(),
+            rto_secs: None,
+            ok: true,
+        });
     }
     pre?;
 
@@ -504,14 +503,14 @@ async fn check_vms(client: &ArmClient, o: &StepOutcome, opts: &DrillOptions) -> 
             checks: vec![],
             error: v.error.clone(),
         };
-        if v.error.is_none() {
-            if let Err(e) = check_vm(client, &mut d, opts).await {
-                d.checks.push(Check {
-                    name: "read".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                });
-            }
+        if v.error.is_none()
+            && let Err(e) = check_vm(client, &mut d, opts).await
+        {
+            d.checks.push(Check {
+                name: "read".into(),
+                ok: false,
+                detail: e.to_string(),
+            });
         }
         out.push(d);
     }
@@ -686,8 +685,7 @@ pub fn load_reports(dir: &Path) -> Vec<DrillReport> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p.file_name().is_some_and(|n| n == MARKER)
+            p.extension().is_some_and(|x| x == "json") && p.file_name().is_none_or(|n| n != MARKER)
         })
         .filter_map(|p| serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok())
         .collect();

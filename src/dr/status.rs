@@ -193,14 +193,14 @@ pub fn readiness(
                 format!("replication health is Critical{why}"),
             );
         }
-        if let (Some(max), Some(rpo)) = (gates.max_rpo_secs, p.rpo_seconds) {
-            if rpo > max {
-                push(
-                    Severity::Error,
-                    "rpo",
-                    format!("RPO is {rpo}s, above the {max}s threshold"),
-                );
-            }
+        if let (Some(max), Some(rpo)) = (gates.max_rpo_secs, p.rpo_seconds)
+            && rpo > max
+        {
+            push(
+                Severity::Error,
+                "rpo",
+                format!("RPO is {rpo}s, above the {max}s threshold"),
+            );
         }
         match latest_point(p) {
             None => push(

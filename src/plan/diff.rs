@@ -865,6 +865,7 @@ pub fn diff(
         readiness,
         warnings,
         applyable,
+        live_read: None,
     })
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use diff::{PlanOptions, ReadinessOptions, diff, snapshot_request};
 
 /// Version of the plan JSON format. Consumers reject another major version and ignore unknown fields.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// What apply will do to one resource, or which DR operation it will run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -152,6 +152,38 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Whether applying would change anything (changes or, in refresh-only mode, drift to accept).
     pub applyable: bool,
+    /// Set when the live state was read through Azure Resource Graph rather than ARM lists (set by the live half of
+    /// planning; the pure diff leaves it empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_read: Option<LiveRead>,
+}
+
+/// How old a plan's view of Azure is when it came from Azure Resource Graph: an index that lags ARM (usually by
+/// seconds, at times by minutes), so the plan says when it was read and how much of it was re-read from ARM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveRead {
+    /// Where the bulk of the live state came from: `resource_graph`.
+    pub source: String,
+    /// When the index was queried (RFC 3339, UTC).
+    pub read_at: String,
+    /// Seconds from the query to the finished plan.
+    pub age_seconds: u64,
+    /// Objects re-read with an ARM GET before planning: what the plan would change or report as drifted, and what
+    /// asrform changed in the last minutes (rows of those may still be stale).
+    pub confirmed: usize,
+}
+
+impl LiveRead {
+    /// `Live state: read from Azure Resource Graph at … (12s ago); 3 objects confirmed with ARM reads.`
+    pub fn line(&self) -> String {
+        format!(
+            "Live state: read from Azure Resource Graph at {} ({} before this plan; the index can lag Azure); {} object{} re-read from ARM before planning.",
+            self.read_at,
+            format_secs(self.age_seconds as i64),
+            self.confirmed,
+            if self.confirmed == 1 { "" } else { "s" }
+        )
+    }
 }
 
 impl Plan {

@@ -431,6 +431,9 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
     if plan.readiness.protected > 0 || !plan.readiness.vms.is_empty() {
         let _ = writeln!(out, "Readiness: {}", plan.readiness.line());
     }
+    if let Some(l) = &plan.live_read {
+        let _ = writeln!(out, "{}", l.line());
+    }
     let _ = writeln!(out, "{}", paint(&plan.summary.line(), "1", opts.color));
     out
 }
@@ -551,6 +554,10 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
     let _ = writeln!(head);
     let _ = writeln!(head, "Readiness: {}", plan.readiness.line());
     let _ = writeln!(head);
+    if let Some(l) = &plan.live_read {
+        let _ = writeln!(head, "{}", l.line());
+        let _ = writeln!(head);
+    }
     let _ = writeln!(
         head,
         "Binds to state serial {} · config {} · live fingerprint {}",

@@ -177,10 +177,10 @@ impl FaultSet {
             if !matches {
                 continue;
             }
-            if let Some(p) = r.probability {
-                if self.rng().r#gen::<f64>() >= p {
-                    continue;
-                }
+            if let Some(p) = r.probability
+                && self.rng().r#gen::<f64>() >= p
+            {
+                continue;
             }
             self.rules[i].fired += 1;
             let mut effect = self.rules[i].effect.clone();

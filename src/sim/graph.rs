@@ -568,13 +568,16 @@ fn answer(w: &mut World, req: &SimRequest, now: OffsetDateTime) -> SimResponse {
     w.graph.pending.retain(|_, p| p.visible_at > now);
     let rows = candidates(w, &q, subs.as_ref(), now);
     let total = rows.len();
-    let loads = rows
+    let loads = if rows
         .iter()
         .skip(start)
         .take(top)
         .any(|(_, s)| matches!(s, Src::Rpi(_)))
-        .then(|| w.cache_loads())
-        .unwrap_or_default();
+    {
+        w.cache_loads()
+    } else {
+        Default::default()
+    };
     let data: Vec<Value> = rows
         .iter()
         .skip(start)

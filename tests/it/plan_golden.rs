@@ -104,7 +104,7 @@ async fn deleting_a_block_plans_a_delete_and_applies_it() {
     let text_now = std::fs::read_to_string(env.dir().join("main.asr.hcl")).unwrap();
     let start = text_now.find("recovery_plan \"app\" {").unwrap();
     let end = text_now.find("output \"protected_vms\"").unwrap();
-    env.edit(&text_now[start..end].to_string(), "");
+    env.edit(&text_now[start..end], "");
     let p = env.plan().await;
     let changed: Vec<_> = p
         .effective_changes()

@@ -71,6 +71,10 @@ async fn a_zero_drift_plan_reads_only_the_kinds_the_configuration_has() {
         "{ops:?}"
     );
     assert_eq!(total, 12, "{ops:?}");
+    assert_eq!(
+        plan.live_read, None,
+        "ARM lists are Azure itself: no index age to report"
+    );
     // Without state the plan adopts nothing, but it still sees every live object (no creates).
     assert!(
         plan.effective_changes()
@@ -303,6 +307,25 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
         Some(&1),
         "only the object asrform just changed is confirmed: {ops:?}"
     );
+    // The plan says how it read Azure: when the index was queried and how much was re-read from ARM (G2).
+    let read = plan
+        .live_read
+        .as_ref()
+        .expect("read through Resource Graph");
+    assert_eq!(
+        (read.source.as_str(), read.confirmed),
+        ("resource_graph", 1)
+    );
+    assert!(read.age_seconds < 60, "{read:?}");
+    let text = asrform::plan::render::text(&plan, Default::default());
+    assert!(
+        text.contains(&format!(
+            "Live state: read from Azure Resource Graph at {}",
+            read.read_at
+        )) && text.contains("1 object re-read from ARM"),
+        "{text}"
+    );
+    assert!(asrform::plan::render::markdown(&plan, "t").contains("Azure Resource Graph"));
     // Reverting the configuration to the value the stale row shows: the row agrees with the configuration, but
     // state says asrform changed the policy minutes ago, so it is re-read and the plan changes it back.
     env.edit(
