@@ -29,6 +29,14 @@ pub(crate) struct FileScope {
     pub resources: foldhash::HashMap<String, foldhash::HashMap<String, Value>>,
     /// Evaluated local values, read by `__local`.
     pub locals: foldhash::HashMap<String, Value>,
+    /// What `__ref` returned, by kind, label and instance key (`None` for a block without `for_each`): a fleet
+    /// references the same few region pairs, networks and groups from every instance, and building the compact object
+    /// hashes its keys and looks the instance up in its block each time. Block values never change once registered.
+    #[allow(clippy::type_complexity)]
+    pub refs: foldhash::HashMap<
+        String,
+        foldhash::HashMap<String, foldhash::HashMap<Option<String>, Value>>,
+    >,
     /// `each` of the instance being evaluated, read by `__each`.
     pub each: Option<Each>,
 }
@@ -110,7 +118,26 @@ fn reference(args: FuncArgs) -> Result<Value, String> {
     }
     let kind = str_arg(&args, 0);
     let label = str_arg(&args, 1);
-    SCOPE.with(|s| {
+    let cache_key = match args.get(2) {
+        None => Some(None),
+        Some(Value::String(k)) => Some(Some(k.clone())),
+        Some(_) => None,
+    };
+    if let Some(key) = &cache_key
+        && let Some(hit) = SCOPE.with(|s| {
+            let guard = s.borrow();
+            guard
+                .as_ref()?
+                .refs
+                .get(kind)?
+                .get(label)?
+                .get(key)
+                .cloned()
+        })
+    {
+        return Ok(hit);
+    }
+    let found = SCOPE.with(|s| {
         let guard = s.borrow();
         let block = guard
             .as_ref()
@@ -129,7 +156,18 @@ fn reference(args: FuncArgs) -> Result<Value, String> {
                 .ok_or_else(|| format!("`{kind}.{label}` has no instance {}", short(key))),
             _ => Err(format!("`{kind}.{label}` has no instance {}", short(key))),
         }
-    })
+    })?;
+    if let Some(key) = cache_key {
+        with_scope_mut(|s| {
+            s.refs
+                .entry(kind.to_string())
+                .or_default()
+                .entry(label.to_string())
+                .or_default()
+                .insert(key, found.clone());
+        });
+    }
+    Ok(found)
 }
 
 /// Prefix of a `__local` error that is a type error (`config::type`) rather than a missing key.
