@@ -2367,18 +2367,47 @@ struct Bound {
     local: Option<String>,
 }
 
-/// `__local(local, handle, steps…)`: the element a handle variable stands for, read in place.
-fn element_call(local: &str, var: &str, steps: Vec<hcl::Expression>) -> hcl::Expression {
+/// `__local(local, handle)`: the element a handle variable stands for, read in place.
+fn element_call(local: &str, var: &str) -> hcl::Expression {
     use hcl::expr::{Expression as E, FuncCall, FuncName};
-    let mut args = Vec::with_capacity(steps.len() + 2);
-    args.push(E::String(local.to_string()));
-    args.push(E::Variable(hcl::expr::Variable::unchecked(var)));
-    args.extend(steps);
     E::FuncCall(Box::new(FuncCall {
         name: FuncName::new("__local"),
-        args,
+        args: vec![
+            E::String(local.to_string()),
+            E::Variable(hcl::expr::Variable::unchecked(var)),
+        ],
         expand_final: false,
     }))
+}
+
+/// `name(head…, steps…)` followed by the rest of traversal `t`, where the steps are its first `take` operators
+/// (attribute names as strings, index expressions as they are).
+fn steps_into_call(
+    t: &mut hcl::expr::Traversal,
+    take: usize,
+    name: &str,
+    mut args: Vec<hcl::Expression>,
+) -> hcl::Expression {
+    use hcl::expr::{Expression as E, FuncCall, FuncName, Traversal, TraversalOperator as Op};
+    args.extend(t.operators.drain(..take).map(|op| match op {
+        Op::GetAttr(id) => E::String(id.as_str().to_string()),
+        Op::Index(ix) => ix,
+        _ => E::Null,
+    }));
+    let call = E::FuncCall(Box::new(FuncCall {
+        name: FuncName::new(name),
+        args,
+        expand_final: false,
+    }));
+    let rest = std::mem::take(&mut t.operators);
+    if rest.is_empty() {
+        call
+    } else {
+        E::Traversal(Box::new(Traversal {
+            expr: call,
+            operators: rest,
+        }))
+    }
 }
 
 /// Whether `e` has parts [`rewrite`] cannot see into: string templates (hcl-rs parses them at evaluation time) and
@@ -2443,25 +2472,11 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<Bound>) {
                     .iter()
                     .take_while(|op| matches!(op, Op::GetAttr(_) | Op::Index(_)))
                     .count();
-                let steps: Vec<E> = t
-                    .operators
-                    .drain(..take)
-                    .map(|op| match op {
-                        Op::GetAttr(id) => E::String(id.as_str().to_string()),
-                        Op::Index(ix) => ix,
-                        _ => E::Null,
-                    })
-                    .collect();
-                let call = element_call(&local, &root, steps);
-                let rest = std::mem::take(&mut t.operators);
-                *e = if rest.is_empty() {
-                    call
-                } else {
-                    E::Traversal(Box::new(Traversal {
-                        expr: call,
-                        operators: rest,
-                    }))
-                };
+                let head = vec![
+                    E::String(local),
+                    E::Variable(hcl::expr::Variable::unchecked(&root)),
+                ];
+                *e = steps_into_call(t, take, "__local", head);
                 return;
             }
             if root == "local" || root == "each" {
@@ -2487,30 +2502,8 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<Bound>) {
                 if take == 0 {
                     return;
                 }
-                let args: Vec<E> = t
-                    .operators
-                    .drain(..take)
-                    .map(|op| match op {
-                        Op::GetAttr(id) => E::String(id.as_str().to_string()),
-                        Op::Index(ix) => ix,
-                        _ => E::Null,
-                    })
-                    .collect();
                 let name = if root == "local" { "__local" } else { "__each" };
-                let call = E::FuncCall(Box::new(FuncCall {
-                    name: FuncName::new(name),
-                    args,
-                    expand_final: false,
-                }));
-                let rest = std::mem::take(&mut t.operators);
-                *e = if rest.is_empty() {
-                    call
-                } else {
-                    E::Traversal(Box::new(Traversal {
-                        expr: call,
-                        operators: rest,
-                    }))
-                };
+                *e = steps_into_call(t, take, name, Vec::new());
                 return;
             }
             if ResourceKind::from_name(&root).is_none() {
@@ -2561,7 +2554,7 @@ fn rewrite(e: &mut hcl::Expression, scoped: &mut Vec<Bound>) {
                 local: Some(local), ..
             }) = scoped.iter().rev().find(|b| b.name == v.as_str())
             {
-                *e = element_call(local, v.as_str(), Vec::new());
+                *e = element_call(local, v.as_str());
             }
         }
         E::ForExpr(f) => {
