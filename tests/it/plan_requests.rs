@@ -205,15 +205,20 @@ async fn a_plan_over_many_vaults_reads_through_resource_graph_and_sees_what_arm_
             .map(|c| &c.address)
             .collect::<Vec<_>>()
     );
-    // Three queries (resources and vaults; the vaults' ASR objects; resource groups), one page each, and no ARM
-    // request at all: nothing differs, so nothing is confirmed. ARM lists would need 8 per vault.
+    // Three queries (resources and vaults; the vaults' ASR objects; resource groups), one page each, and one ARM
+    // request: the source region's probe (a source VM's GET). Nothing differs, so nothing is confirmed. ARM lists
+    // would need 8 per vault.
     assert_eq!(
         ops,
-        BTreeMap::from([("POST ResourceGraph_Resources".to_string(), 3)]),
+        BTreeMap::from([
+            ("GET VirtualMachines_Get".to_string(), 1),
+            ("POST ResourceGraph_Resources".to_string(), 3)
+        ]),
         "{ops:?}"
     );
-    // The three queries run concurrently: one 500 ms page of wall time.
-    assert_eq!(env.sim.now() - t0, time::Duration::milliseconds(500));
+    // The three queries run concurrently: one 500 ms page of wall time, then the region probe's 100 ms GET (it
+    // needs the source VMs the index returned).
+    assert_eq!(env.sim.now() - t0, time::Duration::milliseconds(600));
     // The same objects as the ARM lists.
     let graph = snapshot::read_with(&env.client, &req, Strategy::Graph)
         .await
@@ -334,7 +339,8 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
     );
     let plan = env.plan().await;
     assert_eq!(changed(&plan), ["replication_policy.policy_24h"]);
-    // Once the index has caught up and the change is no longer recent, ARG alone decides a no-drift plan.
+    // Once the index has caught up and the change is no longer recent, ARG alone decides a no-drift plan (beside the
+    // source region's probe).
     env.sim.advance(std::time::Duration::from_secs(3600));
     env.edit(
         "recovery_point_retention = \"24h\"",
@@ -346,7 +352,60 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
     let ops = by_op(&env.sim, seq0);
     assert_eq!(
         ops,
-        BTreeMap::from([("POST ResourceGraph_Resources".to_string(), 3)]),
+        BTreeMap::from([
+            ("GET VirtualMachines_Get".to_string(), 1),
+            ("POST ResourceGraph_Resources".to_string(), 3)
+        ]),
         "{ops:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_region_down_is_found_by_a_resource_graph_read_as_by_arm_lists() {
+    use asrform::provider::arm::snapshot::{self, Strategy};
+    let env = fleet_env(40, 4).await;
+    let req = asrform::plan::snapshot_request(&env.loaded.config);
+    let seq0 = env.sim.world().log_seq;
+    let up = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    assert!(
+        up.unreachable_regions.is_empty(),
+        "{:?}",
+        up.unreachable_regions
+    );
+    // One ARM GET of a source VM per primary region asks the region itself (the index alone cannot tell).
+    let ops = by_op(&env.sim, seq0);
+    assert_eq!(ops.get("GET VirtualMachines_Get"), Some(&1), "{ops:?}");
+    let region = up
+        .protected_items
+        .values()
+        .find_map(|p| p.primary_location.clone())
+        .expect("protected items");
+    env.sim.set_outage(&region, true);
+    let down = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    // The index still lists the region's objects (unknown, not absent), and the region is marked unreachable, as
+    // the ARM lists mark it.
+    assert_eq!(down.protected_items.len(), up.protected_items.len());
+    assert!(
+        down.unreachable_regions
+            .contains(&region.to_ascii_lowercase())
+    );
+    let arm = snapshot::read_with(&env.client, &req, Strategy::ArmLists)
+        .await
+        .unwrap();
+    assert!(
+        arm.unreachable_regions
+            .contains(&region.to_ascii_lowercase())
+    );
+    let plan = env.plan().await;
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains(&format!("region {}", region.to_ascii_lowercase()))),
+        "{:?}",
+        plan.warnings
     );
 }

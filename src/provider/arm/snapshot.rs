@@ -20,6 +20,8 @@
 //! still shows the value before asrform's own change could otherwise hide drift behind a stale no-op). That is
 //! Microsoft's hybrid ARG + resource-provider strategy: the index narrows the work, the source of truth decides. A
 //! transient failure of the ARG read falls back to ARM lists, which record unreadable scopes one by one.
+//! ARG is also global, so a region that is down still shows its last rows: after an ARG read one ARM GET per
+//! primary region of the protected items (`probe_regions`) finds regions that do not answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -425,7 +427,39 @@ pub async fn read_graph(
     for (list, items) in by_list {
         vault_items(&mut snap, list, items)?;
     }
+    probe_regions(client, &mut snap).await?;
     Ok(snap)
+}
+
+/// ARG is a global index: the rows of a region that is down are still there, so the index alone cannot tell an
+/// outage (and a plan would pick a planned failover, which needs the source region). One ARM GET per primary region
+/// of the protected items, of a source VM there, asks the region itself: a transient failure makes the region
+/// unreachable and the VM an unreadable scope (unknown, not absent), as a failed ARM list does. Returns the requests
+/// sent.
+async fn probe_regions(client: &ArmClient, snap: &mut Snapshot) -> Result<usize, ProviderError> {
+    let mut probes: BTreeMap<String, ArmId> = BTreeMap::new();
+    for p in snap.protected_items.values() {
+        if let (Some(region), Some(vm)) = (
+            p.primary_location.as_deref().filter(|r| !r.is_empty()),
+            &p.source_vm_id,
+        ) {
+            probes
+                .entry(region.to_ascii_lowercase())
+                .or_insert_with(|| vm.clone());
+        }
+    }
+    let got = futures_util::future::join_all(
+        probes
+            .values()
+            .map(|id| async move { client.get_value(id.as_str()).await }),
+    )
+    .await;
+    for ((region, id), r) in probes.iter().zip(got) {
+        if let Err(e) = r {
+            scope_failure(snap, id.as_str(), Some(region.clone()), e)?;
+        }
+    }
+    Ok(probes.len())
 }
 
 /// What a single id is, for [`confirm`].
