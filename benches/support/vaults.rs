@@ -435,23 +435,6 @@ pub async fn build(spec: &FleetSpec) -> Fleet {
     }
 }
 
-/// Merges the snapshots of several vaults' imports (their maps are keyed by ARM id, so they do not overlap).
-fn merge(into: &mut asrform::provider::Snapshot, more: asrform::provider::Snapshot) {
-    into.vaults.extend(more.vaults);
-    into.resource_groups.extend(more.resource_groups);
-    into.resources.extend(more.resources);
-    into.fabrics.extend(more.fabrics);
-    into.containers.extend(more.containers);
-    into.policies.extend(more.policies);
-    into.container_mappings.extend(more.container_mappings);
-    into.network_mappings.extend(more.network_mappings);
-    into.protected_items.extend(more.protected_items);
-    into.recovery_plans.extend(more.recovery_plans);
-    into.unreachable_regions.extend(more.unreachable_regions);
-    into.unreadable_scopes.extend(more.unreadable_scopes);
-    into.missing_scopes.extend(more.missing_scopes);
-}
-
 /// Imports every vault of the fleet (`asrform import`'s library) into one configuration: each vault imported on its
 /// own (the names of the vaults' objects do not collide), the shared `main.asr.hcl` of the second and later vaults
 /// renamed and without its provider block, plus `estate.json`. Returns the files and the merged import snapshot
@@ -479,7 +462,7 @@ pub async fn import_all(fleet: &Fleet) -> (Vec<(String, String)>, asrform::provi
                 files.push((name, text));
             }
         }
-        merge(&mut snap, one);
+        snap.merge(one);
     }
     files.push((
         "estate.json".into(),

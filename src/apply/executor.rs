@@ -698,7 +698,9 @@ mod tests {
         assert!(took < Duration::from_secs(110), "took {took:?}");
     }
 
-    /// Node timings for the staged tests, on the paused clock: `(node, what, at seconds)`.
+    /// Node timings for the staged tests: `(node, what, at seconds)`. Every caller is a
+    /// `#[tokio::test(start_paused = true)]`, so the `tokio::time::sleep`s below are virtual time (the paused clock
+    /// jumps to the next timer) and cost no wall time.
     type Log = Arc<Mutex<Vec<(usize, &'static str, u64)>>>;
 
     /// 0: "policy" (10 s, fails when `fail_policy`); 1: "pair" (fabrics 2 s, milestone 1, containers 2 s,

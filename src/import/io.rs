@@ -70,11 +70,7 @@ pub async fn read(client: &ArmClient, vault: &ArmId) -> Result<Snapshot, ImportE
         },
     )
     .await?;
-    snap.resource_groups.extend(more.resource_groups);
-    snap.resources.extend(more.resources);
-    snap.unreachable_regions.extend(more.unreachable_regions);
-    snap.unreadable_scopes.extend(more.unreadable_scopes);
-    snap.missing_scopes.extend(more.missing_scopes);
+    snap.merge(more);
     Ok(snap)
 }
 

@@ -80,6 +80,28 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Adds the objects and read problems of another read (of other scopes: maps keyed by ARM id do not overlap).
+    /// The merged snapshot is as old as its older Resource Graph part.
+    pub fn merge(&mut self, more: Snapshot) {
+        self.vaults.extend(more.vaults);
+        self.resource_groups.extend(more.resource_groups);
+        self.resources.extend(more.resources);
+        self.fabrics.extend(more.fabrics);
+        self.containers.extend(more.containers);
+        self.policies.extend(more.policies);
+        self.container_mappings.extend(more.container_mappings);
+        self.network_mappings.extend(more.network_mappings);
+        self.protected_items.extend(more.protected_items);
+        self.recovery_plans.extend(more.recovery_plans);
+        self.unreachable_regions.extend(more.unreachable_regions);
+        self.unreadable_scopes.extend(more.unreadable_scopes);
+        self.missing_scopes.extend(more.missing_scopes);
+        self.graph_read_at = match (self.graph_read_at, more.graph_read_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// The protected item with this lifecycle id (stable across failover and reprotect), if any.
     pub fn protected_item_by_lifecycle(&self, lifecycle_id: &str) -> Option<&ProtectedItem> {
         self.protected_items.values().find(|p| {

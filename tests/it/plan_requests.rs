@@ -21,6 +21,15 @@ fn by_op(sim: &Simulator, seq0: u64) -> BTreeMap<String, usize> {
     out
 }
 
+/// The requests of a zero-drift plan read through Resource Graph (one page per query): the three queries and the
+/// source region's probe (one ARM GET of a source VM).
+fn graph_read_requests() -> BTreeMap<String, usize> {
+    BTreeMap::from([
+        ("GET VirtualMachines_Get".to_string(), 1),
+        ("POST ResourceGraph_Resources".to_string(), 3),
+    ])
+}
+
 /// The quickstart's vault built with raw ARM calls and imported; `edit` then changes the generated configuration,
 /// and the plan of the result (without state) is returned with its snapshot and the requests it sent, by type.
 async fn replan_imported(
@@ -208,14 +217,7 @@ async fn a_plan_over_many_vaults_reads_through_resource_graph_and_sees_what_arm_
     // Three queries (resources and vaults; the vaults' ASR objects; resource groups), one page each, and one ARM
     // request: the source region's probe (a source VM's GET). Nothing differs, so nothing is confirmed. ARM lists
     // would need 8 per vault.
-    assert_eq!(
-        ops,
-        BTreeMap::from([
-            ("GET VirtualMachines_Get".to_string(), 1),
-            ("POST ResourceGraph_Resources".to_string(), 3)
-        ]),
-        "{ops:?}"
-    );
+    assert_eq!(ops, graph_read_requests(), "{ops:?}");
     // The three queries run concurrently: one 500 ms page of wall time, then the region probe's 100 ms GET (it
     // needs the source VMs the index returned).
     assert_eq!(env.sim.now() - t0, time::Duration::milliseconds(600));
@@ -350,14 +352,7 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
     let plan = env.plan().await;
     assert!(!plan.has_changes());
     let ops = by_op(&env.sim, seq0);
-    assert_eq!(
-        ops,
-        BTreeMap::from([
-            ("GET VirtualMachines_Get".to_string(), 1),
-            ("POST ResourceGraph_Resources".to_string(), 3)
-        ]),
-        "{ops:?}"
-    );
+    assert_eq!(ops, graph_read_requests(), "{ops:?}");
 }
 
 #[tokio::test(start_paused = true)]
