@@ -128,11 +128,7 @@ async fn a_vault_put_completes_whether_answered_synchronously_or_with_an_operati
                     Reply::Json(200, vec![], json!({"status": "Succeeded"}))
                 }
                 ("GET", _) if r.path() == vault2 => Reply::Json(200, vec![], done.clone()),
-                _ => Reply::Json(
-                    400,
-                    vec![],
-                    json!({"error": {"code": "Unexpected", "message": format!("{} {}", r.method, r.url)}}),
-                ),
+                _ => Reply::unexpected(r),
             }),
         );
         let client = client_with(arm.clone(), c.clone(), |_| {});

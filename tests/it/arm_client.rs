@@ -63,11 +63,7 @@ async fn lro_survives_5xx_and_dropped_connections_while_polling() {
                 vec![],
                 json!({"id": rpi2, "properties": {"protectionState": "UnprotectedStatesBegin"}}),
             ),
-            _ => Reply::Json(
-                400,
-                vec![],
-                json!({"error": {"code": "Unexpected", "message": format!("{} {}", r.method, r.url)}}),
-            ),
+            _ => Reply::unexpected(r),
         }),
     );
     let client = client_with(arm.clone(), c.clone(), |_| {});

@@ -45,6 +45,17 @@ pub enum Reply {
     Drop,
 }
 
+impl Reply {
+    /// A 400 naming the request: the answer of a script to a request it does not expect.
+    pub fn unexpected(r: &Recorded) -> Reply {
+        Reply::Json(
+            400,
+            vec![],
+            serde_json::json!({"error": {"code": "Unexpected", "message": format!("{} {}", r.method, r.url)}}),
+        )
+    }
+}
+
 pub type Handler = Box<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
 
 pub struct ScriptedArm {
