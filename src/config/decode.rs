@@ -45,7 +45,7 @@ pub(crate) struct EvalBody {
 /// What decoding a resource may look at besides its own body.
 pub(crate) struct DecodeEnv<'a> {
     /// Resources decoded so far (everything this one references, thanks to the evaluation order).
-    pub resources: &'a BTreeMap<ResourceAddr, Resource>,
+    pub resources: &'a Resources,
     pub default_subscription: Option<&'a str>,
     pub label: &'a str,
     pub key: Option<&'a str>,

@@ -29,7 +29,9 @@ use sha2::{Digest, Sha256};
 use super::decode::{self, DecodeEnv, EvalAttr, EvalBlock, EvalBody};
 use super::diag::{Diagnostic, Diagnostics, did_you_mean};
 use super::funcs;
-use super::model::{Config, Dependency, EdgeReason, Output, Provider, Resource, Variable};
+use super::model::{
+    Config, Dependency, EdgeReason, Output, Provider, Resource, Resources, Variable,
+};
 use super::schema::{self, Schema};
 use super::source::{SourceFile, Span, Spanned};
 use super::types::VarType;
@@ -64,7 +66,7 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
         vars: HashMap::new(),
         var_values: BTreeMap::new(),
         blocks: HashMap::new(),
-        resources: BTreeMap::new(),
+        resources: Resources::default(),
         outputs: BTreeMap::new(),
         provider: None,
         backend: None,
@@ -182,7 +184,7 @@ struct Loader<'o> {
     vars: HashMap<String, VarType>,
     var_values: BTreeMap<String, Variable>,
     blocks: HashMap<(ResourceKind, String), BlockInfo>,
-    resources: BTreeMap<ResourceAddr, Resource>,
+    resources: Resources,
     outputs: BTreeMap<String, Output>,
     provider: Option<Spanned<Provider>>,
     backend: Option<Spanned<super::model::Backend>>,
@@ -1691,6 +1693,9 @@ impl<'o> Loader<'o> {
     }
 
     fn eval_expr(&mut self, ctx: &Context, attr: &CAttr) -> Option<Value> {
+        if let Some(v) = funcs::eval_direct(&attr.expr) {
+            return Some(v);
+        }
         match attr.expr.evaluate(ctx) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -1903,6 +1908,7 @@ impl<'o> Loader<'o> {
         });
         let mut keys = Vec::new();
         let mut single = Value::Null;
+        let mut made = Vec::with_capacity(instances.len());
         for (key, each) in instances {
             if let Some(each) = each {
                 if let (true, funcs::Each::Owned(v)) = (each_in_template, &each) {
@@ -1939,18 +1945,18 @@ impl<'o> Loader<'o> {
                 }
                 None => single = value,
             }
-            self.resources.insert(
-                addr.clone(),
-                Resource {
-                    addr,
-                    span: header,
-                    id: decoded.id,
-                    depends,
-                    lifecycle: decoded.lifecycle,
-                    body: decoded.body,
-                },
-            );
+            // Instances of one block never read each other, so the block's instances join the map at once (one
+            // re-sort per block, see `Resources::extend`).
+            made.push(Resource {
+                addr,
+                span: header,
+                id: decoded.id,
+                depends,
+                lifecycle: decoded.lifecycle,
+                body: decoded.body,
+            });
         }
+        self.resources.extend(made);
         let value = if for_each.is_some() {
             Value::Object(block_value)
         } else {
@@ -2018,15 +2024,17 @@ impl<'o> Loader<'o> {
                     r.span,
                     &mut out,
                 ),
-                RefKey::Dynamic(e) => match e.evaluate(ctx) {
-                    Ok(Value::String(k)) => push(
-                        ResourceAddr::keyed(kind, label.clone(), k),
-                        r.reason,
-                        r.span,
-                        &mut out,
-                    ),
-                    _ => unresolved.push((r, kind, label)),
-                },
+                RefKey::Dynamic(e) => {
+                    match funcs::eval_direct(e).map_or_else(|| e.evaluate(ctx), Ok) {
+                        Ok(Value::String(k)) => push(
+                            ResourceAddr::keyed(kind, label.clone(), k),
+                            r.reason,
+                            r.span,
+                            &mut out,
+                        ),
+                        _ => unresolved.push((r, kind, label)),
+                    }
+                }
                 RefKey::None => {
                     for k in &info.keys {
                         push(

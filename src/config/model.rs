@@ -31,7 +31,7 @@ pub struct Config {
     /// Outputs.
     pub outputs: BTreeMap<String, Output>,
     /// Every resource instance by address.
-    pub resources: BTreeMap<ResourceAddr, Resource>,
+    pub resources: Resources,
     /// sha256 (hex) over the sorted configuration files and the effective variable values; see `fingerprint`.
     pub fingerprint: String,
     /// `import { to = …, id = … }` blocks: live objects to adopt into state under a configured address.
@@ -52,11 +52,7 @@ pub struct Import {
 impl Config {
     /// The resources of one kind, in address order.
     pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
-        let start = ResourceAddr::new(kind, String::new());
-        self.resources
-            .range(start..)
-            .map(|(_, r)| r)
-            .take_while(move |r| r.addr.kind == kind)
+        self.resources.of_kind(kind)
     }
 
     /// The `import` block adopting `addr`, if any.
@@ -223,6 +219,104 @@ pub struct Output {
     pub description: Option<String>,
     /// The `output` block.
     pub span: Span,
+}
+
+/// Every resource instance of a configuration, iterated in address order (kind, name, key) and looked up by hash.
+///
+/// A sorted map would do both, but a plan looks addresses up tens of times per VM and a tree's string comparisons
+/// were a twentieth of a 10,000-VM plan. The order is kept by every mutation: [`Resources::extend`] appends and
+/// re-sorts once per batch (the loader adds a block's instances at a time, so the sort merges two runs).
+#[derive(Clone, Debug, Default)]
+pub struct Resources(indexmap::IndexMap<ResourceAddr, Resource, foldhash::fast::RandomState>);
+
+impl Resources {
+    /// Looks up an instance.
+    pub fn get(&self, addr: &ResourceAddr) -> Option<&Resource> {
+        self.0.get(addr)
+    }
+
+    /// Looks up an instance to change it (its address, and so the order, stays).
+    pub fn get_mut(&mut self, addr: &ResourceAddr) -> Option<&mut Resource> {
+        self.0.get_mut(addr)
+    }
+
+    /// Whether an instance exists.
+    pub fn contains_key(&self, addr: &ResourceAddr) -> bool {
+        self.0.contains_key(addr)
+    }
+
+    /// Number of instances.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is no instance.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Instances with their addresses, in address order.
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&ResourceAddr, &Resource)> + ExactSizeIterator {
+        self.0.iter()
+    }
+
+    /// Addresses, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &ResourceAddr> + ExactSizeIterator {
+        self.0.keys()
+    }
+
+    /// Instances, in address order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Resource> + ExactSizeIterator {
+        self.0.values()
+    }
+
+    /// The instances of one kind, in address order (a contiguous run, found by binary search).
+    pub fn of_kind(&self, kind: ResourceKind) -> impl DoubleEndedIterator<Item = &Resource> {
+        let entries = self.0.as_slice();
+        let start = entries.partition_point(|a, _| a.kind < kind);
+        let end = entries.partition_point(|a, _| a.kind <= kind);
+        entries[start..end].values()
+    }
+
+    /// Adds instances (replacing any with the same address) and restores address order.
+    pub fn extend(&mut self, resources: impl IntoIterator<Item = Resource>) {
+        let before = self.0.len();
+        self.0
+            .extend(resources.into_iter().map(|r| (r.addr.clone(), r)));
+        let appended = &self.0.as_slice()[before.saturating_sub(1)..];
+        // Already in order (one block in key order, or nothing new): no sort, no index rebuild.
+        if !appended.keys().is_sorted() {
+            self.0.sort_unstable_keys();
+        }
+    }
+
+    /// Adds one instance, replacing any with the same address, in address order.
+    pub fn insert(&mut self, resource: Resource) {
+        self.extend(std::iter::once(resource));
+    }
+
+    /// Keeps the instances `keep` says yes to (order is unchanged).
+    pub fn retain(&mut self, mut keep: impl FnMut(&ResourceAddr, &Resource) -> bool) {
+        self.0.retain(|a, r| keep(a, r));
+    }
+}
+
+impl std::ops::Index<&ResourceAddr> for Resources {
+    type Output = Resource;
+
+    fn index(&self, addr: &ResourceAddr) -> &Resource {
+        &self.0[addr]
+    }
+}
+
+impl FromIterator<Resource> for Resources {
+    fn from_iter<I: IntoIterator<Item = Resource>>(iter: I) -> Self {
+        let mut out = Self::default();
+        out.extend(iter);
+        out
+    }
 }
 
 /// One resource instance.
@@ -606,4 +700,91 @@ pub struct RecoveryPlan {
     pub max_rpo: Option<Spanned<Duration>>,
     /// Readiness gate (warning): the last successful drill of every member should be younger than this.
     pub max_drill_age: Option<Spanned<Duration>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, load_sources};
+
+    fn addrs<'a>(it: impl Iterator<Item = &'a ResourceAddr>) -> Vec<String> {
+        it.map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn resources_iterate_in_address_order_whatever_the_order_they_were_added_in() {
+        // The vault block comes first in the file and the groups' keys are out of order: iteration is still by
+        // kind (dependency order), then name, then key.
+        let src = r#"
+provider "azure" { subscription_id = "00000000-0000-0000-0000-000000000001" }
+vault "dr" {
+  name           = "rsv"
+  resource_group = "rg-b"
+  location       = "westus2"
+}
+resource_group "z" {
+  for_each = toset(["c", "a", "b"])
+  name     = "rg-${each.key}"
+  location = "westus2"
+}
+resource_group "b" {
+  name     = "rg-b"
+  location = "westus2"
+}
+"#;
+        let mut config = load_sources(
+            vec![("main.asr.hcl".into(), src.into())],
+            &LoadOptions::default(),
+        )
+        .expect("valid")
+        .config;
+        let expected = [
+            "resource_group.b",
+            "resource_group.z[\"a\"]",
+            "resource_group.z[\"b\"]",
+            "resource_group.z[\"c\"]",
+            "vault.dr",
+        ];
+        assert_eq!(addrs(config.resources.keys()), expected);
+        assert_eq!(
+            addrs(config.of_kind(ResourceKind::ResourceGroup).map(|r| &r.addr)),
+            expected[..4]
+        );
+        assert_eq!(
+            addrs(config.of_kind(ResourceKind::Vault).map(|r| &r.addr)),
+            expected[4..]
+        );
+        assert_eq!(config.of_kind(ResourceKind::StorageAccount).count(), 0);
+
+        // Adding out of order re-sorts; adding an existing address replaces it in place.
+        let mut early = config.resources[&"resource_group.b".parse().unwrap()].clone();
+        early.addr = "resource_group.a".parse().unwrap();
+        let mut again = config.resources[&"vault.dr".parse().unwrap()].clone();
+        again.id = Some("replaced".into());
+        config.resources.extend([again, early]);
+        assert_eq!(config.resources.len(), 6);
+        assert_eq!(
+            config.resources.keys().next().unwrap().to_string(),
+            "resource_group.a"
+        );
+        assert!(config.resources.keys().is_sorted());
+        assert_eq!(
+            config
+                .get(&"vault.dr".parse().unwrap())
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("replaced")
+        );
+        // Lookups follow the re-sort (the hash index is rebuilt with the order).
+        for (a, r) in config.resources.iter() {
+            assert_eq!(&config.resources[a].addr, &r.addr);
+        }
+
+        config.resources.retain(|a, _| a.key.is_none());
+        assert_eq!(
+            addrs(config.resources.keys()),
+            ["resource_group.a", "resource_group.b", "vault.dr"]
+        );
+    }
 }

@@ -33,7 +33,7 @@ pub const MIN_APP_CONSISTENT_INTERVAL: Duration = Duration::from_secs(3_600);
 pub const MAX_DISKS_PER_SUBSCRIPTION: u64 = 3_000;
 
 struct Index<'a> {
-    resources: &'a BTreeMap<ResourceAddr, Resource>,
+    resources: &'a Resources,
 }
 
 impl<'a> Index<'a> {
@@ -55,10 +55,7 @@ impl<'a> Index<'a> {
 }
 
 /// Runs every cross-resource check.
-pub(crate) fn validate(
-    resources: &BTreeMap<ResourceAddr, Resource>,
-    opts: &LoadOptions,
-) -> Vec<Diagnostic> {
+pub(crate) fn validate(resources: &Resources, opts: &LoadOptions) -> Vec<Diagnostic> {
     let ix = Index { resources };
     let mut out = Vec::new();
     policies(resources, &mut out);
@@ -71,7 +68,7 @@ pub(crate) fn validate(
     out
 }
 
-fn policies(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnostic>) {
+fn policies(resources: &Resources, out: &mut Vec<Diagnostic>) {
     for r in resources.values() {
         let ResourceBody::ReplicationPolicy(p) = &r.body else {
             continue;
@@ -122,7 +119,7 @@ fn show(d: Duration) -> String {
 
 /// One fabric and one container per region and vault (ASR has one Azure fabric per location in a vault): region
 /// pairs that share a region must agree on its names, and two regions cannot share one.
-fn pair_names(resources: &BTreeMap<ResourceAddr, Resource>, out: &mut Vec<Diagnostic>) {
+fn pair_names(resources: &Resources, out: &mut Vec<Diagnostic>) {
     // (vault, kind, region) → (name, where, pair); (vault, kind, name) → (region, where, pair).
     type Seen<'a> =
         HashMap<(&'a ResourceAddr, &'static str, String), (String, Span, &'a ResourceAddr)>;

@@ -173,7 +173,7 @@ pub fn scaled(n: usize) -> asrform::config::Config {
             }
         }
         r.id = r.id.map(|id| id.replace("vm00001", &name));
-        config.resources.insert(r.addr.clone(), r);
+        config.resources.insert(r);
     }
     for p in 0..n.div_ceil(100) {
         let mut r = rp_t.clone();
@@ -200,7 +200,7 @@ pub fn scaled(n: usize) -> asrform::config::Config {
             reason: EdgeReason::Reference,
             span,
         }));
-        config.resources.insert(r.addr.clone(), r);
+        config.resources.insert(r);
     }
     config
 }
