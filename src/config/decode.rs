@@ -22,6 +22,7 @@ use super::values::{ArmId, DiskType, parse_duration};
 use crate::addr::{ResourceAddr, ResourceKind};
 
 /// An evaluated attribute.
+#[derive(Clone)]
 pub(crate) struct EvalAttr {
     pub name: String,
     pub value: Value,
@@ -29,6 +30,7 @@ pub(crate) struct EvalAttr {
 }
 
 /// An evaluated nested block.
+#[derive(Clone)]
 pub(crate) struct EvalBlock {
     pub ident: String,
     pub labels: Vec<Spanned<String>>,
@@ -37,6 +39,7 @@ pub(crate) struct EvalBlock {
 }
 
 /// An evaluated block body.
+#[derive(Clone)]
 pub(crate) struct EvalBody {
     pub attrs: Vec<EvalAttr>,
     pub blocks: Vec<EvalBlock>,
@@ -52,6 +55,7 @@ pub(crate) struct DecodeEnv<'a> {
 }
 
 /// A decoded resource instance.
+#[derive(Clone)]
 pub(crate) struct Decoded {
     pub body: ResourceBody,
     pub id: Option<String>,
@@ -1233,6 +1237,29 @@ pub(crate) fn reference_value(addr: &ResourceAddr, body: EvalBody, d: &mut Decod
     }
     o.insert("id".into(), d.id.as_ref().map_or(Value::Null, |i| s(i)));
     o.insert("address".into(), Value::String(addr.to_string()));
+    Value::Object(o)
+}
+
+/// The value of an instance that nothing reads beyond `address`, `id` and `name` (no `__resource` call or template
+/// names its block): exactly what `__ref` makes of [`reference_value`]'s map (`funcs::compact`), built without
+/// building that map, whose attributes a 10,000-VM fleet would otherwise hash, copy and keep for the whole load.
+pub(crate) fn compact_reference_value(addr: &ResourceAddr, body: EvalBody, d: &Decoded) -> Value {
+    let mut o = Map::with_capacity(3);
+    o.insert("address".into(), Value::String(addr.to_string()));
+    o.insert("id".into(), d.id.as_ref().map_or(Value::Null, |i| s(i)));
+    // `reference_value` inserts the attributes, then the computed ones over them.
+    let name = match d.extras.iter().rev().find(|(k, _)| *k == "name") {
+        Some((_, v)) => Some(v.clone()),
+        None => body
+            .attrs
+            .into_iter()
+            .rev()
+            .find(|a| a.name == "name")
+            .map(|a| compact(a.value)),
+    };
+    if let Some(name) = name {
+        o.insert("name".into(), name);
+    }
     Value::Object(o)
 }
 

@@ -112,13 +112,13 @@ pub(crate) fn eval_direct(expr: &hcl::Expression) -> Option<Value> {
         return None;
     }
     // How many leading arguments hcl-rs's declaration (`declare_all`) types as strings; the rest are `Any`.
-    let (func, strings): (fn(&[Arg<'_>]) -> Result<Value, String>, usize) =
-        match call.name.name.as_str() {
-            "__ref" if call.args.len() >= 2 => (reference_of, 2),
-            "__local" if !call.args.is_empty() => (local_of, 1),
-            "__each" => (each_of, usize::MAX),
-            _ => return None,
-        };
+    type Direct = fn(&[Arg<'_>]) -> Result<Value, String>;
+    let (func, strings): (Direct, usize) = match call.name.name.as_str() {
+        "__ref" if call.args.len() >= 2 => (reference_of, 2),
+        "__local" if !call.args.is_empty() => (local_of, 1),
+        "__each" => (each_of, usize::MAX),
+        _ => return None,
+    };
     let mut args = Vec::with_capacity(call.args.len());
     for (i, a) in call.args.iter().enumerate() {
         let arg = match a {
@@ -172,26 +172,27 @@ fn reference(args: FuncArgs) -> Result<Value, String> {
     reference_of(&Arg::all(&args))
 }
 
-fn reference_of(args: &[Arg<'_>]) -> Result<Value, String> {
-    fn compact(v: &Value) -> Value {
-        match v {
-            Value::Object(o) if o.contains_key("address") => {
-                // Sized up front: collecting from a filter grows the map from empty (once per reference of every
-                // instance).
-                let mut out = hcl::Map::with_capacity(3);
-                for k in ["address", "id", "name"] {
-                    if let Some(x) = o.get(k) {
-                        out.insert(k.to_string(), x.clone());
-                    }
+/// What `__ref` returns for a block's value: of each instance, only `address`, `id` and `name` (in that order, each if
+/// present); a block with `for_each` keeps its map of instances.
+pub(crate) fn compact(v: &Value) -> Value {
+    match v {
+        Value::Object(o) if o.contains_key("address") => {
+            // Sized up front: collecting from a filter grows the map from empty (once per reference of every
+            // instance).
+            let mut out = hcl::Map::with_capacity(3);
+            for k in ["address", "id", "name"] {
+                if let Some(x) = o.get(k) {
+                    out.insert(k.to_string(), x.clone());
                 }
-                Value::Object(out)
             }
-            Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (k.clone(), compact(v))).collect())
-            }
-            other => other.clone(),
+            Value::Object(out)
         }
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), compact(v))).collect()),
+        other => other.clone(),
     }
+}
+
+fn reference_of(args: &[Arg<'_>]) -> Result<Value, String> {
     let kind = args[0].str().unwrap_or_default();
     let label = args[1].str().unwrap_or_default();
     let cache_key = match args.get(2).map(Arg::str) {

@@ -72,6 +72,7 @@ pub(crate) fn run(input: Input, opts: &LoadOptions) -> Result<Loaded, Diagnostic
         backend: None,
         default_subscription: None,
         imports: Vec::new(),
+        full_reads: FullReads::All,
     };
     funcs::with_scope(scope, move || loader.run()).0
 }
@@ -191,6 +192,133 @@ struct Loader<'o> {
     default_subscription: Option<String>,
     /// `import` blocks as written; checked against the resources once they are evaluated.
     imports: Vec<RawImport>,
+    /// The resource blocks whose whole value something reads (see [`FullReads`]).
+    full_reads: FullReads,
+}
+
+/// Which resource blocks' values are read beyond `address`, `id` and `name` of their instances: the blocks named by a
+/// `__resource` call (an attribute of a resource, `protected_vm.web.target_vm_size`, or a whole value outside a
+/// resource attribute, in a local or an output) or by a string template. The others register each instance's compact
+/// value only (`decode::compact_reference_value`), which is all `__ref` reads.
+enum FullReads {
+    /// Every block (an expression the scan does not understand was found: the safe answer).
+    All,
+    Blocks(HashSet<(ResourceKind, String)>),
+}
+
+impl FullReads {
+    /// Scans the compiled items (after `check` compiled them, before any is evaluated).
+    fn of(items: &[Item<'_>]) -> Self {
+        let mut blocks = HashSet::new();
+        let mut all = false;
+        use FullReads as F;
+        fn body(b: &CBody, blocks: &mut HashSet<(ResourceKind, String)>, all: &mut bool) {
+            for a in &b.attrs {
+                F::scan(&a.expr, blocks, all);
+            }
+            for blk in &b.blocks {
+                body(&blk.body, blocks, all);
+            }
+        }
+        for it in items {
+            if let Some(b) = &it.body {
+                body(b, &mut blocks, &mut all);
+            }
+            if let Some(fe) = &it.for_each {
+                F::scan(&fe.expr, &mut blocks, &mut all);
+            }
+            for r in it.refs.iter().filter(|r| r.in_template) {
+                if let (Some(kind), Some(label)) =
+                    (ResourceKind::from_name(&r.root), r.path.first())
+                {
+                    blocks.insert((kind, label.clone()));
+                }
+            }
+        }
+        if all {
+            FullReads::All
+        } else {
+            FullReads::Blocks(blocks)
+        }
+    }
+
+    /// Adds the blocks `e` reads whole to `blocks`; sets `all` on an expression it does not know.
+    fn scan(e: &hcl::Expression, blocks: &mut HashSet<(ResourceKind, String)>, all: &mut bool) {
+        let expr = Self::scan;
+        use hcl::expr::{Expression as E, ObjectKey, Operation, TraversalOperator as Op};
+        match e {
+            E::Null | E::Bool(_) | E::Number(_) | E::String(_) | E::Variable(_) => {}
+            // Templates read resources through the context, found from their references below.
+            E::TemplateExpr(_) => {}
+            E::FuncCall(f) => {
+                if f.name.name.as_str() == "__resource" {
+                    match (f.args.first(), f.args.get(1)) {
+                        (Some(E::String(kind)), Some(E::String(label))) => {
+                            match ResourceKind::from_name(kind) {
+                                Some(k) => {
+                                    blocks.insert((k, label.clone()));
+                                }
+                                None => *all = true,
+                            }
+                        }
+                        _ => *all = true,
+                    }
+                }
+                f.args.iter().for_each(|a| expr(a, blocks, all));
+            }
+            E::Array(items) => items.iter().for_each(|a| expr(a, blocks, all)),
+            E::Object(o) => {
+                for (k, v) in o {
+                    match k {
+                        ObjectKey::Identifier(_) => {}
+                        ObjectKey::Expression(k) => expr(k, blocks, all),
+                        _ => *all = true,
+                    }
+                    expr(v, blocks, all);
+                }
+            }
+            E::Traversal(t) => {
+                expr(&t.expr, blocks, all);
+                for op in &t.operators {
+                    if let Op::Index(ix) = op {
+                        expr(ix, blocks, all);
+                    }
+                }
+            }
+            E::Parenthesis(inner) => expr(inner, blocks, all),
+            E::Conditional(c) => {
+                expr(&c.cond_expr, blocks, all);
+                expr(&c.true_expr, blocks, all);
+                expr(&c.false_expr, blocks, all);
+            }
+            E::Operation(op) => match op.as_ref() {
+                Operation::Unary(u) => expr(&u.expr, blocks, all),
+                Operation::Binary(b) => {
+                    expr(&b.lhs_expr, blocks, all);
+                    expr(&b.rhs_expr, blocks, all);
+                }
+            },
+            E::ForExpr(f) => {
+                expr(&f.collection_expr, blocks, all);
+                if let Some(k) = &f.key_expr {
+                    expr(k, blocks, all);
+                }
+                expr(&f.value_expr, blocks, all);
+                if let Some(c) = &f.cond_expr {
+                    expr(c, blocks, all);
+                }
+            }
+            _ => *all = true,
+        }
+    }
+
+    fn full(&self, kind: ResourceKind, label: &str) -> bool {
+        match self {
+            FullReads::All => true,
+            // Looked up once per block, not per instance.
+            FullReads::Blocks(b) => b.contains(&(kind, label.to_string())),
+        }
+    }
 }
 
 /// An `import` block before its target is known to exist.
@@ -377,6 +505,7 @@ impl<'o> Loader<'o> {
         }
         let mut items = self.declare(&bodies);
         self.check(&mut items);
+        self.full_reads = FullReads::of(&items);
         let order = self.order(&mut items);
         self.eval_variables(&mut items);
         for idx in order {
@@ -1909,6 +2038,7 @@ impl<'o> Loader<'o> {
         let mut keys = Vec::new();
         let mut single = Value::Null;
         let mut made = Vec::with_capacity(instances.len());
+        let full = self.full_reads.full(kind, label);
         for (key, each) in instances {
             if let Some(each) = each {
                 if let (true, funcs::Each::Owned(v)) = (each_in_template, &each) {
@@ -1937,7 +2067,21 @@ impl<'o> Loader<'o> {
             else {
                 continue;
             };
-            let value = decode::reference_value(&addr, eb, &mut decoded);
+            let value = if full {
+                decode::reference_value(&addr, eb, &mut decoded)
+            } else {
+                // Every test build checks the shortcut against what `__ref` makes of the whole value.
+                #[cfg(debug_assertions)]
+                let whole = funcs::compact(&decode::reference_value(
+                    &addr,
+                    eb.clone(),
+                    &mut decoded.clone(),
+                ));
+                let compact = decode::compact_reference_value(&addr, eb, &decoded);
+                #[cfg(debug_assertions)]
+                assert_eq!(compact, whole, "compact value of {addr}");
+                compact
+            };
             match &key {
                 Some(k) => {
                     block_value.insert(k.clone(), value);
@@ -2635,6 +2779,12 @@ fn compact_refs(e: hcl::Expression) -> hcl::Expression {
             E::FuncCall(f)
         }
         E::Array(items) => E::Array(items.into_iter().map(compact_refs).collect()),
+        // A list built by `for` (`[for k in keys : protected_vm.web[k]]`) is a list of references too. (An object
+        // built by `for` is kept whole in the resource's value, see `decode::compact`, so its references stay.)
+        E::ForExpr(mut f) if f.key_expr.is_none() => {
+            f.value_expr = compact_refs(f.value_expr);
+            E::ForExpr(f)
+        }
         other => other,
     }
 }
@@ -3071,6 +3221,110 @@ variable "on" { type = bool }
             ["config::variable_value"]
         );
         assert_eq!(err.iter().next().unwrap().file(), Some("-var regions"));
+    }
+
+    /// What the scan makes of rewritten resource-attribute expressions: whole references (alone, in a list, in a
+    /// list built by `for`) read nothing more; attributes, object-valued `for`s and calls that take whole values do.
+    #[test]
+    fn the_whole_value_scan_finds_reads_beyond_address_id_and_name() {
+        let scan = |src: &str| {
+            let e: hcl::Expression = hcl_edit::parser::parse_expr(src).unwrap().into();
+            let e = compact_refs(rewrite_refs(e));
+            let (mut blocks, mut all) = (HashSet::new(), false);
+            FullReads::scan(&e, &mut blocks, &mut all);
+            assert!(!all, "{src}");
+            let mut v: Vec<String> = blocks
+                .into_iter()
+                .map(|(k, l)| format!("{k}.{l}"))
+                .collect();
+            v.sort();
+            v
+        };
+        let none: Vec<String> = Vec::new();
+        assert_eq!(scan("region_pair.primary"), none);
+        assert_eq!(scan("[protected_vm.a, protected_vm.b[\"x\"]]"), none);
+        assert_eq!(
+            scan("[for n, r in local.fleet : protected_vm.vm[n] if r.plan == \"first\"]"),
+            none
+        );
+        assert_eq!(scan("storage_account.cache[each.value.sub]"), none);
+        assert_eq!(scan("vault.dr.location"), ["vault.dr"]);
+        assert_eq!(
+            scan("{ for n, r in local.fleet : n => protected_vm.vm[n] }"),
+            ["protected_vm.vm"]
+        );
+        assert_eq!(scan("concat([vault.a], [vault.b])"), ["vault.a", "vault.b"]);
+        assert_eq!(
+            scan("cond ? -length(vault.a.tags) : (vault.b[\"k\"].x + 1)"),
+            ["vault.a", "vault.b"]
+        );
+    }
+
+    /// Blocks that nothing reads beyond `address`, `id` and `name` keep compact instance values; every way of
+    /// reading more still sees the whole value (an attribute, a template, a whole value in a local or an output, a
+    /// `for_each` over a block), and references to compact blocks resolve as before.
+    #[test]
+    fn whole_values_are_kept_for_the_blocks_something_reads_more_of() {
+        let groups = ["attr", "tmpl", "whole", "each", "plain"]
+            .map(|g| {
+                format!(
+                    "resource_group \"{g}\" {{\n  name = \"rg-{g}\"\n  location = \"westus2\"\n}}\n"
+                )
+            })
+            .concat();
+        let src = format!(
+            r#"{groups}
+locals {{
+  whole = resource_group.whole
+}}
+resource_group "reader" {{
+  for_each = resource_group.each
+  name     = "rg-r-${{each.key}}"
+  location = resource_group.attr.location
+}}
+vault "v" {{
+  name           = "rsv"
+  resource_group = resource_group.plain
+  location       = "westus2"
+  tags           = {{ groups = join(",", [for g in [resource_group.plain, resource_group.attr] : g.name]) }}
+}}
+output "attr" {{ value = resource_group.attr.location }}
+output "tmpl" {{ value = "${{resource_group.tmpl.location}}" }}
+output "whole" {{ value = local.whole.location }}
+output "refs" {{ value = [for g in ["plain"] : resource_group.plain] }}
+"#
+        );
+        let l = load(&src, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d:?}"));
+        let out = |name: &str| l.config.outputs[name].value.clone();
+        assert_eq!(out("attr"), Value::from("westus2"));
+        assert_eq!(out("tmpl"), Value::from("westus2"));
+        assert_eq!(out("whole"), Value::from("westus2"));
+        // An output is not a resource attribute: its references stay whole.
+        assert_eq!(
+            out("refs").as_array().unwrap()[0].as_object().unwrap()["location"],
+            Value::from("westus2")
+        );
+        // `for_each` over a block without one iterates its attributes: `location` is there only in the whole value.
+        let reader: ResourceAddr = "resource_group.reader[\"location\"]".parse().unwrap();
+        assert!(
+            l.config.resources.get(&reader).is_some(),
+            "{:?}",
+            l.config.resources.keys().collect::<Vec<_>>()
+        );
+        let vault = &l.config.resources[&"vault.v".parse().unwrap()];
+        let ResourceBody::Vault(v) = &vault.body else {
+            panic!()
+        };
+        assert_eq!(
+            v.tags.get("groups").map(String::as_str),
+            Some("rg-plain,rg-attr")
+        );
+        assert!(
+            vault
+                .depends
+                .iter()
+                .any(|d| d.to.to_string() == "resource_group.plain")
+        );
     }
 
     #[test]
