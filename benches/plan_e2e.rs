@@ -18,7 +18,6 @@
 //! Plain `main` (`harness = false`), so it never runs under `cargo test`.
 
 #[path = "support/measure.rs"]
-#[allow(dead_code)]
 mod measure;
 #[path = "support/vaults.rs"]
 #[allow(dead_code)]

@@ -248,6 +248,8 @@ pub struct EstateProblem {
 }
 
 /// Reads and checks an estate file.
+// The error carries the file for its diagnostic; it is built once, on a bad estate, so its size costs nothing.
+#[allow(clippy::result_large_err)]
 pub fn load(path: &Path) -> Result<Estate, EstateError> {
     let text = std::fs::read_to_string(path).map_err(|source| EstateError::Io {
         path: path.display().to_string(),
@@ -257,6 +259,7 @@ pub fn load(path: &Path) -> Result<Estate, EstateError> {
 }
 
 /// Parses and checks estate text; `name` is used in messages.
+#[allow(clippy::result_large_err)]
 pub fn parse(name: &str, text: &str) -> Result<Estate, EstateError> {
     let estate: Estate = serde_json::from_str(text).map_err(|e| EstateError::Syntax {
         path: name.to_string(),

@@ -1034,14 +1034,14 @@ impl<'o> Loader<'o> {
             }
         }
         let provider_idx = by_node.get(&Node::Provider).copied();
-        for idx in 0..items.len() {
-            let file = items[idx].file;
+        for (idx, item) in items.iter_mut().enumerate() {
+            let file = item.file;
             let mut raw_refs: Vec<RawRef> = Vec::new();
             let mut collector = RefCollector::new(file);
-            match (&items[idx].node, items[idx].block, items[idx].local) {
+            match (&item.node, item.block, item.local) {
                 (_, None, Some(attr)) => {
                     collector.visit_expr(&attr.value);
-                    items[idx].body = Some(CBody {
+                    item.body = Some(CBody {
                         attrs: vec![CAttr {
                             name: attr.key.as_str().to_string(),
                             expr: rewrite_refs(attr.value.clone().into()),
@@ -1164,8 +1164,8 @@ impl<'o> Loader<'o> {
                             }
                         }
                     }
-                    items[idx].body = Some(cbody);
-                    items[idx].for_each = for_each;
+                    item.body = Some(cbody);
+                    item.for_each = for_each;
                 }
                 _ => {}
             }
@@ -1181,7 +1181,7 @@ impl<'o> Loader<'o> {
                 );
             }
             if self.error_count() > errors_before_funcs {
-                items[idx].failed = true;
+                item.failed = true;
             }
             let templates = std::mem::take(&mut collector.templates);
             for r in collector.refs {
@@ -1190,11 +1190,9 @@ impl<'o> Loader<'o> {
             // Resolve references to items. An item with a broken reference is not evaluated: hcl-rs would only repeat
             // the problem as "undefined variable".
             let errors_before_refs = self.error_count();
-            let in_for_each_block = items[idx]
-                .block
-                .is_some_and(|b| b.body.has_attribute("for_each"))
-                && matches!(items[idx].node, Node::Res(..));
-            let self_var = if let Node::Var(n) = &items[idx].node {
+            let in_for_each_block = item.block.is_some_and(|b| b.body.has_attribute("for_each"))
+                && matches!(item.node, Node::Res(..));
+            let self_var = if let Node::Var(n) = &item.node {
                 Some(n.clone())
             } else {
                 None
@@ -1393,11 +1391,11 @@ impl<'o> Loader<'o> {
                         self.emit(
                             Diagnostic::error(
                                 "config::cycle",
-                                format!("`{}` refers to itself", items[idx].node),
+                                format!("`{}` refers to itself", item.node),
                             )
                             .label(span, "self-reference"),
                         );
-                        items[idx].failed = true;
+                        item.failed = true;
                         continue;
                     }
                     deps.insert(d);
@@ -1411,15 +1409,15 @@ impl<'o> Loader<'o> {
                     in_template,
                 });
             }
-            if matches!(items[idx].node, Node::Res(..))
+            if matches!(item.node, Node::Res(..))
                 && let Some(p) = provider_idx
             {
                 deps.insert(p); // ids need the provider's subscription
             }
-            items[idx].refs = refs;
-            items[idx].deps = deps;
+            item.refs = refs;
+            item.deps = deps;
             if self.error_count() > errors_before_refs {
-                items[idx].failed = true;
+                item.failed = true;
             }
         }
     }
@@ -2299,17 +2297,17 @@ impl<'o> Loader<'o> {
                 );
             }
         }
-        for idx in 0..items.len() {
-            let Node::Var(name) = items[idx].node.clone() else {
+        for item in items.iter_mut() {
+            let Node::Var(name) = item.node.clone() else {
                 continue;
             };
-            if items[idx].failed {
+            if item.failed {
                 continue; // its references were reported in `check`
             }
             let before = self.error_count();
-            self.eval_variable(&mut items[idx], &name, &from_files);
+            self.eval_variable(item, &name, &from_files);
             if self.error_count() > before {
-                items[idx].failed = true;
+                item.failed = true;
             }
         }
     }

@@ -162,14 +162,16 @@ pub async fn gate(
     opts: &ReadinessOptions,
 ) -> Result<Diagnostics, ProviderError> {
     let mut problems = Diagnostics::default();
-    let steps: Vec<(
+    // Per gated change: address, action, direction, shut down the source, network, and its VMs (address, item id).
+    type Step = (
         String,
         Action,
         Direction,
         bool,
         Option<String>,
         Vec<(String, String)>,
-    )> = plan
+    );
+    let steps: Vec<Step> = plan
         .effective_changes()
         .filter(|c| gated(c.action))
         .filter_map(|c| {

@@ -3237,11 +3237,7 @@ fn net_mapping(cx: &mut Cx, m: &str) -> Reply {
             if m == "PATCH" && prev.is_none() {
                 return Err(not_found(&id));
             }
-            let fsd = if m == "PUT" {
-                &p["fabricSpecificDetails"]
-            } else {
-                &p["fabricSpecificDetails"]
-            };
+            let fsd = &p["fabricSpecificDetails"];
             if m == "PUT" && !fsd.is_object() {
                 return Err(bad("properties.fabricSpecificDetails", "is required"));
             }

@@ -46,10 +46,11 @@ pub enum SimError {
         /// What is wrong.
         message: String,
     },
-    /// An estate file could not be loaded or has problems.
+    /// An estate file could not be loaded or has problems (boxed: its report is large, and every simulator result
+    /// would carry its size).
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Estate(#[from] crate::estate::EstateError),
+    Estate(Box<crate::estate::EstateError>),
     /// The server could not bind or failed.
     #[error("simulator server: {0}")]
     #[diagnostic(code(asrform::sim::server))]
@@ -58,6 +59,12 @@ pub enum SimError {
     #[error("writing output: {0}")]
     #[diagnostic(code(asrform::sim::output))]
     Output(#[source] std::io::Error),
+}
+
+impl From<crate::estate::EstateError> for SimError {
+    fn from(e: crate::estate::EstateError) -> Self {
+        SimError::Estate(Box::new(e))
+    }
 }
 
 /// One HTTP request as the simulator sees it.

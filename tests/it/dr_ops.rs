@@ -145,7 +145,7 @@ async fn dr_drill_on_the_quickstart_plan_writes_valid_evidence_and_cleans_up() {
     )
     .await
     .unwrap();
-    let st = dr::status::status(&snap, None, &[report.clone()]);
+    let st = dr::status::status(&snap, None, std::slice::from_ref(&report));
     assert_eq!(st.len(), 4);
     assert!(
         st.iter()

@@ -44,9 +44,7 @@ pub fn vm(name: &str) -> String {
 /// The api-version a path needs.
 pub fn api_for(path: &str) -> &'static str {
     let p = path.to_ascii_lowercase();
-    if p.contains("/replication") {
-        "2025-08-01"
-    } else if p.contains("microsoft.recoveryservices") {
+    if p.contains("/replication") || p.contains("microsoft.recoveryservices") {
         "2025-08-01"
     } else if p.contains("microsoft.network") {
         "2026-03-01"
