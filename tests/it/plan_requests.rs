@@ -404,3 +404,75 @@ async fn a_region_down_is_found_by_a_resource_graph_read_as_by_arm_lists() {
         plan.warnings
     );
 }
+
+/// After a failover the workloads run in the recovery region, which a failback leaves: a Resource Graph read probes
+/// that region too (with the failed-over VM), so a recovery region that is down is found as the primary one is.
+#[tokio::test(start_paused = true)]
+async fn a_recovery_region_down_after_a_failover_is_found_by_a_resource_graph_read() {
+    use asrform::provider::arm::snapshot::{self, Strategy};
+    use asrform::sim::SimRequest;
+    let env = fleet_env(40, 4).await;
+    let req = asrform::plan::snapshot_request(&env.loaded.config);
+    let before = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    let item = before
+        .protected_items
+        .values()
+        .next()
+        .expect("protected items")
+        .clone();
+    let recovery = item.recovery_location.clone().expect("recovery region");
+    let body = serde_json::json!({"properties": {"failoverDirection": "PrimaryToRecovery",
+        "sourceSiteOperations": "NotRequired", "providerSpecificDetails": {"instanceType": "A2A"}}});
+    let url = format!(
+        "https://management.azure.com{}/unplannedFailover?api-version=2025-08-01",
+        item.id.as_str()
+    );
+    let r = env
+        .sim
+        .handle(SimRequest::new("POST", &url, Some(body)))
+        .await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    env.sim.advance(std::time::Duration::from_secs(3600));
+
+    let seq0 = env.sim.world().log_seq;
+    let up = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    let failed_over = up
+        .protected_items
+        .values()
+        .find(|p| p.lifecycle_id == item.lifecycle_id)
+        .expect("the item");
+    assert_eq!(failed_over.active_location.as_deref(), Some("Recovery"));
+    assert!(failed_over.recovery_vm_id.is_some());
+    assert!(
+        up.unreachable_regions.is_empty(),
+        "{:?}",
+        up.unreachable_regions
+    );
+    // One probe per region a workload runs in: the primary region's source VM, the recovery region's failed-over VM.
+    let ops = by_op(&env.sim, seq0);
+    assert_eq!(ops.get("GET VirtualMachines_Get"), Some(&2), "{ops:?}");
+
+    env.sim.set_outage(&recovery, true);
+    let down = snapshot::read_with(&env.client, &req, Strategy::Graph)
+        .await
+        .unwrap();
+    assert!(
+        down.unreachable_regions
+            .contains(&recovery.to_ascii_lowercase()),
+        "{:?}",
+        down.unreachable_regions
+    );
+    // The plan says so (and a failback would be planned as leaving a region that is down).
+    let plan = env.plan().await;
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains(&format!("region {}", recovery.to_ascii_lowercase()))),
+        "{:?}",
+        plan.warnings
+    );
+}

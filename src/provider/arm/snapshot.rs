@@ -21,7 +21,9 @@
 //! Microsoft's hybrid ARG + resource-provider strategy: the index narrows the work, the source of truth decides. A
 //! transient failure of the ARG read falls back to ARM lists, which record unreadable scopes one by one.
 //! ARG is also global, so a region that is down still shows its last rows: after an ARG read one ARM GET per
-//! primary region of the protected items (`probe_regions`) finds regions that do not answer.
+//! region the protected workloads run in (`probe_regions`: each primary region, and each recovery region where items
+//! run after a failover) finds regions that do not answer. (ARM lists ask each region themselves: a failed list of
+//! a source group marks its region, and a vault whose region is down leaves its objects unreadable.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -432,31 +434,41 @@ pub async fn read_graph(
 }
 
 /// ARG is a global index: the rows of a region that is down are still there, so the index alone cannot tell an
-/// outage (and a plan would pick a planned failover, which needs the source region). One ARM GET per primary region
-/// of the protected items, of a source VM there, asks the region itself: a transient failure makes the region
-/// unreachable and the VM an unreadable scope (unknown, not absent), as a failed ARM list does. Returns the requests
-/// sent.
+/// outage (and a plan would pick a planned failover, which needs the region the workload leaves). One ARM GET per
+/// region the workloads run in asks the region itself: of a source VM for each primary region of the protected
+/// items, and of a failed-over VM for each recovery region where items run after a failover (a failback leaves
+/// that region). A transient failure makes the region unreachable and the VM an unreadable scope (unknown, not
+/// absent), as a failed ARM list does. Returns the requests sent.
 async fn probe_regions(client: &ArmClient, snap: &mut Snapshot) -> Result<usize, ProviderError> {
-    let mut probes: BTreeMap<String, ArmId> = BTreeMap::new();
-    for p in snap.protected_items.values() {
-        if let (Some(region), Some(vm)) = (
-            p.primary_location.as_deref().filter(|r| !r.is_empty()),
-            &p.source_vm_id,
-        ) {
+    let mut probes: BTreeMap<String, String> = BTreeMap::new();
+    let mut probe = |region: Option<&str>, vm: Option<&str>| {
+        if let (Some(region), Some(vm)) = (region.filter(|r| !r.is_empty()), vm) {
             probes
                 .entry(region.to_ascii_lowercase())
-                .or_insert_with(|| vm.clone());
+                .or_insert_with(|| vm.to_string());
+        }
+    };
+    for p in snap.protected_items.values() {
+        probe(
+            p.primary_location.as_deref(),
+            p.source_vm_id.as_ref().map(ArmId::as_str),
+        );
+        if p.active_location
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case("Recovery"))
+        {
+            probe(p.recovery_location.as_deref(), p.recovery_vm_id.as_deref());
         }
     }
     let got = futures_util::future::join_all(
         probes
             .values()
-            .map(|id| async move { client.get_value(id.as_str()).await }),
+            .map(|id| async move { client.get_value(id).await }),
     )
     .await;
     for ((region, id), r) in probes.iter().zip(got) {
         if let Err(e) = r {
-            scope_failure(snap, id.as_str(), Some(region.clone()), e)?;
+            scope_failure(snap, id, Some(region.clone()), e)?;
         }
     }
     Ok(probes.len())
