@@ -1,10 +1,10 @@
 //! The DR operations of a plan (failover, commit, reprotect, failback) carried out per protected item with the ARM
-//! client: a small adapter until the DR engine (`dr::execute`) takes over; the integrator routes [`execute`] there.
+//! client: a small adapter until the DR engine (`dr::execute`) takes over; the integrator routes `execute` there.
 //!
 //! Each item is re-discovered by its ASR lifecycle id first (its ARM id changes on reprotect) and every operation
 //! is guarded by `allowedOperations` and an idle check. A2A "planned" failover is `unplannedFailover` with
 //! `sourceSiteOperations = Required`. Reprotect uses the container's `switchprotection`. It must not decide which
-//! operations to run (the plan did) and never writes state itself (it returns a [`StateUpdate`]).
+//! operations to run (the plan did) and never writes state itself (it returns a `StateUpdate`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

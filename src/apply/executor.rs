@@ -130,51 +130,6 @@ impl crate::provider::arm::throttle::WaitHook for Slot {
     }
 }
 
-/// Walks nodes `0..deps.len()`, where `deps[i]` lists the nodes node `i` waits for, running `run(i)` with at most
-/// `parallelism` (at least 1) in flight. Returns one outcome per node, in node order.
-///
-/// Dependencies must form a DAG (the graph module guarantees it); a node on a cycle would never become ready and
-/// is reported as [`Outcome::NotStarted`] rather than hanging the walk.
-pub async fn walk<E, F, Fut>(
-    deps: &[Vec<usize>],
-    parallelism: usize,
-    stop: &Stop,
-    run: F,
-) -> Vec<Outcome<E>>
-where
-    E: Send + 'static,
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-{
-    walk_slots(deps, &[], parallelism, stop, |i, _| run(i)).await
-}
-
-/// [`walk`] where each node gets its [`Slot`], which it may give back while it only waits, and ready nodes start
-/// lowest `priority[i]` first (ties by index; an empty `priority` means index order). Apply gives each change its
-/// rank within its subscription, so ready work is spread over subscriptions (each has its own ARM buckets) instead
-/// of queueing every place on one subscription's bucket.
-pub async fn walk_slots<E, F, Fut>(
-    deps: &[Vec<usize>],
-    priority: &[usize],
-    parallelism: usize,
-    stop: &Stop,
-    run: F,
-) -> Vec<Outcome<E>>
-where
-    E: Send + 'static,
-    F: Fn(usize, Arc<Slot>) -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-{
-    let edges: Vec<Vec<Edge>> = deps
-        .iter()
-        .map(|ds| ds.iter().map(|&d| Edge::done(d)).collect())
-        .collect();
-    walk_staged(&edges, priority, parallelism, stop, |i, slot, _| {
-        run(i, slot)
-    })
-    .await
-}
-
 /// A point a running node announces before it ends (`Stages::reached`), numbered upwards from 1 in the order the
 /// node reaches them; [`DONE`] is the node's success, which implies every milestone.
 pub type Milestone = u8;
@@ -284,7 +239,14 @@ impl Stages {
     }
 }
 
-/// [`walk_slots`] over [`Edge`]s: a node starts once every stage-0 edge is met (its source reached the milestone),
+/// Walks nodes `0..deps.len()`, where `deps[i]` lists the [`Edge`]s of node `i`, running `run(i, slot, stages)` with
+/// at most `parallelism` (at least 1) in flight; each node gets its [`Slot`], which it may give back while it only
+/// waits, and ready nodes start lowest `priority[i]` first (ties by index; an empty `priority` means index order:
+/// apply gives each change its rank within its subscription, so ready work is spread over subscriptions, each with
+/// its own ARM buckets). Returns one outcome per node, in node order. Dependencies must form a DAG; a node on a cycle
+/// would never become ready and is reported as [`Outcome::NotStarted`] rather than hanging the walk.
+///
+/// A node starts once every stage-0 edge is met (its source reached the milestone),
 /// and its later stages open as their edges are met. A failed node skips every not-yet-started node whose unmet
 /// edges lead to it (transitively) and shuts the pending stages of running nodes that need it; a node that then
 /// ends because a stage was shut is reported skipped with the same root cause. An edge already met stays met: a
@@ -558,6 +520,53 @@ fn set_if_pending(gate: &tokio::sync::watch::Sender<Gate>, to: Gate) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // `walk_staged` with plain "done" edges, the shape most tests need (apply and the DR commands build staged edges).
+    /// Walks nodes `0..deps.len()`, where `deps[i]` lists the nodes node `i` waits for, running `run(i)` with at most
+    /// `parallelism` (at least 1) in flight. Returns one outcome per node, in node order.
+    ///
+    /// Dependencies must form a DAG (the graph module guarantees it); a node on a cycle would never become ready and
+    /// is reported as [`Outcome::NotStarted`] rather than hanging the walk.
+    async fn walk<E, F, Fut>(
+        deps: &[Vec<usize>],
+        parallelism: usize,
+        stop: &Stop,
+        run: F,
+    ) -> Vec<Outcome<E>>
+    where
+        E: Send + 'static,
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        walk_slots(deps, &[], parallelism, stop, |i, _| run(i)).await
+    }
+
+    /// [`walk`] where each node gets its [`Slot`], which it may give back while it only waits, and ready nodes start
+    /// lowest `priority[i]` first (ties by index; an empty `priority` means index order). Apply gives each change its
+    /// rank within its subscription, so ready work is spread over subscriptions (each has its own ARM buckets) instead
+    /// of queueing every place on one subscription's bucket.
+    async fn walk_slots<E, F, Fut>(
+        deps: &[Vec<usize>],
+        priority: &[usize],
+        parallelism: usize,
+        stop: &Stop,
+        run: F,
+    ) -> Vec<Outcome<E>>
+    where
+        E: Send + 'static,
+        F: Fn(usize, Arc<Slot>) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let edges: Vec<Vec<Edge>> = deps
+            .iter()
+            .map(|ds| ds.iter().map(|&d| Edge::done(d)).collect())
+            .collect();
+        walk_staged(&edges, priority, parallelism, stop, |i, slot, _| {
+            run(i, slot)
+        })
+        .await
+    }
+
     use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
     use std::time::Duration;

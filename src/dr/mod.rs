@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use crate::apply::hooks::Level;
 pub use crate::apply::hooks::{Event, Hooks, NoHooks};
 
-/// What a DR progress message reports; mapped onto the apply hooks' events by [`emit`].
+/// What a DR progress message reports; mapped onto the apply hooks' events by `emit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// Something started.

@@ -14,7 +14,7 @@
 //! policy only for its container mappings; a network mapping needs only the pair's fabrics), so plans, state and
 //! this graph keep the simple picture while the apply overlaps the chain (`apply::ops::edge`).
 //!
-//! Built in a few named passes ([`add_nodes`], [`add_config_edges`], [`add_implicit_edges`], [`check_cycles`]). Pure:
+//! Built in a few named passes (`add_nodes`, `add_config_edges`, `add_implicit_edges`, `check_cycles`). Pure:
 //! it reads the configuration and produces values and diagnostics, nothing else.
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Operation plans: the request behind `asrform failover|test-failover|commit|reprotect|failback …` and the rules
 //! that map a requested DR command and a target's live position to the one ASR operation it means.
 //!
-//! The differ ([`super::diff`]) builds the plan itself (it owns the live maps); this module only holds the request
+//! The differ ([`super::diff()`]) builds the plan itself (it owns the live maps); this module only holds the request
 //! type and the pure decision table, so both stay testable without a snapshot. It must not do I/O or read a clock.
 
 use std::fmt;

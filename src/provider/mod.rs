@@ -1,7 +1,7 @@
 //! The provider: the engine's only door to Azure (or the simulator, which speaks the same ARM REST API).
 //!
 //! This module owns the neutral vocabulary that crosses into `plan` and `apply`: [`ProviderError`], the live
-//! [`Snapshot`](model::Snapshot) and its object types, ARM ids ([`ArmId`]) and the small [`Provider`] trait. The one
+//! [`Snapshot`] and its object types, ARM ids ([`ArmId`]) and the small [`Provider`] trait. The one
 //! implementation lives in [`arm`]. Nothing here may expose wire DTOs or HTTP types to callers, print, or read the
 //! wall clock.
 

@@ -1,7 +1,7 @@
 //! The in-process transport: an `azure_core` [`HttpClient`] that hands each request to the simulator without a
 //! socket, so the real ARM client code runs against the simulated Azure in tests and in the default CLI mode.
 //!
-//! Owns the conversion between `azure_core` requests/responses and [`SimRequest`]/[`SimResponse`] only. A dropped
+//! Owns the conversion between `azure_core` requests/responses and [`SimRequest`]/[`SimResponse`](super::SimResponse) only. A dropped
 //! connection (fault injection) becomes an `Io` error, which azure_core's retry policy treats like a reset socket.
 
 use async_trait::async_trait;
