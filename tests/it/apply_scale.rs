@@ -52,16 +52,33 @@ pub fn sources(e: &Estate) -> Vec<(String, String)> {
             estate::ids::vm(&s.id, &rg.name, &vm.name)
         ));
     }
-    let hcl = r#"
+    let locals = r#"
+  rows = csvdecode(file("inventory.csv"))
+  vms  = { for row in local.rows : row.name => row }
+  subs = toset([for row in local.rows : row.sub])
+"#;
+    let hcl = per_subscription_hcl(locals, "local.subs");
+    vec![
+        ("main.asr.hcl".into(), hcl),
+        ("inventory.csv".into(), csv),
+        (
+            "estate.json".into(),
+            serde_json::to_string(e).expect("estate serialises"),
+        ),
+    ]
+}
+
+/// A fleet with one vault per subscription: per subscription `local.subs` a DR resource group, vault, policy, region
+/// pair (eastus → westus), DR network and cache account; network mappings for the subscriptions in `mapped` (an HCL
+/// set expression); a `protected_vm` per entry of `local.vms` (`{ sub, id }` objects). `locals` is the body of the
+/// `locals` block, which must define `subs` and `vms`.
+pub fn per_subscription_hcl(locals: &str, mapped: &str) -> String {
+    r#"
 provider "simulator" {
   estate = "estate.json"
 }
 
-locals {
-  rows = csvdecode(file("inventory.csv"))
-  vms  = { for row in local.rows : row.name => row }
-  subs = toset([for row in local.rows : row.sub])
-}
+locals {LOCALS}
 
 resource_group "dr" {
   for_each        = local.subs
@@ -109,7 +126,7 @@ storage_account "cache" {
 }
 
 network_mapping "m" {
-  for_each       = local.subs
+  for_each       = MAPPED
   region_pair    = region_pair.main[each.key]
   source_network = "/subscriptions/${each.key}/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/vnet-app"
   target_network = virtual_network.dr[each.key]
@@ -124,15 +141,9 @@ protected_vm "vm" {
   target_network        = virtual_network.dr[each.value.sub]
   target_subnet         = "app"
 }
-"#;
-    vec![
-        ("main.asr.hcl".into(), hcl.into()),
-        ("inventory.csv".into(), csv),
-        (
-            "estate.json".into(),
-            serde_json::to_string(e).expect("estate serialises"),
-        ),
-    ]
+"#
+    .replace("{LOCALS}", &format!("{{{locals}}}"))
+    .replace("MAPPED", mapped)
 }
 
 /// One simulated cloud with the fleet loaded: ARM throttling on, `latency_ms` per request, default ASR durations.

@@ -19,7 +19,7 @@ use asrform::config::{self, LoadOptions};
 use asrform::estate::Estate;
 use asrform::sim::{FaultEffect, FaultRule, FaultSet, LogEntry};
 
-use crate::apply_scale::{Scale, estate, subscription_of};
+use crate::apply_scale::{Scale, estate, per_subscription_hcl, subscription_of};
 
 const RETRY_AFTER: u64 = 900;
 
@@ -47,83 +47,16 @@ fn load(e: &Estate, vms: &[&str], mapped: &[&str]) -> config::Loaded {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let hcl = format!(
+    let locals = format!(
         r#"
-provider "simulator" {{
-  estate = "estate.json"
-}}
-
-locals {{
   subs   = toset([{subs}])
   mapped = toset([{mapped}])
   vms = {{
 {rows}
   }}
-}}
-
-resource_group "dr" {{
-  for_each        = local.subs
-  name            = "rg-dr"
-  location        = "westus"
-  subscription_id = each.key
-}}
-
-vault "dr" {{
-  for_each       = local.subs
-  name           = "rsv-dr"
-  resource_group = resource_group.dr[each.key]
-  location       = "westus"
-}}
-
-replication_policy "p" {{
-  for_each = local.subs
-  vault    = vault.dr[each.key]
-}}
-
-region_pair "main" {{
-  for_each = local.subs
-  vault    = vault.dr[each.key]
-  source   = "eastus"
-  target   = "westus"
-  policy   = replication_policy.p[each.key]
-}}
-
-virtual_network "dr" {{
-  for_each       = local.subs
-  name           = "vnet-dr"
-  resource_group = resource_group.dr[each.key]
-  address_space  = ["10.50.0.0/16"]
-  subnet "app" {{
-    address_prefix = "10.50.0.0/17"
-  }}
-}}
-
-storage_account "cache" {{
-  for_each        = local.subs
-  name            = "cacheeast${{substr(each.key, 30, 6)}}"
-  resource_group  = "rg-app"
-  location        = "eastus"
-  subscription_id = each.key
-}}
-
-network_mapping "m" {{
-  for_each       = local.mapped
-  region_pair    = region_pair.main[each.key]
-  source_network = "/subscriptions/${{each.key}}/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/vnet-app"
-  target_network = virtual_network.dr[each.key]
-}}
-
-protected_vm "vm" {{
-  for_each              = local.vms
-  source_vm             = each.value.id
-  region_pair           = region_pair.main[each.value.sub]
-  cache_storage         = storage_account.cache[each.value.sub]
-  target_resource_group = resource_group.dr[each.value.sub]
-  target_network        = virtual_network.dr[each.value.sub]
-  target_subnet         = "app"
-}}
 "#
     );
+    let hcl = per_subscription_hcl(&locals, "local.mapped");
     let sources = vec![
         ("main.asr.hcl".to_string(), hcl),
         (
