@@ -521,50 +521,12 @@ fn set_if_pending(gate: &tokio::sync::watch::Sender<Gate>, to: Gate) {
 mod tests {
     use super::*;
 
-    // `walk_staged` with plain "done" edges, the shape most tests need (apply and the DR commands build staged edges).
-    /// Walks nodes `0..deps.len()`, where `deps[i]` lists the nodes node `i` waits for, running `run(i)` with at most
-    /// `parallelism` (at least 1) in flight. Returns one outcome per node, in node order.
-    ///
-    /// Dependencies must form a DAG (the graph module guarantees it); a node on a cycle would never become ready and
-    /// is reported as [`Outcome::NotStarted`] rather than hanging the walk.
-    async fn walk<E, F, Fut>(
-        deps: &[Vec<usize>],
-        parallelism: usize,
-        stop: &Stop,
-        run: F,
-    ) -> Vec<Outcome<E>>
-    where
-        E: Send + 'static,
-        F: Fn(usize) -> Fut,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-    {
-        walk_slots(deps, &[], parallelism, stop, |i, _| run(i)).await
-    }
-
-    /// [`walk`] where each node gets its [`Slot`], which it may give back while it only waits, and ready nodes start
-    /// lowest `priority[i]` first (ties by index; an empty `priority` means index order). Apply gives each change its
-    /// rank within its subscription, so ready work is spread over subscriptions (each has its own ARM buckets) instead
-    /// of queueing every place on one subscription's bucket.
-    async fn walk_slots<E, F, Fut>(
-        deps: &[Vec<usize>],
-        priority: &[usize],
-        parallelism: usize,
-        stop: &Stop,
-        run: F,
-    ) -> Vec<Outcome<E>>
-    where
-        E: Send + 'static,
-        F: Fn(usize, Arc<Slot>) -> Fut,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-    {
-        let edges: Vec<Vec<Edge>> = deps
-            .iter()
+    /// Plain "done" edges (`deps[i]` lists the nodes node `i` waits for), the shape most tests need; apply and the
+    /// DR commands build staged edges.
+    fn done_edges(deps: &[Vec<usize>]) -> Vec<Vec<Edge>> {
+        deps.iter()
             .map(|ds| ds.iter().map(|&d| Edge::done(d)).collect())
-            .collect();
-        walk_staged(&edges, priority, parallelism, stop, |i, slot, _| {
-            run(i, slot)
-        })
-        .await
+            .collect()
     }
 
     use std::sync::Mutex;
@@ -582,22 +544,28 @@ mod tests {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let fail = fail.to_vec();
-        let outcomes = walk(deps, parallelism, &stop.clone(), |i| {
-            let (order, in_flight, peak, fail) =
-                (order.clone(), in_flight.clone(), peak.clone(), fail.clone());
-            async move {
-                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_secs((i % 3 + 1) as u64)).await;
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                order.lock().unwrap().push(i);
-                if fail.contains(&i) {
-                    Err(format!("node {i} failed"))
-                } else {
-                    Ok(())
+        let outcomes = walk_staged(
+            &done_edges(deps),
+            &[],
+            parallelism,
+            &stop.clone(),
+            |i, _, _| {
+                let (order, in_flight, peak, fail) =
+                    (order.clone(), in_flight.clone(), peak.clone(), fail.clone());
+                async move {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs((i % 3 + 1) as u64)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    order.lock().unwrap().push(i);
+                    if fail.contains(&i) {
+                        Err(format!("node {i} failed"))
+                    } else {
+                        Ok(())
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         let order = order.lock().unwrap().clone();
         (outcomes, order, peak.load(Ordering::SeqCst))
@@ -685,7 +653,7 @@ mod tests {
         let working = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let t0 = tokio::time::Instant::now();
-        let outcomes = walk_slots(&deps, &[], 2, &Stop::new(), |_, slot| {
+        let outcomes = walk_staged(&done_edges(&deps), &[], 2, &Stop::new(), |_, slot, _| {
             let (working, peak) = (working.clone(), peak.clone());
             async move {
                 let work = || async {
