@@ -201,6 +201,17 @@ impl Scale {
 
     /// Applies `plan` the way `asrform apply` does (`per_operation`: the Terraform-style baseline instead).
     pub async fn apply(&self, plan: &Plan, per_operation: bool) -> ApplyReport {
+        self.apply_with(plan, per_operation, Arc::new(apply::hooks::NoHooks))
+            .await
+    }
+
+    /// [`Scale::apply`] reporting to `hooks`.
+    pub async fn apply_with(
+        &self,
+        plan: &Plan,
+        per_operation: bool,
+        hooks: Arc<dyn apply::hooks::Hooks>,
+    ) -> ApplyReport {
         let stored = asrform::state::StateStore::read(self.store.as_ref())
             .await
             .unwrap();
@@ -210,7 +221,7 @@ impl Scale {
             self.client.clone(),
             self.store.clone() as Arc<dyn asrform::state::StateStore>,
             stored,
-            Arc::new(apply::hooks::NoHooks) as Arc<dyn apply::hooks::Hooks>,
+            hooks,
         );
         let opts = ApplyOptions::default();
         if per_operation {
@@ -219,6 +230,65 @@ impl Scale {
             apply::apply(args.0, args.1, args.2, args.3, args.4, args.5, &opts).await
         }
         .expect("apply")
+    }
+}
+
+/// When each change of an apply was seen finished, on the simulator's clock (the hooks of [`Scale::apply_with`]).
+pub struct Finishes {
+    sim: Simulator,
+    at: std::sync::Mutex<Vec<(String, time::OffsetDateTime)>>,
+}
+
+impl Finishes {
+    pub fn new(sim: &Simulator) -> Arc<Self> {
+        Arc::new(Self {
+            sim: sim.clone(),
+            at: Default::default(),
+        })
+    }
+
+    /// G3's completion-detection lag of the enables: for each protected VM applied, the time from its
+    /// enable-protection job's end (the simulator's job timeline) to the apply seeing it, in seconds, sorted.
+    pub fn enable_lags(&self) -> Vec<f64> {
+        let w = self.sim.world();
+        let ends: BTreeMap<&str, time::OffsetDateTime> = w
+            .jobs
+            .values()
+            .filter(|j| j.scenario == "EnableDr")
+            .filter_map(|j| Some((j.target_name.as_str(), j.end()?)))
+            .collect();
+        let mut lags: Vec<f64> = self
+            .at
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(address, seen)| {
+                let addr: asrform::addr::ResourceAddr = address.parse().ok()?;
+                if addr.kind != asrform::addr::ResourceKind::ProtectedVm {
+                    return None;
+                }
+                let end = ends.get(addr.key.as_deref()?)?;
+                Some((*seen - *end).as_seconds_f64())
+            })
+            .collect();
+        lags.sort_by(f64::total_cmp);
+        lags
+    }
+}
+
+impl apply::hooks::Hooks for Finishes {
+    fn on_event(&self, event: &apply::hooks::Event) {
+        if let apply::hooks::Event::OperationFinished {
+            address,
+            outcome: apply::hooks::OperationOutcome::Applied,
+            ..
+        } = event
+        {
+            self.at
+                .lock()
+                .unwrap()
+                .push((address.clone(), self.sim.now()));
+        }
     }
 }
 
@@ -328,10 +398,18 @@ async fn a_fleet_over_two_subscriptions_applies_within_the_g3_bound() {
     let plan = cloud.plan().await;
     let seq0 = cloud.sim.world().log_seq;
     let t0 = tokio::time::Instant::now();
-    let report = cloud.apply(&plan, false).await;
+    let seen = Finishes::new(&cloud.sim);
+    let report = cloud.apply_with(&plan, false, seen.clone()).await;
     let makespan = t0.elapsed();
     assert!(report.success(), "{report:#?}");
     assert_eq!(report.counts.get("create").copied(), Some(plan.summary.add));
+    // G3: every enable is seen finished at most 15 s after its job ends (no 429s here, so no Retry-After).
+    let lags = seen.enable_lags();
+    assert_eq!(lags.len(), 60);
+    assert!(
+        lags.iter().all(|l| (0.0..=15.0).contains(l)),
+        "completion-detection lags {lags:?}"
+    );
     let log = cloud.sim.request_log();
     let run: Vec<&LogEntry> = log.iter().filter(|e| e.seq > seq0).collect();
     let bound = Bound::from_run(&run, &cloud.sim.world().config.durations);
