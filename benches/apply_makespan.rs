@@ -34,7 +34,9 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// G3's completion-detection lag of the enable jobs (target: at most max(Retry-After, 15 s) after a job ends).
+/// G3's completion-detection lag of the enable jobs (target: at most max(Retry-After, 15 s) after a job ends), measured
+/// from the job's end to the change being seen finished: detection by the job tracker plus the change's follow-up
+/// read of its item (so an upper bound of the detection lag).
 fn print_lags(seen: &apply_scale::Finishes) {
     let lags = seen.enable_lags();
     if lags.is_empty() {
@@ -42,7 +44,7 @@ fn print_lags(seen: &apply_scale::Finishes) {
     }
     let at = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize];
     println!(
-        "  {:<22} completion-detection lag of {} enable jobs: p50 {:.1} s, p90 {:.1} s, max {:.1} s (G3: ≤ max(Retry-After, 15 s))",
+        "  {:<22} enable job end → change finished ({} VMs; G3 detection lag ≤ max(Retry-After, 15 s)): p50 {:.1} s, p90 {:.1} s, max {:.1} s",
         "",
         lags.len(),
         at(0.5),

@@ -247,8 +247,9 @@ impl Finishes {
         })
     }
 
-    /// G3's completion-detection lag of the enables: for each protected VM applied, the time from its
-    /// enable-protection job's end (the simulator's job timeline) to the apply seeing it, in seconds, sorted.
+    /// G3's completion-detection lag of the enables, from above: for each protected VM applied, the time from its
+    /// enable-protection job's end (the simulator's job timeline) to the change finishing (the tracker seeing the
+    /// job, then the change's read of its item), in seconds, sorted.
     pub fn enable_lags(&self) -> Vec<f64> {
         let w = self.sim.world();
         let ends: BTreeMap<&str, time::OffsetDateTime> = w
