@@ -533,7 +533,8 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::time::Duration;
 
-    /// Runs a walk where node `i` takes `i % 3 + 1` virtual seconds and fails when listed in `fail`.
+    /// Runs a walk where node `i` takes `i % 3 + 1` seconds and fails when listed in `fail`. Every caller is a
+    /// `#[tokio::test(start_paused = true)]`: the sleeps are on tokio's paused clock, which jumps to the next timer.
     async fn run_walk(
         deps: &[Vec<usize>],
         parallelism: usize,

@@ -355,15 +355,36 @@ async fn a_stale_index_row_after_an_apply_does_not_make_a_wrong_plan() {
     assert_eq!(ops, graph_read_requests(), "{ops:?}");
 }
 
+/// A snapshot read through Resource Graph.
+async fn graph_read(
+    env: &crate::plan_env::Env,
+    req: &asrform::provider::SnapshotRequest,
+) -> asrform::provider::Snapshot {
+    use asrform::provider::arm::snapshot::{self, Strategy};
+    snapshot::read_with(&env.client, req, Strategy::Graph)
+        .await
+        .unwrap()
+}
+
+/// Asserts that a plan warns that `region` could not be read.
+async fn assert_plan_warns_region_down(env: &crate::plan_env::Env, region: &str) {
+    let plan = env.plan().await;
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains(&format!("region {}", region.to_ascii_lowercase()))),
+        "{:?}",
+        plan.warnings
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_region_down_is_found_by_a_resource_graph_read_as_by_arm_lists() {
     use asrform::provider::arm::snapshot::{self, Strategy};
     let env = fleet_env(40, 4).await;
     let req = asrform::plan::snapshot_request(&env.loaded.config);
     let seq0 = env.sim.world().log_seq;
-    let up = snapshot::read_with(&env.client, &req, Strategy::Graph)
-        .await
-        .unwrap();
+    let up = graph_read(&env, &req).await;
     assert!(
         up.unreachable_regions.is_empty(),
         "{:?}",
@@ -378,9 +399,7 @@ async fn a_region_down_is_found_by_a_resource_graph_read_as_by_arm_lists() {
         .find_map(|p| p.primary_location.clone())
         .expect("protected items");
     env.sim.set_outage(&region, true);
-    let down = snapshot::read_with(&env.client, &req, Strategy::Graph)
-        .await
-        .unwrap();
+    let down = graph_read(&env, &req).await;
     // The index still lists the region's objects (unknown, not absent), and the region is marked unreachable, as
     // the ARM lists mark it.
     assert_eq!(down.protected_items.len(), up.protected_items.len());
@@ -395,27 +414,17 @@ async fn a_region_down_is_found_by_a_resource_graph_read_as_by_arm_lists() {
         arm.unreachable_regions
             .contains(&region.to_ascii_lowercase())
     );
-    let plan = env.plan().await;
-    assert!(
-        plan.warnings
-            .iter()
-            .any(|w| w.contains(&format!("region {}", region.to_ascii_lowercase()))),
-        "{:?}",
-        plan.warnings
-    );
+    assert_plan_warns_region_down(&env, &region).await;
 }
 
 /// After a failover the workloads run in the recovery region, which a failback leaves: a Resource Graph read probes
 /// that region too (with the failed-over VM), so a recovery region that is down is found as the primary one is.
 #[tokio::test(start_paused = true)]
 async fn a_recovery_region_down_after_a_failover_is_found_by_a_resource_graph_read() {
-    use asrform::provider::arm::snapshot::{self, Strategy};
     use asrform::sim::SimRequest;
     let env = fleet_env(40, 4).await;
     let req = asrform::plan::snapshot_request(&env.loaded.config);
-    let before = snapshot::read_with(&env.client, &req, Strategy::Graph)
-        .await
-        .unwrap();
+    let before = graph_read(&env, &req).await;
     let item = before
         .protected_items
         .values()
@@ -437,9 +446,7 @@ async fn a_recovery_region_down_after_a_failover_is_found_by_a_resource_graph_re
     env.sim.advance(std::time::Duration::from_secs(3600));
 
     let seq0 = env.sim.world().log_seq;
-    let up = snapshot::read_with(&env.client, &req, Strategy::Graph)
-        .await
-        .unwrap();
+    let up = graph_read(&env, &req).await;
     let failed_over = up
         .protected_items
         .values()
@@ -457,9 +464,7 @@ async fn a_recovery_region_down_after_a_failover_is_found_by_a_resource_graph_re
     assert_eq!(ops.get("GET VirtualMachines_Get"), Some(&2), "{ops:?}");
 
     env.sim.set_outage(&recovery, true);
-    let down = snapshot::read_with(&env.client, &req, Strategy::Graph)
-        .await
-        .unwrap();
+    let down = graph_read(&env, &req).await;
     assert!(
         down.unreachable_regions
             .contains(&recovery.to_ascii_lowercase()),
@@ -467,12 +472,5 @@ async fn a_recovery_region_down_after_a_failover_is_found_by_a_resource_graph_re
         down.unreachable_regions
     );
     // The plan says so (and a failback would be planned as leaving a region that is down).
-    let plan = env.plan().await;
-    assert!(
-        plan.warnings
-            .iter()
-            .any(|w| w.contains(&format!("region {}", recovery.to_ascii_lowercase()))),
-        "{:?}",
-        plan.warnings
-    );
+    assert_plan_warns_region_down(&env, &recovery).await;
 }
